@@ -1,0 +1,35 @@
+/* Container image references, parsed and normalised the way the container runtime
+ * (containerd / the docker reference grammar) does: implicit "docker.io" registry,
+ * implicit "library/" for single-component Docker Hub names, "index.docker.io" ->
+ * "docker.io", registry hosts with ports or bracketed IPv6 addresses, tags, digests.
+ *
+ * Matching works on parsed parts so that "registry.example.com.evil.io/x" or
+ * "registry.example.com/aim/../x" can never pass an allowlist entry for
+ * "registry.example.com/aim/".
+ * Thread-safety: reentrant. Ownership: ag_imageref_clear() frees the strings. */
+#ifndef AIMGUARD_IMAGEREF_H
+#define AIMGUARD_IMAGEREF_H
+
+#include "aimguard/error.h"
+
+typedef struct ag_imageref {
+    char *registry;   /* "docker.io", "registry.example.com:5000", "[::1]:5000" (lower case) */
+    char *repository; /* "library/nginx", "amdenterpriseai/aim-llama" */
+    char *tag;        /* NULL when the reference has no tag */
+    char *digest;     /* "sha256:<64 hex>" or NULL */
+    char *normalized; /* registry "/" repository [":" tag] ["@" digest] */
+} ag_imageref;
+
+/* Rejects anything the reference grammar rejects (upper case in the path, "..",
+ * empty components, bad digests, non-ASCII look-alikes, ...) with a reason. */
+int ag_imageref_parse(const char *ref, ag_imageref *out, ag_error *err);
+void ag_imageref_clear(ag_imageref *ref);
+
+/* 1 when the reference lies under `prefix`, a registry with an optional repository
+ * path ("docker.io/amdenterpriseai/", "ghcr.io/silogen", "registry.example.com"),
+ * compared on whole path components after normalising the prefix the same way.
+ * A prefix without a path matches every repository of that registry. 0 otherwise,
+ * and -1 when the prefix itself is not a valid registry[/path]. */
+int ag_imageref_under(const ag_imageref *ref, const char *prefix);
+
+#endif

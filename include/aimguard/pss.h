@@ -1,0 +1,45 @@
+/* Pod Security Standards checks (the same set, semantics and exemptions as
+ * Kubernetes Pod Security Admission at policy version v1.37, "latest").
+ *
+ * A pure function over one pod's metadata and spec: no I/O, no globals.
+ * Thread-safety: reentrant. Ownership: the result owns its strings; release it with
+ * ag_pss_result_clear(). */
+#ifndef AIMGUARD_PSS_H
+#define AIMGUARD_PSS_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include "aimguard/error.h"
+
+typedef enum { AG_PSS_PRIVILEGED = 0, AG_PSS_BASELINE = 1, AG_PSS_RESTRICTED = 2 } ag_pss_level;
+
+typedef struct ag_pss_violation {
+    const char *check; /* PSA check ID, e.g. "allowPrivilegeEscalation" (static string) */
+    char *message;     /* PSA-style reason, e.g.
+                          'allowPrivilegeEscalation != false (container "app" must set
+                          securityContext.allowPrivilegeEscalation=false)' */
+    char *path;        /* first offending field path, relative to the object:
+                          "<spec_path>.containers[0].securityContext.allowPrivilegeEscalation" */
+} ag_pss_violation;
+
+typedef struct ag_pss_result {
+    ag_pss_violation *items;
+    size_t count;
+} ag_pss_result;
+
+/* Parses "baseline" / "restricted" / "privileged". Returns -1 when unknown. */
+int ag_pss_level_parse(const char *s);
+const char *ag_pss_level_name(ag_pss_level level);
+
+/* Runs every check of `level` (restricted includes baseline) on one pod.
+ * pod_meta: the pod's (or pod template's) metadata object, may be NULL (annotations).
+ * pod_spec: the PodSpec object. spec_path: how the spec is reached in the object
+ * being reviewed, used to build field paths ("spec", "spec.template.spec", ...).
+ * Appends one violation per failed check (a check that fails on several containers
+ * gives one violation naming them all, as PSA does). Returns 0, or <0 on OOM. */
+int ag_pss_check(ag_pss_level level, const json_t *pod_meta, const json_t *pod_spec,
+                 const char *spec_path, ag_pss_result *out, ag_error *err);
+
+void ag_pss_result_clear(ag_pss_result *res);
+
+#endif
