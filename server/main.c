@@ -1,12 +1,366 @@
+/* aimguard: serve | eval | check | explain | version */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aimguard/admission.h"
+#include "aimguard/log.h"
+#include "aimguard/policy.h"
+#include "aimguard/server.h"
+#include "aimguard/yaml.h"
+
+static const char usage[] =
+    "usage: aimguard <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the admission webhook server\n"
+    "  eval      decide one object offline: aimguard eval -p POLICIES -f OBJECT.yaml\n"
+    "  check     lint policies: aimguard check PATH\n"
+    "  explain   show which policies and rules apply per kind and operation\n"
+    "  version   print the version\n"
+    "\n"
+    "run 'aimguard <command> --help' for the flags of a command\n";
+
+static const char serve_usage[] =
+    "usage: aimguard serve [flags]   (each flag also reads the environment variable shown)\n"
+    "  --listen ADDR:PORT          webhook listener, TLS (AIMGUARD_LISTEN, 0.0.0.0:9443)\n"
+    "  --tls-cert FILE             PEM certificate chain (AIMGUARD_TLS_CERT, /etc/aimguard/tls/tls.crt)\n"
+    "  --tls-key FILE              PEM private key (AIMGUARD_TLS_KEY, /etc/aimguard/tls/tls.key)\n"
+    "  --policies DIR              policy directory, reloaded live (AIMGUARD_POLICIES, /etc/aimguard/policies)\n"
+    "  --metrics-listen ADDR:PORT  metrics listener, TLS unless --metrics-insecure; 'off' disables\n"
+    "                              (AIMGUARD_METRICS_LISTEN, 0.0.0.0:8443)\n"
+    "  --metrics-insecure          serve /metrics over plain HTTP (AIMGUARD_METRICS_INSECURE=1)\n"
+    "  --log-level LEVEL           debug, info, warn or error (AIMGUARD_LOG_LEVEL, info)\n"
+    "  --max-body BYTES            largest AdmissionReview accepted (AIMGUARD_MAX_BODY, 3145728)\n"
+    "  --threads N                 request threads (AIMGUARD_THREADS, one per CPU)\n"
+    "  --default-action ACTION     turn every enforce into warn or audit, e.g. for a dry run\n"
+    "                              (AIMGUARD_DEFAULT_ACTION)\n"
+    "  --shutdown-grace SECONDS    time for in-flight requests after SIGTERM (AIMGUARD_SHUTDOWN_GRACE, 10)\n"
+    "  --ready-file FILE           write the pid to FILE once ready (AIMGUARD_READY_FILE)\n";
+
+static const char eval_usage[] =
+    "usage: aimguard eval -p POLICIES -f OBJECT [flags]\n"
+    "  -p, --policies PATH       policy directory or file\n"
+    "  -f, --file FILE           the object (YAML or JSON; '-' for stdin); an AdmissionReview\n"
+    "                            is taken as the request itself\n"
+    "  --operation OP            CREATE (default), UPDATE, DELETE or CONNECT\n"
+    "  --old FILE                the old object, for UPDATE and DELETE\n"
+    "  --namespace NS            namespace (default: the object's metadata.namespace)\n"
+    "  --user U, --group G       the requesting identity (--group may repeat)\n"
+    "  --mode MODE               mutate, validate or both (default both: mutate, then validate\n"
+    "                            the mutated object)\n"
+    "  --output FORMAT           review (default: the AdmissionReview response) or object\n"
+    "                            (the object after mutation)\n"
+    "exit status: 0 allowed, 1 denied, 2 usage or input error\n";
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+static int parse_action(const char *s)
+{
+    if (!strcmp(s, "warn")) return AG_ACTION_WARN;
+    if (!strcmp(s, "audit")) return AG_ACTION_AUDIT;
+    if (!strcmp(s, "enforce")) return -1;
+    return -2;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    ag_server_config c;
+    ag_server_config_defaults(&c);
+    c.listen = env_or("AIMGUARD_LISTEN", c.listen);
+    c.tls_cert = env_or("AIMGUARD_TLS_CERT", c.tls_cert);
+    c.tls_key = env_or("AIMGUARD_TLS_KEY", c.tls_key);
+    c.policies = env_or("AIMGUARD_POLICIES", c.policies);
+    c.metrics_listen = env_or("AIMGUARD_METRICS_LISTEN", c.metrics_listen);
+    c.metrics_insecure = !strcmp(env_or("AIMGUARD_METRICS_INSECURE", "0"), "1");
+    c.ready_file = env_or("AIMGUARD_READY_FILE", NULL);
+    const char *level = env_or("AIMGUARD_LOG_LEVEL", "info");
+    const char *max_body = env_or("AIMGUARD_MAX_BODY", NULL);
+    const char *threads = env_or("AIMGUARD_THREADS", NULL);
+    const char *action = env_or("AIMGUARD_DEFAULT_ACTION", NULL);
+    const char *grace = env_or("AIMGUARD_SHUTDOWN_GRACE", NULL);
+    static const struct option opts[] = {
+        {"listen", required_argument, 0, 'l'},       {"tls-cert", required_argument, 0, 'c'},
+        {"tls-key", required_argument, 0, 'k'},      {"policies", required_argument, 0, 'p'},
+        {"metrics-listen", required_argument, 0, 'm'}, {"metrics-insecure", no_argument, 0, 'i'},
+        {"log-level", required_argument, 0, 'v'},    {"max-body", required_argument, 0, 'b'},
+        {"threads", required_argument, 0, 't'},      {"default-action", required_argument, 0, 'a'},
+        {"shutdown-grace", required_argument, 0, 'g'}, {"ready-file", required_argument, 0, 'r'},
+        {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
+    int o;
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'l': c.listen = optarg; break;
+        case 'c': c.tls_cert = optarg; break;
+        case 'k': c.tls_key = optarg; break;
+        case 'p': c.policies = optarg; break;
+        case 'm': c.metrics_listen = optarg; break;
+        case 'i': c.metrics_insecure = 1; break;
+        case 'v': level = optarg; break;
+        case 'b': max_body = optarg; break;
+        case 't': threads = optarg; break;
+        case 'a': action = optarg; break;
+        case 'g': grace = optarg; break;
+        case 'r': c.ready_file = optarg; break;
+        case 'h': fputs(serve_usage, stdout); return 0;
+        default: fputs(serve_usage, stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "aimguard serve: unexpected argument '%s'\n%s", argv[optind], serve_usage);
+        return 2;
+    }
+    int lv = ag_log_level_parse(level);
+    if (lv < 0) {
+        fprintf(stderr, "aimguard serve: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    ag_log_set_level((ag_log_level)lv);
+    char *end;
+    if (max_body) {
+        unsigned long long v = strtoull(max_body, &end, 10);
+        if (*end || v < 1024 || v > (1ull << 30)) {
+            fprintf(stderr, "aimguard serve: --max-body must be between 1024 and 1073741824 bytes\n");
+            return 2;
+        }
+        c.max_body = (size_t)v;
+    }
+    if (threads) {
+        unsigned long v = strtoul(threads, &end, 10);
+        if (*end || v < 1 || v > 256) {
+            fprintf(stderr, "aimguard serve: --threads must be between 1 and 256\n");
+            return 2;
+        }
+        c.threads = (unsigned)v;
+    }
+    if (grace) {
+        unsigned long v = strtoul(grace, &end, 10);
+        if (*end || v > 3600) {
+            fprintf(stderr, "aimguard serve: --shutdown-grace must be 0..3600 seconds\n");
+            return 2;
+        }
+        c.shutdown_grace = (unsigned)v;
+    }
+    if (action && (c.default_action = parse_action(action)) == -2) {
+        fprintf(stderr, "aimguard serve: --default-action must be enforce, warn or audit\n");
+        return 2;
+    }
+    if (!c.threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c.threads = n > 0 && n < 64 ? (unsigned)n : 2;
+    }
+    ag_error err = {0};
+    if (ag_server_run(&c, &err)) {
+        ag_log(AG_LOG_ERROR, "aimguard cannot serve", "reason", err.msg, NULL);
+        return 1;
+    }
+    return 0;
+}
+
+static int print_diags(const ag_diags *d)
+{
+    for (size_t i = 0; i < d->count; i++)
+        fprintf(stderr, "%s\n", d->items[i]);
+    return 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fprintf(argc == 2 ? stdout : stderr, "usage: aimguard check PATH\n"
+                "  lints a policy file or directory; prints file:line:column: message for each\n"
+                "  problem; exit 0 when clean, 1 when not, 2 on usage errors\n");
+        return argc == 2 ? 0 : 2;
+    }
+    ag_policy_set *set = NULL;
+    ag_diags d = {0};
+    ag_error err = {0};
+    ag_load_options opts = {1, -1};
+    if (ag_policy_load(argv[1], &opts, &set, &d, &err)) {
+        print_diags(&d);
+        fprintf(stderr, "%s\n", err.msg);
+        ag_diags_clear(&d);
+        return 1;
+    }
+    printf("%s: ok: %zu policies, %zu rules\n", argv[1], ag_policy_set_count(set),
+           ag_policy_set_rule_count(set));
+    char *soon = ag_policy_expiring(set, time(NULL), 7 * 24 * 3600);
+    if (soon && *soon)
+        fprintf(stderr, "warning: %s", soon);
+    free(soon);
+    ag_policy_set_unref(set);
+    return 0;
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+    if (argc != 2 || !strcmp(argv[1], "--help")) {
+        fprintf(argc == 2 ? stdout : stderr, "usage: aimguard explain POLICY_DIR\n");
+        return argc == 2 ? 0 : 2;
+    }
+    ag_policy_set *set = NULL;
+    ag_diags d = {0};
+    ag_error err = {0};
+    ag_load_options opts = {1, -1};
+    if (ag_policy_load(argv[1], &opts, &set, &d, &err)) {
+        print_diags(&d);
+        ag_diags_clear(&d);
+        return 1;
+    }
+    char *text = ag_policy_explain(set);
+    fputs(text ? text : "", stdout);
+    free(text);
+    ag_policy_set_unref(set);
+    return 0;
+}
+
+#define MAX_GROUPS 32
+
+static int cmd_eval(int argc, char **argv)
+{
+    const char *policies = NULL, *file = NULL, *old = NULL, *ns = NULL, *user = "";
+    const char *operation = "CREATE", *mode_s = "both", *output = "review";
+    const char *groups[MAX_GROUPS];
+    size_t ngroups = 0;
+    static const struct option opts[] = {
+        {"policies", required_argument, 0, 'p'}, {"file", required_argument, 0, 'f'},
+        {"operation", required_argument, 0, 'o'}, {"old", required_argument, 0, 'O'},
+        {"namespace", required_argument, 0, 'n'}, {"user", required_argument, 0, 'u'},
+        {"group", required_argument, 0, 'g'},   {"mode", required_argument, 0, 'm'},
+        {"output", required_argument, 0, 'x'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int o;
+    while ((o = getopt_long(argc, argv, "p:f:", opts, NULL)) != -1) {
+        switch (o) {
+        case 'p': policies = optarg; break;
+        case 'f': file = optarg; break;
+        case 'o': operation = optarg; break;
+        case 'O': old = optarg; break;
+        case 'n': ns = optarg; break;
+        case 'u': user = optarg; break;
+        case 'g':
+            if (ngroups == MAX_GROUPS) {
+                fprintf(stderr, "aimguard eval: at most %d --group flags\n", MAX_GROUPS);
+                return 2;
+            }
+            groups[ngroups++] = optarg;
+            break;
+        case 'm': mode_s = optarg; break;
+        case 'x': output = optarg; break;
+        case 'h': fputs(eval_usage, stdout); return 0;
+        default: fputs(eval_usage, stderr); return 2;
+        }
+    }
+    if (!policies || !file || optind < argc) {
+        fprintf(stderr, "aimguard eval: -p POLICIES and -f OBJECT are required\n%s", eval_usage);
+        return 2;
+    }
+    ag_mode mode = !strcmp(mode_s, "mutate") ? AG_MODE_MUTATE
+                   : !strcmp(mode_s, "validate") ? AG_MODE_VALIDATE
+                   : !strcmp(mode_s, "both") ? AG_MODE_BOTH : 0;
+    if (!mode) {
+        fprintf(stderr, "aimguard eval: --mode must be mutate, validate or both\n");
+        return 2;
+    }
+    if (strcmp(output, "review") && strcmp(output, "object")) {
+        fprintf(stderr, "aimguard eval: --output must be review or object\n");
+        return 2;
+    }
+    if (strcmp(operation, "CREATE") && strcmp(operation, "UPDATE") && strcmp(operation, "DELETE") &&
+        strcmp(operation, "CONNECT")) {
+        fprintf(stderr, "aimguard eval: --operation must be CREATE, UPDATE, DELETE or CONNECT\n");
+        return 2;
+    }
+    ag_error err = {0};
+    ag_diags d = {0};
+    ag_policy_set *set = NULL;
+    ag_load_options lo = {1, -1};
+    if (ag_policy_load(policies, &lo, &set, &d, &err)) {
+        print_diags(&d);
+        fprintf(stderr, "aimguard eval: %s\n", err.msg);
+        ag_diags_clear(&d);
+        return 2;
+    }
+    json_t *obj = NULL, *oldobj = NULL;
+    ag_request req;
+    int rc = 2;
+    if (ag_load_object_file(file, &obj, &err) || (old && ag_load_object_file(old, &oldobj, &err))) {
+        fprintf(stderr, "aimguard eval: %s\n", err.msg);
+        goto out;
+    }
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    if (kind && !strcmp(kind, "AdmissionReview")) {
+        char *text = json_dumps(obj, JSON_COMPACT);
+        int drc = text ? ag_request_decode(text, strlen(text), &req, &err) : AG_ENOMEM;
+        free(text);
+        if (drc) {
+            fprintf(stderr, "aimguard eval: %s: %s\n", file, err.msg);
+            goto out;
+        }
+    } else {
+        int del = !strcmp(operation, "DELETE");
+        if (ag_request_synthesize(&req, del ? NULL : obj, del ? obj : oldobj, operation, ns, user,
+                                  groups, ngroups, &err)) {
+            fprintf(stderr, "aimguard eval: %s: %s\n", file, err.msg);
+            goto out;
+        }
+    }
+    ag_decision dec;
+    if (ag_decide(set, &req, NULL, mode, time(NULL), &dec, &err)) {
+        fprintf(stderr, "aimguard eval: %s\n", err.msg);
+        ag_decision_clear(&dec);
+        ag_request_clear(&req);
+        goto out;
+    }
+    json_t *result = !strcmp(output, "object") && dec.object_after ? json_incref(dec.object_after)
+                                                                  : ag_review_response(&req, &dec);
+    char *text = result ? json_dumps(result, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    if (text)
+        printf("%s\n", text);
+    free(text);
+    json_decref(result);
+    if (!dec.allowed)
+        fprintf(stderr, "denied: %s\n", dec.message ? dec.message : "");
+    rc = dec.allowed ? 0 : 1;
+    ag_decision_clear(&dec);
+    ag_request_clear(&req);
+out:
+    json_decref(obj);
+    json_decref(oldobj);
+    ag_policy_set_unref(set);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "version") == 0) {
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("aimguard %s\n", AG_VERSION);
         return 0;
     }
-    fprintf(stderr, "usage: aimguard serve|eval|check|version\n");
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval"))
+        return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check"))
+        return cmd_check(argc - 1, argv + 1);
+    if (!strcmp(cmd, "explain"))
+        return cmd_explain(argc - 1, argv + 1);
+    fprintf(stderr, "aimguard: unknown command '%s'\n%s", cmd, usage);
     return 2;
 }

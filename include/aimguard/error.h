@@ -32,4 +32,8 @@ void ag_error_prefix(ag_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void ag_error_clear(ag_error *err);
 
+/* snprintf that says whether the text fit: 0, or -1 when it was cut. Paths and
+ * messages built with it are bounded on purpose; a cut one still ends in NUL. */
+int ag_strfmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

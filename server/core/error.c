@@ -45,3 +45,12 @@ void ag_error_clear(ag_error *err)
         err->msg[0] = '\0';
     }
 }
+
+int ag_strfmt(char *out, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}

@@ -1,0 +1,31 @@
+/* Prometheus metrics in text exposition format 0.0.4.
+ *
+ * Counters are lock-free atomics. Labelled request counters live in a fixed table:
+ * lookups never lock; a new label combination is appended under a mutex (rare: the
+ * set of routes x kinds x operations x decisions is small); when the table is full,
+ * further combinations are counted under kind="_other" so a hostile stream of kinds
+ * cannot grow memory. Thread-safety: every function is safe from any thread.
+ * Ownership: one ag_metrics per server, created and freed by its owner. */
+#ifndef AIMGUARD_METRICS_H
+#define AIMGUARD_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ag_metrics ag_metrics;
+
+ag_metrics *ag_metrics_new(void);
+void ag_metrics_free(ag_metrics *m);
+
+/* One admission request: route ("mutate"/"validate"), kind, operation, decision
+ * ("allowed"/"patched"/"denied"/"warned"/"error"), and its duration. */
+void ag_metrics_request(ag_metrics *m, const char *route, const char *kind,
+                        const char *operation, const char *decision, double seconds);
+void ag_metrics_inflight(ag_metrics *m, int delta);
+void ag_metrics_policy_reload(ag_metrics *m, int ok, uint64_t generation, int64_t when);
+void ag_metrics_audit(ag_metrics *m, const char *policy);
+void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after);
+/* Renders everything; caller frees the returned string. NULL on OOM. */
+char *ag_metrics_render(ag_metrics *m);
+
+#endif

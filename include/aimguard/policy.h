@@ -1,0 +1,70 @@
+/* Policies: load YAML, compile into an immutable snapshot, decide admission.
+ *
+ * A snapshot (ag_policy_set) is immutable once loaded and reference counted, so any
+ * number of request threads may evaluate it while a reload compiles the next one.
+ * ag_policy_holder publishes the current snapshot: readers acquire without locks;
+ * a reload swaps the pointer and drops the holder's reference.
+ *
+ * ag_decide() is the pure admission decision (no I/O; `now` is passed in so exception
+ * expiry is testable). The HTTP server, `aimguard eval` and the tests all call it. */
+#ifndef AIMGUARD_POLICY_H
+#define AIMGUARD_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "aimguard/admission.h"
+#include "aimguard/error.h"
+#include "aimguard/view.h"
+
+typedef struct ag_policy_set ag_policy_set;
+
+/* Every problem found in a policy source, each "file:line:column: message". */
+typedef struct ag_diags {
+    char **items;
+    size_t count;
+} ag_diags;
+void ag_diags_clear(ag_diags *d);
+
+typedef enum { AG_MODE_MUTATE = 1, AG_MODE_VALIDATE = 2, AG_MODE_BOTH = 3 } ag_mode;
+typedef enum { AG_ACTION_ENFORCE = 0, AG_ACTION_WARN = 1, AG_ACTION_AUDIT = 2 } ag_action;
+
+typedef struct ag_load_options {
+    uint64_t generation;
+    /* When set, every "enforce" becomes this action (serve --default-action warn). */
+    int action_override; /* -1 for none */
+} ag_load_options;
+
+/* Loads a directory (every .yaml and .yml file below it, dotfiles and dot-directories
+ * skipped, in byte order of their relative paths) or a single file. Returns 0 and a
+ * snapshot, or <0 with every error in diags (a summary in err). */
+int ag_policy_load(const char *path, const ag_load_options *opts, ag_policy_set **out,
+                   ag_diags *diags, ag_error *err);
+/* The same from one in-memory YAML text; `name` stands for the file in messages. */
+int ag_policy_load_buffer(const char *buf, size_t len, const char *name,
+                          const ag_load_options *opts, ag_policy_set **out, ag_diags *diags,
+                          ag_error *err);
+void ag_policy_set_ref(ag_policy_set *set);
+void ag_policy_set_unref(ag_policy_set *set); /* NULL is a no-op */
+uint64_t ag_policy_set_generation(const ag_policy_set *set);
+size_t ag_policy_set_count(const ag_policy_set *set);
+size_t ag_policy_set_rule_count(const ag_policy_set *set);
+/* Exceptions that expire within `within` seconds of now, one line each (caller frees). */
+char *ag_policy_expiring(const ag_policy_set *set, time_t now, time_t within);
+/* Human-readable: per kind and operation, which policies and rules apply. */
+char *ag_policy_explain(const ag_policy_set *set);
+
+int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *view,
+              ag_mode mode, time_t now, ag_decision *out, ag_error *err);
+
+/* The published snapshot. */
+typedef struct ag_policy_holder ag_policy_holder;
+ag_policy_holder *ag_policy_holder_new(void);
+void ag_policy_holder_free(ag_policy_holder *h);
+/* Takes over the caller's reference to set; the previous snapshot is released once
+ * every reader that acquired it has released it. */
+void ag_policy_holder_publish(ag_policy_holder *h, ag_policy_set *set);
+/* A new reference to the current snapshot (NULL before the first publish). */
+ag_policy_set *ag_policy_holder_acquire(ag_policy_holder *h);
+
+#endif

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The second README command: install what is missing, build (a release build, and a
+# build with AddressSanitizer + UndefinedBehaviorSanitizer), and run the whole test
+# suite with ctest on both. ctest's summary is the last thing printed.
+#   scripts/test.sh [ctest args...]      e.g. scripts/test.sh -L unit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh test
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAG_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+echo "== release build"
+(cd build && ctest --output-on-failure -j2 "$@") > build/ctest.log 2>&1 || { cat build/ctest.log; exit 1; }
+tail -n 3 build/ctest.log
+echo "== sanitizer build (ASan + UBSan)"
+cd build-asan
+exec ctest --output-on-failure -j2 "$@"

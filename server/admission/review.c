@@ -1,0 +1,254 @@
+#include "aimguard/admission.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *str_at(json_t *obj, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : dflt;
+}
+
+/* jansson has no depth limit of its own for decoding; a pre-scan bounds nesting so a
+ * 100,000-level body cannot exhaust the stack of a request thread. Strings are skipped
+ * so brackets inside them do not count. */
+static int depth_ok(const char *p, size_t len, int max)
+{
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max)
+                return 0;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 1;
+}
+
+int ag_request_decode(const char *body, size_t len, ag_request *req, ag_error *err)
+{
+    memset(req, 0, sizeof *req);
+    if (!depth_ok(body, len, AG_MAX_JSON_DEPTH))
+        return ag_error_set(err, AG_EINVAL, "request body nests deeper than %d levels",
+                            AG_MAX_JSON_DEPTH);
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        /* jansson quotes the text near the error: cut it, it may be anything the
+         * client sent (a token, a key) and this message is logged and echoed */
+        char *near = strstr(jerr.text, " near ");
+        if (near)
+            *near = '\0';
+        return ag_error_set(err, AG_EINVAL, "malformed JSON at line %d column %d: %s", jerr.line,
+                            jerr.column, jerr.text);
+    }
+    req->review = root;
+    if (!json_is_object(root)) {
+        ag_error_set(err, AG_EINVAL, "body is not a JSON object");
+        goto fail;
+    }
+    const char *api = str_at(root, "apiVersion", NULL), *kind = str_at(root, "kind", NULL);
+    if (!api || strcmp(api, "admission.k8s.io/v1") != 0) {
+        ag_error_set(err, AG_EINVAL, "apiVersion must be admission.k8s.io/v1");
+        goto fail;
+    }
+    if (!kind || strcmp(kind, "AdmissionReview") != 0) {
+        ag_error_set(err, AG_EINVAL, "kind must be AdmissionReview");
+        goto fail;
+    }
+    json_t *r = json_object_get(root, "request");
+    if (!json_is_object(r)) {
+        ag_error_set(err, AG_EINVAL, "request is missing or not an object");
+        goto fail;
+    }
+    req->uid = str_at(r, "uid", NULL);
+    if (!req->uid || !*req->uid) {
+        ag_error_set(err, AG_EINVAL, "request.uid is missing");
+        goto fail;
+    }
+    json_t *k = json_object_get(r, "kind");
+    if (!json_is_object(k) || !json_is_string(json_object_get(k, "kind"))) {
+        ag_error_set(err, AG_EINVAL, "request.kind is missing");
+        goto fail;
+    }
+    req->group = str_at(k, "group", "");
+    req->version = str_at(k, "version", "");
+    req->kind = str_at(k, "kind", "");
+    json_t *res = json_object_get(r, "resource");
+    req->resource = str_at(res, "resource", "");
+    req->subresource = str_at(r, "subResource", "");
+    req->name = str_at(r, "name", "");
+    req->namespace_ = str_at(r, "namespace", "");
+    req->operation = str_at(r, "operation", NULL);
+    if (!req->operation || (strcmp(req->operation, "CREATE") && strcmp(req->operation, "UPDATE") &&
+                            strcmp(req->operation, "DELETE") && strcmp(req->operation, "CONNECT"))) {
+        ag_error_set(err, AG_EINVAL, "request.operation must be CREATE, UPDATE, DELETE or CONNECT");
+        goto fail;
+    }
+    json_t *ui = json_object_get(r, "userInfo");
+    req->username = str_at(ui, "username", "");
+    req->groups = json_object_get(ui, "groups");
+    if (!json_is_array(req->groups)) {
+        json_object_set_new(r, "_agGroups", json_array());
+        req->groups = json_object_get(r, "_agGroups");
+    }
+    json_t *obj = json_object_get(r, "object"), *old = json_object_get(r, "oldObject");
+    req->object = json_is_object(obj) ? obj : NULL;
+    req->old_object = json_is_object(old) ? old : NULL;
+    if ((obj && !json_is_null(obj) && !req->object) || (old && !json_is_null(old) && !req->old_object)) {
+        ag_error_set(err, AG_EINVAL, "request.object and request.oldObject must be objects or null");
+        goto fail;
+    }
+    if ((!strcmp(req->operation, "CREATE") || !strcmp(req->operation, "UPDATE")) && !req->object) {
+        ag_error_set(err, AG_EINVAL, "request.object is required for %s", req->operation);
+        goto fail;
+    }
+    req->dry_run = json_is_true(json_object_get(r, "dryRun"));
+    return 0;
+fail:
+    json_decref(root);
+    memset(req, 0, sizeof *req);
+    return AG_EINVAL;
+}
+
+static const char *meta_str(json_t *obj, const char *key)
+{
+    return str_at(json_object_get(obj, "metadata"), key, "");
+}
+
+int ag_request_synthesize(ag_request *req, json_t *object, json_t *old_object,
+                          const char *operation, const char *namespace_,
+                          const char *username, const char *const *groups, size_t ngroups,
+                          ag_error *err)
+{
+    memset(req, 0, sizeof *req);
+    json_t *src = object ? object : old_object;
+    if (!src)
+        return ag_error_set(err, AG_EINVAL, "no object to evaluate");
+    const char *api = str_at(src, "apiVersion", ""), *kind = str_at(src, "kind", "");
+    if (!*api || !*kind)
+        return ag_error_set(err, AG_EINVAL, "the object has no apiVersion or kind");
+    const char *slash = strchr(api, '/');
+    json_t *garr = json_array();
+    for (size_t i = 0; garr && i < ngroups; i++)
+        json_array_append_new(garr, json_string(groups[i]));
+    const char *ns = namespace_ && *namespace_ ? namespace_ : meta_str(src, "namespace");
+    json_t *root = json_pack(
+        "{s:s, s:s, s:{s:s, s:{s:s%, s:s, s:s}, s:{s:s%, s:s, s:s}, s:s, s:s, s:s, s:s,"
+        " s:{s:s, s:o}, s:O?, s:O?, s:b}}",
+        "apiVersion", "admission.k8s.io/v1", "kind", "AdmissionReview", "request", "uid",
+        "00000000-0000-0000-0000-000000000000", "kind", "group", api,
+        (size_t)(slash ? (size_t)(slash - api) : 0), "version", slash ? slash + 1 : api,
+        "kind", kind, "resource", "group", api, (size_t)(slash ? (size_t)(slash - api) : 0),
+        "version", slash ? slash + 1 : api, "resource", "", "subResource", "", "name",
+        meta_str(src, "name"), "namespace", ns, "operation", operation, "userInfo",
+        "username", username ? username : "", "groups", garr ? garr : json_array(),
+        "object", object, "oldObject", old_object, "dryRun", 0);
+    if (!root)
+        return ag_error_set(err, AG_ENOMEM, "out of memory");
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text)
+        return ag_error_set(err, AG_ENOMEM, "out of memory");
+    int rc = ag_request_decode(text, strlen(text), req, err);
+    free(text);
+    return rc;
+}
+
+void ag_request_clear(ag_request *req)
+{
+    if (!req)
+        return;
+    json_decref(req->review);
+    memset(req, 0, sizeof *req);
+}
+
+void ag_decision_init(ag_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    d->allowed = 1;
+    d->code = 200;
+}
+
+void ag_decision_clear(ag_decision *d)
+{
+    if (!d)
+        return;
+    free(d->message);
+    json_decref(d->patch);
+    json_decref(d->warnings);
+    json_decref(d->audit);
+    json_decref(d->object_after);
+    memset(d, 0, sizeof *d);
+}
+
+void ag_decision_warn(ag_decision *d, const char *text)
+{
+    if (!d->warnings)
+        d->warnings = json_array();
+    if (d->warnings)
+        json_array_append_new(d->warnings, json_string(text));
+}
+
+void ag_decision_annotate(ag_decision *d, const char *key, const char *value)
+{
+    if (!d->audit)
+        d->audit = json_object();
+    if (d->audit)
+        json_object_set_new(d->audit, key, json_string(value));
+}
+
+json_t *ag_review_response(const ag_request *req, const ag_decision *d)
+{
+    json_t *resp = json_pack("{s:s, s:b}", "uid", req->uid ? req->uid : "", "allowed",
+                             d->allowed);
+    if (!resp)
+        return NULL;
+    if (!d->allowed)
+        json_object_set_new(resp, "status",
+                            json_pack("{s:i, s:s, s:s}", "code", d->code ? d->code : 403,
+                                      "reason", "Forbidden", "message",
+                                      d->message ? d->message : "denied by policy"));
+    if (d->patch && json_array_size(d->patch) > 0 && d->allowed) {
+        char *p = json_dumps(d->patch, JSON_COMPACT);
+        if (p) {
+            /* base64 of the patch, as the API server expects for patchType JSONPatch */
+            static const char tbl[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            size_t n = strlen(p), o = 0;
+            char *b = malloc(4 * ((n + 2) / 3) + 1);
+            if (b) {
+                const unsigned char *u = (const unsigned char *)p;
+                for (size_t i = 0; i < n; i += 3) {
+                    unsigned v = (unsigned)u[i] << 16;
+                    if (i + 1 < n) v |= (unsigned)u[i + 1] << 8;
+                    if (i + 2 < n) v |= u[i + 2];
+                    b[o++] = tbl[(v >> 18) & 63];
+                    b[o++] = tbl[(v >> 12) & 63];
+                    b[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+                    b[o++] = i + 2 < n ? tbl[v & 63] : '=';
+                }
+                b[o] = '\0';
+                json_object_set_new(resp, "patchType", json_string("JSONPatch"));
+                json_object_set_new(resp, "patch", json_string(b));
+                free(b);
+            }
+            free(p);
+        }
+    }
+    if (d->warnings && json_array_size(d->warnings) > 0)
+        json_object_set(resp, "warnings", d->warnings);
+    if (d->audit && json_object_size(d->audit) > 0)
+        json_object_set(resp, "auditAnnotations", d->audit);
+    return json_pack("{s:s, s:s, s:o}", "apiVersion", "admission.k8s.io/v1", "kind",
+                     "AdmissionReview", "response", resp);
+}

@@ -1,0 +1,320 @@
+/* The control loop: signals, policy and certificate reloads, graceful stop.
+ * Runs on the thread that called ag_server_run(); it is the only writer of the
+ * published policy snapshot and of the certificate store. */
+#include "server_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aimguard/log.h"
+
+void ag_server_config_defaults(ag_server_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->listen = "0.0.0.0:9443";
+    c->metrics_listen = "0.0.0.0:8443";
+    c->tls_cert = "/etc/aimguard/tls/tls.crt";
+    c->tls_key = "/etc/aimguard/tls/tls.key";
+    c->policies = "/etc/aimguard/policies";
+    c->max_body = 3u << 20;
+    c->default_action = -1;
+    c->shutdown_grace = 10;
+    c->conn_timeout = 30;
+    c->max_connections = 4096;
+}
+
+/* FNV-1a over what identifies the policy files' contents: their paths and what stat
+ * says of each (symlinks followed, so a ConfigMap ..data swap shows). */
+static void fp_mix(uint64_t *h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        *h ^= b[i];
+        *h *= 1099511628211ull;
+    }
+}
+
+static void fp_walk(const char *dir, int depth, uint64_t *h)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        fp_mix(h, "missing", 7);
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fp_mix(h, dir, strlen(dir));
+        fp_mix(h, &st.st_ino, sizeof st.st_ino);
+        fp_mix(h, &st.st_size, sizeof st.st_size);
+        fp_mix(h, &st.st_mtim, sizeof st.st_mtim);
+        return;
+    }
+    if (depth > 8)
+        return;
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        if (names[i]->d_name[0] != '.') {
+            char path[4096];
+            if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name) < sizeof path)
+                fp_walk(path, depth + 1, h);
+        }
+        free(names[i]);
+    }
+    free(names);
+    if (n < 0)
+        fp_mix(h, "unreadable", 10);
+}
+
+static uint64_t policy_fingerprint(const char *dir)
+{
+    uint64_t h = 1469598103934665603ull;
+    fp_walk(dir, 0, &h);
+    return h;
+}
+
+static int load_policies(srv *s, uint64_t generation)
+{
+    ag_policy_set *set = NULL;
+    ag_diags diags = {0};
+    ag_error err = {0};
+    ag_load_options opts = {generation, s->cfg->default_action};
+    char gen[32];
+    snprintf(gen, sizeof gen, "%llu", (unsigned long long)generation);
+    if (ag_policy_load(s->cfg->policies, &opts, &set, &diags, &err)) {
+        for (size_t i = 0; i < diags.count; i++)
+            ag_log(AG_LOG_ERROR, "policy error", "error", diags.items[i], NULL);
+        ag_log(AG_LOG_ERROR, "policy reload refused; the previous policies keep serving",
+               "policies", s->cfg->policies, "reason", err.msg, NULL);
+        ag_diags_clear(&diags);
+        ag_metrics_policy_reload(s->metrics, 0, 0, 0);
+        return -1;
+    }
+    char count[32], rules[32];
+    snprintf(count, sizeof count, "%zu", ag_policy_set_count(set));
+    snprintf(rules, sizeof rules, "%zu", ag_policy_set_rule_count(set));
+    time_t now = time(NULL);
+    char *soon = ag_policy_expiring(set, now, 7 * 24 * 3600);
+    if (soon && *soon)
+        ag_log(AG_LOG_WARN, "policy exceptions expire within a week", "exceptions", soon, NULL);
+    free(soon);
+    ag_policy_holder_publish(s->policies, set);
+    atomic_store(&s->generation, generation);
+    ag_metrics_policy_reload(s->metrics, 1, generation, (int64_t)now);
+    ag_log(AG_LOG_INFO, "policies loaded", "policies", s->cfg->policies, "generation", gen,
+           "count", count, "rules", rules, NULL);
+    return 0;
+}
+
+static void reload_tls(srv *s)
+{
+    int changed = 0;
+    ag_error err = {0};
+    ag_tls_reload(s->tls, &changed, &err);
+    if (changed > 0) {
+        ag_metrics_tls(s->metrics, 1, ag_tls_not_after(s->tls));
+        ag_log(AG_LOG_INFO, "serving certificate reloaded", "certificate", ag_tls_describe(s->tls), NULL);
+    } else if (changed < 0) {
+        ag_metrics_tls(s->metrics, 0, 0);
+        ag_log(AG_LOG_ERROR, "new certificate refused; the previous one keeps serving", "reason",
+               err.msg, NULL);
+    }
+}
+
+/* inotify is a wake-up only: what changed is decided by the fingerprints, so missed
+ * or coalesced events (symlink swaps, editors' write-rename) cannot lose a change. */
+static int watch_setup(srv *s)
+{
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    uint32_t mask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_MOVED_FROM | IN_MOVED_TO |
+                    IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+    const char *dirs[3] = {s->cfg->policies, NULL, NULL};
+    char certdir[4096], keydir[4096];
+    snprintf(certdir, sizeof certdir, "%s", s->cfg->tls_cert);
+    snprintf(keydir, sizeof keydir, "%s", s->cfg->tls_key);
+    char *slash = strrchr(certdir, '/');
+    if (slash) { *slash = '\0'; dirs[1] = certdir; }
+    slash = strrchr(keydir, '/');
+    if (slash) { *slash = '\0'; dirs[2] = keydir; }
+    for (int i = 0; i < 3; i++)
+        if (dirs[i] && *dirs[i])
+            inotify_add_watch(fd, dirs[i], mask);
+    /* sub-directories of the policy directory, one level of ConfigMap-style nesting */
+    struct dirent **names = NULL;
+    int n = scandir(s->cfg->policies, &names, NULL, alphasort);
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        struct stat st;
+        if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, "..") &&
+            (size_t)snprintf(path, sizeof path, "%s/%s", s->cfg->policies, names[i]->d_name) < sizeof path &&
+            stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            inotify_add_watch(fd, path, mask);
+        free(names[i]);
+    }
+    free(names);
+    return fd;
+}
+
+static unsigned bound_port(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *i = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    return i ? i->port : 0;
+}
+
+/* "pid webhook-port metrics-port": lets tests and benchmarks listen on port 0 */
+static void write_ready_file(srv *s, const char *path)
+{
+    if (!path || !*path)
+        return;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "%d %u %u\n", (int)getpid(), bound_port(s->web), bound_port(s->mon));
+    fclose(f);
+    rename(tmp, path);
+}
+
+int ag_server_run(const ag_server_config *cfg, ag_error *err)
+{
+    srv s = {0};
+    s.cfg = cfg;
+    int rc = 0;
+    /* signals are taken synchronously by the control loop only */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    /* thousands of idle connections are a normal peak: make room for them */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    s.metrics = ag_metrics_new();
+    s.policies = ag_policy_holder_new();
+    if (!s.metrics || !s.policies || sfd < 0) {
+        rc = ag_error_set(err, AG_ENOMEM, "cannot set up the server (out of memory or fds)");
+        goto out;
+    }
+    if ((rc = ag_tls_new(cfg->tls_cert, cfg->tls_key, &s.tls, err)))
+        goto out;
+    ag_tls_install(s.tls);
+    ag_metrics_tls(s.metrics, 1, ag_tls_not_after(s.tls));
+    uint64_t generation = 1;
+    uint64_t fp = policy_fingerprint(cfg->policies);
+    int have_policies = load_policies(&s, generation) == 0;
+    if (!(s.web = start_daemon(&s, cfg->listen, 1, 0, err))) {
+        rc = AG_EIO;
+        goto out;
+    }
+    if (cfg->metrics_listen && *cfg->metrics_listen && strcmp(cfg->metrics_listen, "off") &&
+        !(s.mon = start_daemon(&s, cfg->metrics_listen, !cfg->metrics_insecure, 1, err))) {
+        rc = AG_EIO;
+        goto out;
+    }
+    char when[32];
+    snprintf(when, sizeof when, "%lld", (long long)ag_tls_not_after(s.tls));
+    ag_log(AG_LOG_INFO, "aimguard serving", "version", AG_VERSION, "listen", cfg->listen,
+           "metrics", s.mon ? cfg->metrics_listen : "off", "metricsTLS",
+           s.mon && !cfg->metrics_insecure ? "true" : "false", "certificate",
+           ag_tls_describe(s.tls), "certificateNotAfter", when, NULL);
+    ag_log(AG_LOG_INFO, "no cluster configured: admission is served from policies alone; the "
+           "cluster view and the reconciler are off", NULL);
+    if (have_policies) {
+        atomic_store(&s.ready, 1);
+        write_ready_file(&s, cfg->ready_file);
+    } else {
+        ag_log(AG_LOG_ERROR, "not ready: no valid policies yet; fix them and they load live",
+               "policies", cfg->policies, NULL);
+    }
+
+    int ifd = watch_setup(&s);
+    time_t last_expiry_note = time(NULL);
+    for (;;) {
+        struct pollfd pf[2] = {{sfd, POLLIN, 0}, {ifd, POLLIN, 0}};
+        int n = poll(pf, ifd >= 0 ? 2 : 1, 1000);
+        if (n > 0 && (pf[0].revents & POLLIN)) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+                ag_log(AG_LOG_INFO, "stopping: readiness off, finishing in-flight requests",
+                       "signal", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+                break;
+            }
+        }
+        if (n > 0 && ifd >= 0 && (pf[1].revents & POLLIN)) {
+            char buf[8192];
+            /* debounce: let a burst of writes (an editor, a ConfigMap swap) settle */
+            struct timespec ts = {0, 150 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            while (read(ifd, buf, sizeof buf) > 0)
+                ;
+        }
+        reload_tls(&s);
+        uint64_t nfp = policy_fingerprint(cfg->policies);
+        if (nfp != fp) {
+            fp = nfp;
+            if (load_policies(&s, generation + 1) == 0) {
+                generation++;
+                if (!atomic_load(&s.ready)) {
+                    atomic_store(&s.ready, 1);
+                    write_ready_file(&s, cfg->ready_file);
+                }
+            }
+            /* directories may have come or gone: watch the current ones */
+            if (ifd >= 0)
+                close(ifd);
+            ifd = watch_setup(&s);
+        }
+        time_t now = time(NULL);
+        if (now - last_expiry_note > 24 * 3600) {
+            last_expiry_note = now;
+            ag_policy_set *cur = ag_policy_holder_acquire(s.policies);
+            char *soon = ag_policy_expiring(cur, now, 7 * 24 * 3600);
+            if (soon && *soon)
+                ag_log(AG_LOG_WARN, "policy exceptions expire within a week", "exceptions", soon, NULL);
+            free(soon);
+            ag_policy_set_unref(cur);
+        }
+    }
+    if (ifd >= 0)
+        close(ifd);
+
+    atomic_store(&s.stopping, 1);
+    MHD_socket lsock = MHD_quiesce_daemon(s.web);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+    for (unsigned i = 0; i < cfg->shutdown_grace * 10 && atomic_load(&s.inflight) > 0; i++) {
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ag_log(AG_LOG_INFO, "stopped", NULL);
+out:
+    if (s.web)
+        MHD_stop_daemon(s.web);
+    if (s.mon)
+        MHD_stop_daemon(s.mon);
+    ag_tls_free(s.tls);
+    ag_policy_holder_free(s.policies);
+    ag_metrics_free(s.metrics);
+    if (sfd >= 0)
+        close(sfd);
+    return rc;
+}

@@ -1,0 +1,374 @@
+/* The webhook and metrics listeners (libmicrohttpd + GnuTLS) and the admission route. */
+#include "server_int.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aimguard/log.h"
+
+enum route { R_NONE, R_MUTATE, R_VALIDATE, R_HEALTHZ, R_READYZ, R_METRICS };
+
+typedef struct req_ctx {
+    enum route route;
+    char *body;
+    size_t len, cap;
+    int too_large;
+    unsigned reject; /* an HTTP status to answer with once the request is read */
+    struct timespec start;
+    int counted;
+} req_ctx;
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const char *type,
+                               char *body, size_t len, int must_free)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, body, must_free ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        if (must_free)
+            free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, "Allow", "POST");
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
+{
+    char *buf = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return MHD_NO;
+    return respond(c, code, "text/plain; charset=utf-8", buf, (size_t)n, 1);
+}
+
+static enum route route_of(const char *url)
+{
+    if (!strcmp(url, "/mutate")) return R_MUTATE;
+    if (!strcmp(url, "/validate")) return R_VALIDATE;
+    if (!strcmp(url, "/healthz")) return R_HEALTHZ;
+    if (!strcmp(url, "/readyz")) return R_READYZ;
+    return R_NONE;
+}
+
+static int json_content_type(const char *ct)
+{
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strlen("application/json");
+    return !strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static void count_audits(srv *s, const ag_decision *d)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(d->audit, key, v) {
+        const char *dot = strchr(key, '.');
+        if (dot && strncmp(dot, ".exception.", 11)) {
+            char pol[64];
+            snprintf(pol, sizeof pol, "%.*s", (int)(dot - key), key);
+            ag_metrics_audit(s->metrics, pol);
+        }
+    }
+}
+
+static enum MHD_Result admit(srv *s, struct MHD_Connection *c, req_ctx *r)
+{
+    const char *route = r->route == R_MUTATE ? "mutate" : "validate";
+    ag_request req;
+    ag_error err = {0};
+    if (ag_request_decode(r->body ? r->body : "", r->len, &req, &err)) {
+        ag_metrics_request(s->metrics, route, "", "", "error", since(&r->start));
+        ag_log(AG_LOG_WARN, "bad admission request", "route", route, "reason", err.msg, NULL);
+        return respond_text(c, MHD_HTTP_BAD_REQUEST, "bad AdmissionReview: %s\n", err.msg);
+    }
+    ag_policy_set *set = ag_policy_holder_acquire(s->policies);
+    if (!set) {
+        ag_request_clear(&req);
+        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no valid policies are loaded\n");
+    }
+    ag_decision d;
+    int rc = ag_decide(set, &req, NULL, r->route == R_MUTATE ? AG_MODE_MUTATE : AG_MODE_VALIDATE,
+                       time(NULL), &d, &err);
+    uint64_t gen = ag_policy_set_generation(set);
+    ag_policy_set_unref(set);
+    if (rc) {
+        /* never lose a decision: an evaluation failure is a denial that says so */
+        ag_decision_clear(&d);
+        ag_decision_init(&d);
+        d.allowed = 0;
+        d.code = 500;
+        d.message = NULL;
+        if (asprintf(&d.message, "aimguard could not evaluate this request: %s", err.msg) < 0)
+            d.message = NULL;
+    }
+    json_t *resp = ag_review_response(&req, &d);
+    char *out = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+    json_decref(resp);
+    const char *decision = rc ? "error" : !d.allowed ? "denied"
+                           : json_array_size(d.patch) ? "patched"
+                           : json_array_size(d.warnings) ? "warned" : "allowed";
+    double dur = since(&r->start);
+    ag_metrics_request(s->metrics, route, req.kind, req.operation, decision, dur);
+    count_audits(s, &d);
+    if (ag_log_enabled(AG_LOG_INFO)) {
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:b}",
+                              "uid", req.uid, "route", route, "kind", req.kind, "namespace",
+                              req.namespace_, "name", req.name, "operation", req.operation,
+                              "user", req.username, "decision", decision, "duration_ms",
+                              dur * 1000.0, "policyGeneration", (json_int_t)gen, "dryRun",
+                              req.dry_run);
+        if (f && d.message)
+            json_object_set_new(f, "reason", json_string(d.message));
+        if (f && d.patch)
+            json_object_set_new(f, "patchOps", json_integer((json_int_t)json_array_size(d.patch)));
+        ag_log_json(AG_LOG_INFO, "admission", f);
+        json_decref(f);
+    }
+    ag_decision_clear(&d);
+    ag_request_clear(&req);
+    if (!out)
+        return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    return respond(c, MHD_HTTP_OK, "application/json", out, strlen(out), 1);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    srv *s = cls;
+    req_ctx *r = *con_cls;
+    if (!r) {
+        /* The answer is given on the last call, once the request is complete:
+         * libmicrohttpd closes a connection whose answer came before its body, and
+         * the API server keeps its connections alive. Only an announced body over the
+         * limit is refused at once, so that it is never read. */
+        enum route rt = route_of(url);
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        if ((rt == R_MUTATE || rt == R_VALIDATE) && cl && strtoull(cl, NULL, 10) > s->cfg->max_body)
+            return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                                "body larger than the limit of %zu bytes\n", s->cfg->max_body);
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->route = rt;
+        int is_post = !strcmp(method, "POST");
+        int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+        if (rt == R_NONE)
+            r->reject = MHD_HTTP_NOT_FOUND;
+        else if ((rt == R_HEALTHZ || rt == R_READYZ) && !is_get)
+            r->reject = MHD_HTTP_METHOD_NOT_ALLOWED;
+        else if ((rt == R_MUTATE || rt == R_VALIDATE) && !is_post)
+            r->reject = MHD_HTTP_METHOD_NOT_ALLOWED;
+        else if ((rt == R_MUTATE || rt == R_VALIDATE) &&
+                 !json_content_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
+            r->reject = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+        clock_gettime(CLOCK_MONOTONIC, &r->start);
+        if (rt == R_MUTATE || rt == R_VALIDATE) {
+            atomic_fetch_add(&s->inflight, 1);
+            ag_metrics_inflight(s->metrics, 1);
+            r->counted = 1;
+        }
+        *con_cls = r;
+        return MHD_YES;
+    }
+    if (r->reject || r->route == R_HEALTHZ || r->route == R_READYZ) {
+        if (*upload_size) {
+            *upload_size = 0; /* the body of a rejected request is read and dropped */
+            return MHD_YES;
+        }
+        if (r->reject == MHD_HTTP_NOT_FOUND)
+            return respond_text(c, MHD_HTTP_NOT_FOUND, "not found: POST /mutate, POST /validate, "
+                                                      "GET /healthz, GET /readyz\n");
+        if (r->reject == MHD_HTTP_METHOD_NOT_ALLOWED)
+            return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                r->route == R_HEALTHZ || r->route == R_READYZ
+                                    ? "use GET\n" : "%s takes POST with an AdmissionReview\n", url);
+        if (r->reject == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE)
+            return respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                "Content-Type must be application/json\n");
+        if (r->route == R_HEALTHZ)
+            return respond_text(c, MHD_HTTP_OK, "ok\n");
+        int ready = atomic_load(&s->ready) && !atomic_load(&s->stopping);
+        return respond_text(c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                            "{\"ready\":%s,\"policyGeneration\":%llu,\"stopping\":%s}\n",
+                            ready ? "true" : "false",
+                            (unsigned long long)atomic_load(&s->generation),
+                            atomic_load(&s->stopping) ? "true" : "false");
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (r->too_large || r->len + n > s->cfg->max_body) {
+            r->too_large = 1;
+            return MHD_YES;
+        }
+        if (r->len + n + 1 > r->cap) {
+            size_t nc = r->cap ? r->cap : 16384;
+            while (nc < r->len + n + 1)
+                nc *= 2;
+            if (nc > s->cfg->max_body + 1)
+                nc = s->cfg->max_body + 1;
+            char *nb = realloc(r->body, nc);
+            if (!nb)
+                return MHD_NO;
+            r->body = nb;
+            r->cap = nc;
+        }
+        memcpy(r->body + r->len, upload_data, n);
+        r->len += n;
+        r->body[r->len] = '\0';
+        return MHD_YES;
+    }
+    if (r->too_large)
+        return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than the limit of %zu bytes\n",
+                            s->cfg->max_body);
+    if (r->len == 0)
+        return respond_text(c, MHD_HTTP_BAD_REQUEST, "bad AdmissionReview: empty body\n");
+    return admit(s, c, r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)c, (void)toe;
+    srv *s = cls;
+    req_ctx *r = *con_cls;
+    if (!r)
+        return;
+    if (r->counted) {
+        atomic_fetch_sub(&s->inflight, 1);
+        ag_metrics_inflight(s->metrics, -1);
+    }
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static enum MHD_Result on_metrics(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version, (void)upload_data, (void)upload_size, (void)con_cls;
+    srv *s = cls;
+    if (strcmp(url, "/metrics"))
+        return respond_text(c, MHD_HTTP_NOT_FOUND, "not found: GET /metrics\n");
+    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
+    char *text = ag_metrics_render(s->metrics);
+    if (!text)
+        return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), 1);
+}
+
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    ag_log(AG_LOG_DEBUG, "libmicrohttpd", "detail", msg, NULL);
+}
+
+int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, int *v6,
+                 ag_error *err)
+{
+    char host[256];
+    const char *port;
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':')
+            return ag_error_set(err, AG_EINVAL, "listen address '%s': expected [IPv6]:PORT", spec);
+        snprintf(host, sizeof host, "%.*s", (int)(close - spec - 1), spec + 1);
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(spec, ':');
+        if (!colon)
+            return ag_error_set(err, AG_EINVAL, "listen address '%s': expected HOST:PORT", spec);
+        snprintf(host, sizeof host, "%.*s", (int)(colon - spec), spec);
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || p < 0 || p > 65535)
+        return ag_error_set(err, AG_EINVAL, "listen address '%s': bad port", spec);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int g = getaddrinfo(*host ? host : NULL, port, &hints, &res);
+    if (g || !res)
+        return ag_error_set(err, AG_EINVAL, "listen address '%s': %s", spec, gai_strerror(g));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    *v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* TLS 1.2 and 1.3 only, AEAD ciphers with forward secrecy, server's order. */
+#define AG_TLS_PRIORITIES \
+    "SECURE256:+SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:" \
+    "+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:" \
+    "-RSA-PSK:-DHE-RSA:%SERVER_PRECEDENCE"
+
+struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics, ag_error *err)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int v6 = 0;
+    if (parse_listen(listen, &ss, &len, &v6, err))
+        return NULL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0) | (v6 ? MHD_USE_IPv6 : 0);
+    unsigned threads = metrics ? 1 : s->cfg->threads;
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first: it logs the rest */
+        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
+         threads > 1 ? threads : 1024, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->conn_timeout, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, metrics ? 64 : s->cfg->max_connections, NULL},
+        {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
+        {tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, (void *)AG_TLS_PRIORITIES},
+        {tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, ag_tls_callback()},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL,
+                                            metrics ? on_metrics : on_request, s,
+                                            MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!d)
+        ag_error_set(err, AG_EIO, "cannot listen on %s (address in use, no permission, or TLS "
+                     "setup failed)", listen);
+    return d;
+}

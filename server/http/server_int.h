@@ -1,0 +1,30 @@
+/* State shared by the listener and the control loop (not public). */
+#ifndef AIMGUARD_SERVER_INT_H
+#define AIMGUARD_SERVER_INT_H
+
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "aimguard/metrics.h"
+#include "aimguard/policy.h"
+#include "aimguard/server.h"
+#include "aimguard/tls.h"
+
+typedef struct srv {
+    const ag_server_config *cfg;
+    ag_policy_holder *policies;
+    ag_metrics *metrics;
+    ag_tls *tls;
+    atomic_int ready, stopping, inflight;
+    atomic_ullong generation;
+    struct MHD_Daemon *web, *mon;
+} srv;
+
+struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics, ag_error *err);
+int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, int *v6,
+                 ag_error *err);
+
+#endif

@@ -1,0 +1,285 @@
+#include "aimguard/metrics.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SERIES 512
+#define LABEL_MAX 64
+#define NBUCKETS 12
+
+static const double buckets[NBUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                         0.01,   0.025,   0.05,   0.1,   0.5,    1.0};
+
+typedef struct series {
+    char route[16], kind[LABEL_MAX], operation[16], decision[16];
+    atomic_ullong count;
+} series;
+
+typedef struct histo {
+    atomic_ullong bucket[NBUCKETS];
+    atomic_ullong count;
+    atomic_ullong sum_ns;
+} histo;
+
+typedef struct audit_series {
+    char policy[LABEL_MAX];
+    atomic_ullong count;
+} audit_series;
+
+struct ag_metrics {
+    pthread_mutex_t grow;
+    series req[MAX_SERIES];
+    atomic_size_t nreq;
+    audit_series audit[64];
+    atomic_size_t naudit;
+    histo lat_mutate, lat_validate;
+    atomic_llong inflight;
+    atomic_ullong reload_ok, reload_fail, generation;
+    atomic_llong reload_when;
+    atomic_ullong tls_fail;
+    atomic_llong tls_not_after;
+};
+
+ag_metrics *ag_metrics_new(void)
+{
+    ag_metrics *m = calloc(1, sizeof *m);
+    if (m)
+        pthread_mutex_init(&m->grow, NULL);
+    return m;
+}
+
+void ag_metrics_free(ag_metrics *m)
+{
+    if (!m)
+        return;
+    pthread_mutex_destroy(&m->grow);
+    free(m);
+}
+
+/* Label values end up inside quotes in the exposition: keep them to a safe alphabet
+ * so a crafted kind cannot inject series or break the format. */
+static void sanitize(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src && *src && i + 1 < cap; src++) {
+        char c = *src;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '-' || c == '_' || c == '/';
+        dst[i++] = ok ? c : '_';
+    }
+    dst[i] = '\0';
+}
+
+static series *find_series(ag_metrics *m, const char *r, const char *k, const char *o,
+                           const char *d)
+{
+    size_t n = atomic_load_explicit(&m->nreq, memory_order_acquire);
+    for (size_t i = 0; i < n; i++) {
+        series *s = &m->req[i];
+        if (!strcmp(s->kind, k) && !strcmp(s->route, r) && !strcmp(s->operation, o) &&
+            !strcmp(s->decision, d))
+            return s;
+    }
+    return NULL;
+}
+
+void ag_metrics_request(ag_metrics *m, const char *route, const char *kind,
+                        const char *operation, const char *decision, double seconds)
+{
+    if (!m)
+        return;
+    char r[16], k[LABEL_MAX], o[16], d[16];
+    sanitize(r, sizeof r, route);
+    sanitize(k, sizeof k, kind && *kind ? kind : "_none");
+    sanitize(o, sizeof o, operation && *operation ? operation : "_none");
+    sanitize(d, sizeof d, decision);
+    series *s = find_series(m, r, k, o, d);
+    if (!s) {
+        pthread_mutex_lock(&m->grow);
+        s = find_series(m, r, k, o, d);
+        size_t n = atomic_load(&m->nreq);
+        if (!s && n >= MAX_SERIES - 1) {
+            snprintf(k, sizeof k, "_other");
+            s = find_series(m, r, k, o, d);
+        }
+        if (!s && n < MAX_SERIES) {
+            s = &m->req[n];
+            memcpy(s->route, r, sizeof r);
+            memcpy(s->kind, k, sizeof k);
+            memcpy(s->operation, o, sizeof o);
+            memcpy(s->decision, d, sizeof d);
+            atomic_store_explicit(&m->nreq, n + 1, memory_order_release);
+        }
+        pthread_mutex_unlock(&m->grow);
+    }
+    if (s)
+        atomic_fetch_add(&s->count, 1);
+    histo *h = strcmp(r, "mutate") == 0 ? &m->lat_mutate : &m->lat_validate;
+    for (int i = 0; i < NBUCKETS; i++)
+        if (seconds <= buckets[i])
+            atomic_fetch_add(&h->bucket[i], 1);
+    atomic_fetch_add(&h->count, 1);
+    atomic_fetch_add(&h->sum_ns, (unsigned long long)(seconds * 1e9));
+}
+
+void ag_metrics_inflight(ag_metrics *m, int delta)
+{
+    if (m)
+        atomic_fetch_add(&m->inflight, delta);
+}
+
+void ag_metrics_policy_reload(ag_metrics *m, int ok, uint64_t generation, int64_t when)
+{
+    if (!m)
+        return;
+    if (ok) {
+        atomic_fetch_add(&m->reload_ok, 1);
+        atomic_store(&m->generation, generation);
+        atomic_store(&m->reload_when, when);
+    } else {
+        atomic_fetch_add(&m->reload_fail, 1);
+    }
+}
+
+void ag_metrics_audit(ag_metrics *m, const char *policy)
+{
+    if (!m)
+        return;
+    char p[LABEL_MAX];
+    sanitize(p, sizeof p, policy);
+    size_t n = atomic_load_explicit(&m->naudit, memory_order_acquire);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(m->audit[i].policy, p)) {
+            atomic_fetch_add(&m->audit[i].count, 1);
+            return;
+        }
+    pthread_mutex_lock(&m->grow);
+    n = atomic_load(&m->naudit);
+    size_t i = 0;
+    for (; i < n && strcmp(m->audit[i].policy, p); i++)
+        ;
+    if (i == n && n < 64) {
+        memcpy(m->audit[n].policy, p, sizeof p);
+        atomic_store_explicit(&m->naudit, n + 1, memory_order_release);
+    }
+    if (i < 64)
+        atomic_fetch_add(&m->audit[i].count, 1);
+    pthread_mutex_unlock(&m->grow);
+}
+
+void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after)
+{
+    if (!m)
+        return;
+    if (ok)
+        atomic_store(&m->tls_not_after, not_after);
+    else
+        atomic_fetch_add(&m->tls_fail, 1);
+}
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} buf;
+
+__attribute__((format(printf, 2, 3))) static void bprintf(buf *b, const char *fmt, ...)
+{
+    if (b->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t nc = (b->cap + (size_t)n) * 2;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+}
+
+static void render_histo(buf *b, const char *route, histo *h)
+{
+    for (int i = 0; i < NBUCKETS; i++)
+        bprintf(b, "aimguard_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                route, buckets[i], atomic_load(&h->bucket[i]));
+    unsigned long long c = atomic_load(&h->count);
+    bprintf(b, "aimguard_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", route,
+            c);
+    bprintf(b, "aimguard_request_duration_seconds_sum{route=\"%s\"} %.9f\n", route,
+            (double)atomic_load(&h->sum_ns) / 1e9);
+    bprintf(b, "aimguard_request_duration_seconds_count{route=\"%s\"} %llu\n", route, c);
+}
+
+char *ag_metrics_render(ag_metrics *m)
+{
+    buf b = {malloc(4096), 0, 4096, 0};
+    if (!b.p)
+        return NULL;
+    b.p[0] = '\0';
+    bprintf(&b, "# HELP aimguard_build_info Build information.\n# TYPE aimguard_build_info gauge\n"
+                "aimguard_build_info{version=\"%s\"} 1\n", AG_VERSION);
+    bprintf(&b, "# HELP aimguard_requests_total Admission requests by route, kind, operation and "
+                "decision.\n# TYPE aimguard_requests_total counter\n");
+    size_t n = atomic_load_explicit(&m->nreq, memory_order_acquire);
+    for (size_t i = 0; i < n; i++) {
+        series *s = &m->req[i];
+        bprintf(&b, "aimguard_requests_total{route=\"%s\",kind=\"%s\",operation=\"%s\","
+                    "decision=\"%s\"} %llu\n", s->route, s->kind, s->operation, s->decision,
+                atomic_load(&s->count));
+    }
+    bprintf(&b, "# HELP aimguard_request_duration_seconds Admission decision latency, from body "
+                "received to response queued.\n# TYPE aimguard_request_duration_seconds histogram\n");
+    render_histo(&b, "mutate", &m->lat_mutate);
+    render_histo(&b, "validate", &m->lat_validate);
+    bprintf(&b, "# HELP aimguard_inflight_requests Admission requests being decided.\n"
+                "# TYPE aimguard_inflight_requests gauge\naimguard_inflight_requests %lld\n",
+            atomic_load(&m->inflight));
+    bprintf(&b, "# HELP aimguard_audit_events_total Violations admitted under action audit.\n"
+                "# TYPE aimguard_audit_events_total counter\n");
+    n = atomic_load_explicit(&m->naudit, memory_order_acquire);
+    for (size_t i = 0; i < n; i++)
+        bprintf(&b, "aimguard_audit_events_total{policy=\"%s\"} %llu\n", m->audit[i].policy,
+                atomic_load(&m->audit[i].count));
+    bprintf(&b, "# HELP aimguard_policy_reload_total Successful policy loads.\n"
+                "# TYPE aimguard_policy_reload_total counter\naimguard_policy_reload_total %llu\n",
+            atomic_load(&m->reload_ok));
+    bprintf(&b, "# HELP aimguard_policy_reload_failures_total Policy loads rejected (the previous "
+                "policies kept serving).\n# TYPE aimguard_policy_reload_failures_total counter\n"
+                "aimguard_policy_reload_failures_total %llu\n", atomic_load(&m->reload_fail));
+    bprintf(&b, "# HELP aimguard_policy_generation Generation of the policy snapshot serving.\n"
+                "# TYPE aimguard_policy_generation gauge\naimguard_policy_generation %llu\n",
+            atomic_load(&m->generation));
+    bprintf(&b, "# HELP aimguard_policy_last_reload_success_timestamp_seconds When the serving "
+                "policies were loaded.\n# TYPE aimguard_policy_last_reload_success_timestamp_seconds"
+                " gauge\naimguard_policy_last_reload_success_timestamp_seconds %lld\n",
+            atomic_load(&m->reload_when));
+    bprintf(&b, "# HELP aimguard_tls_cert_expiry_timestamp_seconds notAfter of the serving "
+                "certificate.\n# TYPE aimguard_tls_cert_expiry_timestamp_seconds gauge\n"
+                "aimguard_tls_cert_expiry_timestamp_seconds %lld\n", atomic_load(&m->tls_not_after));
+    bprintf(&b, "# HELP aimguard_tls_reload_failures_total Certificate pairs refused on reload.\n"
+                "# TYPE aimguard_tls_reload_failures_total counter\n"
+                "aimguard_tls_reload_failures_total %llu\n", atomic_load(&m->tls_fail));
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
+}

@@ -1,0 +1,166 @@
+/* Compiled policy structures shared by the policy module's files (not public). */
+#ifndef AIMGUARD_POLICY_INT_H
+#define AIMGUARD_POLICY_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "aimguard/policy.h"
+#include "aimguard/patch.h"
+#include "aimguard/pss.h"
+#include "aimguard/yaml.h"
+
+typedef struct strlist {
+    char **v;
+    size_t n;
+} strlist;
+
+typedef struct kvlist {
+    char **k, **v;
+    size_t n;
+} kvlist;
+
+typedef struct selector {
+    int present;
+    strlist kinds, operations, namespaces, users, groups, service_accounts, names;
+    kvlist ns_labels, obj_labels;
+} selector;
+
+typedef struct writable_dir {
+    char *path, *medium, *size_limit, *volume;
+} writable_dir;
+
+typedef struct harden {
+    int present;
+    int run_as_non_root, allow_priv_esc, read_only_root, automount_token; /* -1 unset */
+    int has_uid, has_gid, has_fsgroup;
+    long long uid, gid, fsgroup;
+    char *seccomp;
+    strlist drop_caps;
+    writable_dir *dirs;
+    size_t ndirs;
+} harden;
+
+typedef struct gpu_cfg {
+    int present;
+    strlist resources;
+    kvlist node_selector;
+    json_t *match_expressions; /* array of NodeSelectorRequirement */
+    json_t *tolerations;       /* array of Toleration */
+    json_t *non_gpu_expressions;
+} gpu_cfg;
+
+typedef enum { SEG_KEY, SEG_ANY, SEG_INDEX, SEG_PODSPEC, SEG_ALLCONTAINERS } seg_type;
+typedef struct path_seg {
+    seg_type type;
+    char *key;
+    size_t index;
+} path_seg;
+
+typedef enum { COND_ABSENT, COND_EQUALS, COND_ONEOF, COND_MATCHES, COND_NOTMATCHES, COND_RANGE } cond_type;
+
+typedef struct generic_rule {
+    char *name;
+    int action; /* -1: the policy's */
+    char *path_text;
+    path_seg *segs;
+    size_t nsegs;
+    cond_type cond;
+    json_t *value;  /* equals: the value; oneOf: array */
+    pcre2_code *re;
+    char *pattern;
+    int has_min, has_max;
+    double min, max;
+    int required;
+    char *message;
+} generic_rule;
+
+typedef struct exception_ {
+    strlist controls, namespaces, names, users, kinds;
+    char *reason;
+    time_t expires; /* 0: never */
+    char *expires_text;
+    char *where;    /* file:line:column of the entry */
+} exception_;
+
+typedef struct policy {
+    char *name, *where;
+    int action;
+    selector match, exclude;
+    harden hard;
+    gpu_cfg gpu;
+    int pss_level; /* -1: none */
+    generic_rule *rules;
+    size_t nrules;
+    exception_ *exc;
+    size_t nexc;
+} policy;
+
+struct ag_policy_set {
+    atomic_int refs;
+    pcre2_match_context *mctx; /* match and depth limits for every pattern */
+    uint64_t generation;
+    policy *v;
+    size_t n;
+};
+
+/* compile-time context */
+typedef struct cctx {
+    const char *file;
+    ag_diags *diags;
+    int errors;
+} cctx;
+
+void cctx_err(cctx *c, const ag_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* glob match ("*" and "?"); 1 on match */
+int ag_glob(const char *pattern, const char *s);
+int strlist_has_glob(const strlist *l, const char *s);
+
+void policy_free(policy *p);
+int policy_compile(cctx *c, const ag_ynode *doc, policy *out);
+
+/* evaluation helpers (decide.c, mutate.c, rules.c) */
+typedef struct violation {
+    const policy *pol;
+    char *rule;          /* rule name for messages (owned) */
+    const char *control; /* control name for exceptions */
+    int action;
+    char *message;
+    char *path;
+} violation;
+
+typedef struct vlist {
+    violation *v;
+    size_t n, cap;
+    int oom;
+} vlist;
+
+void vlist_add(vlist *l, const policy *pol, const char *rule, const char *control, int action,
+               const char *message, const char *path);
+void vlist_clear(vlist *l);
+
+typedef struct eval_ctx {
+    const ag_request *req;
+    const char *group, *kind, *ns, *name, *operation;
+    json_t *object;      /* object judged (working copy after mutation in BOTH mode) */
+    time_t now;
+    ag_decision *decision;
+    pcre2_match_context *mctx;
+    int pod_update;      /* UPDATE of a Pod: spec fields are immutable */
+} eval_ctx;
+
+/* 1 when an exception of pol waives `control` for this request (records the reason) */
+int exception_applies(const policy *pol, const eval_ctx *e, const char *control);
+void mutate_harden(const policy *pol, eval_ctx *e, ag_patch *patch);
+void mutate_gpu(const policy *pol, eval_ctx *e, ag_patch *patch);
+void validate_generic(const policy *pol, const generic_rule *r, eval_ctx *e, vlist *out);
+/* 1 when `control` (e.g. "seccompProfile_restricted") is waived by an exception entry
+ * naming `name` ("seccompProfile" waives every seccompProfile_* check). */
+int control_matches(const char *name, const char *control);
+int kind_matches(const strlist *kinds, const char *group, const char *kind);
+
+#endif

@@ -1,0 +1,291 @@
+/* The generic rule: a field path with wildcards and one condition. */
+#include "policy_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aimguard/podspec.h"
+
+#define PATHMAX 512
+#define MAXFRAMES 40
+
+/* The path walked so far, kept as frames and only turned into text when a violation
+ * is reported: formatting every visited path dominated evaluation time. */
+typedef struct frame {
+    const char *text; /* a key, or a dotted prefix (pod spec base) */
+    size_t index;
+    enum { F_KEY, F_INDEX, F_BASE } type;
+} frame;
+
+typedef struct wpath {
+    frame f[MAXFRAMES];
+    int n;
+} wpath;
+
+static void path_key(char *out, size_t cap, const char *base, const char *key)
+{
+    if (strpbrk(key, ".[]'"))
+        ag_strfmt(out, cap, "%s['%s']", base, key);
+    else if (*base)
+        ag_strfmt(out, cap, "%s.%s", base, key);
+    else
+        snprintf(out, cap, "%s", key);
+}
+
+/* The value as short text for messages ({value}); strings unquoted. */
+static void value_text(json_t *v, char *out, size_t cap)
+{
+    if (json_is_string(v)) {
+        snprintf(out, cap, "%s", json_string_value(v));
+    } else {
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        snprintf(out, cap, "%s", t ? t : "?");
+        free(t);
+    }
+    if (strlen(out) > 120)
+        memcpy(out + 117, "...", 4);
+}
+
+static void format_path(const wpath *w, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (int i = 0; i < w->n; i++) {
+        char tmp[PATHMAX];
+        const frame *f = &w->f[i];
+        if (f->type == F_BASE)
+            ag_strfmt(tmp, sizeof tmp, "%s", f->text);
+        else if (f->type == F_KEY)
+            path_key(tmp, sizeof tmp, out, f->text);
+        else
+            ag_strfmt(tmp, sizeof tmp, "%s[%zu]", out, f->index);
+        memcpy(out, tmp, cap < sizeof tmp ? cap : sizeof tmp);
+        out[cap - 1] = '\0';
+    }
+}
+
+static void render(const policy *pol, const generic_rule *r, const char *path, json_t *v,
+                   const char *dflt, char *out, size_t cap)
+{
+    const char *tpl = r->message ? r->message : dflt;
+    char val[128] = "";
+    if (v)
+        value_text(v, val, sizeof val);
+    size_t o = 0;
+    for (const char *p = tpl; *p && o + 1 < cap; p++) {
+        const char *sub = NULL;
+        size_t skip = 0;
+        if (!strncmp(p, "{path}", 6)) sub = path, skip = 6;
+        else if (!strncmp(p, "{value}", 7)) sub = val, skip = 7;
+        else if (!strncmp(p, "{rule}", 6)) sub = r->name, skip = 6;
+        else if (!strncmp(p, "{policy}", 8)) sub = pol->name, skip = 8;
+        if (sub) {
+            int w = snprintf(out + o, cap - o, "%s", sub);
+            if (w < 0 || (size_t)w >= cap - o) {
+                o = cap - 1;
+                break;
+            }
+            o += (size_t)w;
+            p += skip - 1;
+        } else {
+            out[o++] = *p;
+        }
+    }
+    out[o] = '\0';
+}
+
+static int text_of(json_t *v, char *buf, size_t cap, const char **s, size_t *len)
+{
+    if (json_is_string(v)) {
+        *s = json_string_value(v);
+        *len = json_string_length(v);
+        return 1;
+    }
+    if (json_is_number(v) || json_is_boolean(v)) {
+        value_text(v, buf, cap);
+        *s = buf;
+        *len = strlen(buf);
+        return 1;
+    }
+    return 0;
+}
+
+static void judge(const policy *pol, const generic_rule *r, eval_ctx *e, json_t *v,
+                  const wpath *wp, vlist *out)
+{
+    char msg[768], path[PATHMAX];
+    const char *dflt = NULL;
+    switch (r->cond) {
+    case COND_ABSENT:
+        dflt = "{path} must not be set";
+        break;
+    case COND_EQUALS:
+        if (!json_equal(v, r->value))
+            dflt = "{path} must equal the value the policy sets (found {value})";
+        break;
+    case COND_ONEOF: {
+        int ok = 0;
+        size_t i;
+        json_t *x;
+        json_array_foreach(r->value, i, x) ok |= json_equal(v, x);
+        if (!ok)
+            dflt = "{path} must be one of the values the policy lists (found {value})";
+        break;
+    }
+    case COND_MATCHES:
+    case COND_NOTMATCHES: {
+        char buf[64];
+        const char *s;
+        size_t len;
+        int matched = 0;
+        if (!r->re) {
+            break;
+        } else if (!text_of(v, buf, sizeof buf, &s, &len)) {
+            dflt = "{path} must be a string";
+            break;
+        }
+        pcre2_match_data *md = pcre2_match_data_create_from_pattern(r->re, NULL);
+        int rc = md ? pcre2_match(r->re, (PCRE2_SPTR)s, len, 0, 0, md, e->mctx) : PCRE2_ERROR_NOMEMORY;
+        pcre2_match_data_free(md);
+        if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) {
+            /* a limit hit or bad UTF-8: fail closed, and say why */
+            dflt = "{path} could not be checked against the rule's pattern (match limit or "
+                   "invalid UTF-8): denied to be safe";
+            break;
+        }
+        matched = rc >= 0;
+        if (r->cond == COND_MATCHES && !matched)
+            dflt = "{path} must match the rule's pattern (found {value})";
+        if (r->cond == COND_NOTMATCHES && matched)
+            dflt = "{path} must not match the rule's pattern (found {value})";
+        break;
+    }
+    case COND_RANGE:
+        if (!json_is_number(v)) {
+            dflt = "{path} must be a number (found {value})";
+        } else {
+            double x = json_number_value(v);
+            if ((r->has_min && x < r->min) || (r->has_max && x > r->max))
+                dflt = "{path} is out of the allowed range (found {value})";
+        }
+        break;
+    }
+    if (!dflt)
+        return;
+    if (exception_applies(pol, e, r->name))
+        return;
+    format_path(wp, path, sizeof path);
+    render(pol, r, path, v, dflt, msg, sizeof msg);
+    vlist_add(out, pol, r->name, r->name, r->action >= 0 ? r->action : pol->action, msg, path);
+}
+
+static void missing(const policy *pol, const generic_rule *r, eval_ctx *e, const wpath *wp,
+                    size_t from, vlist *out)
+{
+    if (!r->required || exception_applies(pol, e, r->name))
+        return;
+    char full[PATHMAX], msg[768];
+    format_path(wp, full, sizeof full);
+    for (size_t i = from; i < r->nsegs; i++) {
+        char tmp[PATHMAX];
+        if (r->segs[i].type == SEG_KEY)
+            path_key(tmp, sizeof tmp, full, r->segs[i].key);
+        else if (r->segs[i].type == SEG_INDEX)
+            ag_strfmt(tmp, sizeof tmp, "%s[%zu]", full, r->segs[i].index);
+        else
+            ag_strfmt(tmp, sizeof tmp, "%s[*]", full);
+        memcpy(full, tmp, sizeof full);
+    }
+    render(pol, r, full, NULL, r->message ? r->message : "{path} is required", msg, sizeof msg);
+    vlist_add(out, pol, r->name, r->name, r->action >= 0 ? r->action : pol->action, msg, full);
+}
+
+#define PUSH(wp, t, x, i) do { if ((wp)->n < MAXFRAMES) { (wp)->f[(wp)->n].type = (t); \
+    (wp)->f[(wp)->n].text = (x); (wp)->f[(wp)->n].index = (i); } (wp)->n++; } while (0)
+
+static void walk(const policy *pol, const generic_rule *r, eval_ctx *e, size_t i, json_t *node,
+                 wpath *wp, vlist *out)
+{
+    if (i == r->nsegs) {
+        judge(pol, r, e, node, wp, out);
+        return;
+    }
+    if (wp->n >= MAXFRAMES)
+        return; /* paths are bounded by the rule (<= 15 segments) */
+    const path_seg *s = &r->segs[i];
+    switch (s->type) {
+    case SEG_PODSPEC: {
+        ag_podspec_ref refs[AG_PODSPEC_MAX];
+        size_t n = ag_podspec_find(e->group, e->kind, e->object, refs);
+        for (size_t k = 0; k < n; k++) {
+            PUSH(wp, F_BASE, refs[k].path, 0);
+            walk(pol, r, e, i + 1, refs[k].spec, wp, out);
+            wp->n--;
+        }
+        return;
+    }
+    case SEG_ALLCONTAINERS:
+        for (int l = 0; l < 3; l++) {
+            json_t *arr = json_object_get(node, ag_container_lists[l]);
+            size_t k;
+            json_t *c;
+            json_array_foreach(arr, k, c) {
+                PUSH(wp, F_KEY, ag_container_lists[l], 0);
+                PUSH(wp, F_INDEX, NULL, k);
+                walk(pol, r, e, i + 2, c, wp, out);
+                wp->n -= 2;
+            }
+        }
+        return;
+    case SEG_KEY: {
+        json_t *child = json_object_get(node, s->key);
+        if (!child || json_is_null(child)) {
+            missing(pol, r, e, wp, i, out);
+            return;
+        }
+        PUSH(wp, F_KEY, s->key, 0);
+        walk(pol, r, e, i + 1, child, wp, out);
+        wp->n--;
+        return;
+    }
+    case SEG_INDEX: {
+        json_t *child = json_array_get(node, s->index);
+        if (!child) {
+            missing(pol, r, e, wp, i, out);
+            return;
+        }
+        PUSH(wp, F_INDEX, NULL, s->index);
+        walk(pol, r, e, i + 1, child, wp, out);
+        wp->n--;
+        return;
+    }
+    case SEG_ANY:
+        if (json_is_array(node)) {
+            size_t k;
+            json_t *c;
+            json_array_foreach(node, k, c) {
+                PUSH(wp, F_INDEX, NULL, k);
+                walk(pol, r, e, i + 1, c, wp, out);
+                wp->n--;
+            }
+        } else if (json_is_object(node)) {
+            const char *k;
+            json_t *c;
+            json_object_foreach(node, k, c) {
+                PUSH(wp, F_KEY, k, 0);
+                walk(pol, r, e, i + 1, c, wp, out);
+                wp->n--;
+            }
+        }
+        return;
+    }
+}
+
+void validate_generic(const policy *pol, const generic_rule *r, eval_ctx *e, vlist *out)
+{
+    if (!r->segs)
+        return;
+    wpath wp;
+    wp.n = 0;
+    walk(pol, r, e, 0, e->object, &wp, out);
+}

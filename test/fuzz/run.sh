@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (build-fuzz/) and runs each for SECONDS
+# (default 60) on seed corpora made from shared/conformance, the test fixtures and the
+# shipped policies. Crashes are written to build-fuzz/crashes/<target>/ and fail the run.
+#   test/fuzz/run.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$(pwd)
+secs=${1:-60}
+shift || true
+if ! command -v clang >/dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "ok installed"; then
+  sudo=""; [[ $(id -u) -ne 0 ]] && sudo=sudo
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev
+fi
+CC=clang cmake -S . -B build-fuzz -DAG_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  mapfile -t targets < <(cd test/fuzz && ls fuzz_*.c | sed 's/\.c$//')
+fi
+cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}" >/dev/null
+
+shared=$root/../shared
+seeds=build-fuzz/seeds
+rm -rf "$seeds"
+mkdir -p "$seeds"/{fuzz_review,fuzz_policy,fuzz_yaml,fuzz_imageref,fuzz_watch}
+cp "$shared"/conformance/admissionreview/*.json test/fixtures/reviews/*.json "$seeds/fuzz_review/"
+/usr/bin/python3 - "$shared" "$seeds/fuzz_review" <<'PY'
+import glob, json, os, sys, yaml
+shared, out = sys.argv[1], sys.argv[2]
+for i, f in enumerate(sorted(glob.glob(os.path.join(shared, "conformance", "psa", "*", "*", "*.yaml")))):
+    pod = yaml.safe_load(open(f))
+    r = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+        "uid": "u%d" % i, "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"}, "namespace": "team-a",
+        "operation": "CREATE", "userInfo": {"username": "u"}, "object": pod}}
+    json.dump(r, open(os.path.join(out, "psa-%03d.json" % i), "w"))
+PY
+find policies -name '*.yaml' -exec cp {} "$seeds/fuzz_policy/" \;
+cp "$shared"/reference/aim-samples/*.yaml "$seeds/fuzz_yaml/"
+i=0; for f in "$shared"/conformance/psa/*/*/*.yaml; do cp "$f" "$seeds/fuzz_yaml/psa-$((i++)).yaml"; done
+cp "$shared"/reference/aim-samples/*.yaml "$seeds/fuzz_policy/" 2>/dev/null || true
+
+status=0
+for t in "${targets[@]}"; do
+  corpus=build-fuzz/corpus/$t
+  crashes=build-fuzz/crashes/$t
+  mkdir -p "$corpus" "$crashes"
+  log=build-fuzz/$t.log
+  echo "== $t for ${secs}s"
+  if ! AG_SRC=$root ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+      "build-fuzz/test/$t" -max_total_time="$secs" -max_len=262144 -rss_limit_mb=2048 \
+      -timeout=10 -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" "$seeds/$t" >"$log" 2>&1; then
+    echo "!! $t found a problem:"; tail -40 "$log"; status=1
+  fi
+  grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|cov: " "$log" | tail -3 | sed 's/^/   /'
+done
+exit $status

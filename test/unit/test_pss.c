@@ -1,0 +1,118 @@
+/* Pod Security Standards checks: paths, messages, container lists and exemptions.
+ * (The 148 upstream fixtures run through `aimguard eval` in test/conformance.) */
+#include "agtest.h"
+#include "aimguard/pss.h"
+
+#include <stdlib.h>
+
+static ag_pss_result run(ag_pss_level level, const char *meta, const char *spec, const char *sp)
+{
+    ag_pss_result r = {0};
+    ag_error err = {0};
+    json_t *m = meta ? json_loads(meta, 0, NULL) : NULL;
+    json_t *s = json_loads(spec, 0, NULL);
+    CHECK(s != NULL);
+    CHECK_INT(ag_pss_check(level, m, s, sp, &r, &err), 0);
+    json_decref(m);
+    json_decref(s);
+    return r;
+}
+
+static const ag_pss_violation *find(const ag_pss_result *r, const char *check)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (!strcmp(r->items[i].check, check))
+            return &r->items[i];
+    return NULL;
+}
+
+#define HARD "\"securityContext\":{\"allowPrivilegeEscalation\":false,\"capabilities\":{\"drop\":[\"ALL\"]}}"
+
+static void test_paths_follow_the_carrier(void)
+{
+    ag_pss_result r = run(AG_PSS_RESTRICTED, NULL,
+        "{\"securityContext\":{\"runAsNonRoot\":true,\"seccompProfile\":{\"type\":\"RuntimeDefault\"}},"
+        "\"containers\":[{\"name\":\"ok\"," HARD "},{\"name\":\"app\",\"securityContext\":{\"capabilities\":{\"drop\":[\"ALL\"]}}}]}",
+        "spec.template.spec");
+    CHECK_INT(r.count, 1);
+    const ag_pss_violation *v = find(&r, "allowPrivilegeEscalation");
+    CHECK(v != NULL);
+    if (v) {
+        CHECK_STR(v->path, "spec.template.spec.containers[1].securityContext.allowPrivilegeEscalation");
+        CHECK_STR(v->message, "allowPrivilegeEscalation != false (container \"app\" must set "
+                              "securityContext.allowPrivilegeEscalation=false)");
+    }
+    ag_pss_result_clear(&r);
+}
+
+static void test_every_container_list_and_one_message_per_check(void)
+{
+    ag_pss_result r = run(AG_PSS_BASELINE, NULL,
+        "{\"initContainers\":[{\"name\":\"i\",\"securityContext\":{\"privileged\":true}}],"
+        "\"containers\":[{\"name\":\"c\",\"securityContext\":{\"privileged\":true}}],"
+        "\"ephemeralContainers\":[{\"name\":\"dbg\",\"securityContext\":{\"privileged\":true}}]}", "spec");
+    CHECK_INT(r.count, 1);
+    CHECK_STR(r.items[0].message, "privileged (containers \"c\", \"i\", \"dbg\" must not set securityContext.privileged=true)");
+    CHECK_STR(r.items[0].path, "spec.containers[0].securityContext.privileged");
+    ag_pss_result_clear(&r);
+}
+
+static void test_baseline_messages(void)
+{
+    ag_pss_result r = run(AG_PSS_BASELINE,
+        "{\"annotations\":{\"container.apparmor.security.beta.kubernetes.io/c\":\"unconfined\"}}",
+        "{\"hostNetwork\":true,\"hostPID\":true,\"securityContext\":{\"sysctls\":[{\"name\":\"kernel.msgmax\",\"value\":\"1\"}]},"
+        "\"volumes\":[{\"name\":\"logs\",\"hostPath\":{\"path\":\"/var/log\"}}],"
+        "\"containers\":[{\"name\":\"c\",\"ports\":[{\"containerPort\":80,\"hostPort\":8080}],"
+        "\"securityContext\":{\"capabilities\":{\"add\":[\"NET_ADMIN\",\"CHOWN\"]}},"
+        "\"livenessProbe\":{\"httpGet\":{\"host\":\"10.0.0.1\",\"port\":80}}}]}", "spec");
+    const ag_pss_violation *v;
+    CHECK((v = find(&r, "hostNamespaces")) && !strcmp(v->message, "host namespaces (hostNetwork=true, hostPID=true)"));
+    CHECK((v = find(&r, "hostPathVolumes")) && !strcmp(v->message, "hostPath volumes (volume \"logs\")"));
+    CHECK((v = find(&r, "hostPorts")) && !strcmp(v->message, "hostPort (container \"c\" uses hostPort 8080)"));
+    CHECK((v = find(&r, "capabilities_baseline")) && strstr(v->message, "must not include \"NET_ADMIN\""));
+    CHECK((v = find(&r, "sysctls")) && !strcmp(v->path, "spec.securityContext.sysctls[0].name"));
+    CHECK((v = find(&r, "appArmorProfile")) && strstr(v->message, "unconfined"));
+    CHECK((v = find(&r, "hostProbesAndHostLifecycle")) && strstr(v->message, "livenessProbe.httpGet.host \"10.0.0.1\""));
+    CHECK_INT(r.count, 7);
+    ag_pss_result_clear(&r);
+}
+
+static void test_windows_and_user_namespaces(void)
+{
+    /* a Windows pod needs only runAsNonRoot at restricted */
+    ag_pss_result r = run(AG_PSS_RESTRICTED, NULL,
+        "{\"os\":{\"name\":\"windows\"},\"securityContext\":{\"runAsNonRoot\":true},\"containers\":[{\"name\":\"w\"}]}", "spec");
+    CHECK_INT(r.count, 0);
+    ag_pss_result_clear(&r);
+    /* Unmasked procMount: fine at baseline with hostUsers: false, never at restricted */
+    const char *spec = "{\"hostUsers\":false,\"securityContext\":{\"runAsNonRoot\":true,\"seccompProfile\":{\"type\":\"RuntimeDefault\"}},"
+                       "\"containers\":[{\"name\":\"c\",\"securityContext\":{\"procMount\":\"Unmasked\",\"allowPrivilegeEscalation\":false,"
+                       "\"capabilities\":{\"drop\":[\"ALL\"]}}}]}";
+    r = run(AG_PSS_BASELINE, NULL, spec, "spec");
+    CHECK_INT(r.count, 0);
+    ag_pss_result_clear(&r);
+    r = run(AG_PSS_RESTRICTED, NULL, spec, "spec");
+    CHECK_INT(r.count, 1);
+    CHECK(find(&r, "procMount_restricted") != NULL);
+    ag_pss_result_clear(&r);
+}
+
+static void test_levels(void)
+{
+    CHECK_INT(ag_pss_level_parse("restricted"), AG_PSS_RESTRICTED);
+    CHECK_INT(ag_pss_level_parse("Restricted"), -1);
+    ag_pss_result r = run(AG_PSS_PRIVILEGED, NULL, "{\"hostNetwork\":true}", "spec");
+    CHECK_INT(r.count, 0);
+    ag_pss_result_clear(&r);
+}
+
+int main(void)
+{
+    RUN(test_paths_follow_the_carrier);
+    RUN(test_every_container_list_and_one_message_per_check);
+    RUN(test_baseline_messages);
+    RUN(test_windows_and_user_namespaces);
+    RUN(test_levels);
+    return agt_finish();
+}
