@@ -6,6 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh test
+if [[ ! -d ../shared/conformance ]]; then
+  echo "error: the test fixtures in ../shared (next to this repository) are missing" >&2
+  exit 1
+fi
 jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"

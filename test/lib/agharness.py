@@ -22,6 +22,9 @@ SRC = os.environ.get("AG_SRC", os.path.abspath(os.path.join(os.path.dirname(__fi
 BIN = os.environ.get("AG_BIN", os.path.join(SRC, "build", "aimguard"))
 SHARED = os.environ.get("AG_SHARED", os.path.join(SRC, "..", "shared"))
 REVIEWS = os.path.join(SHARED, "conformance", "admissionreview")
+if not os.path.isdir(REVIEWS):
+    sys.exit("aimguard tests need the shared fixtures beside the repository (%s): "
+             "conformance/admissionreview is missing" % os.path.abspath(SHARED))
 
 _cert_cache = {}
 
