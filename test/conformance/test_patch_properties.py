@@ -81,6 +81,31 @@ def check_object(srv, conn, name, obj, review=None):
     return 1
 
 
+def test_pods_from_mutated_templates_are_not_mutated_again():
+    """A controller's template is mutated once; the pods the controller then creates
+    from it must come through /mutate unchanged (no second, different mutation)."""
+    checked = 0
+    with Server() as srv:
+        conn = srv.conn()
+        for name, obj in corpus():
+            if obj["kind"] == "Pod":
+                continue
+            patch = decode_patch(srv.review("/mutate", review_for(obj), conn=conn))
+            after = jsonpatch.JsonPatch(copy.deepcopy(patch)).apply(copy.deepcopy(obj)) if patch else obj
+            tmpl = after["spec"]["jobTemplate"]["spec"]["template"] if after["kind"] == "CronJob" else after["spec"]["template"]
+            pod = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": dict(tmpl.get("metadata", {}), generateName="d-", namespace="team-a",
+                                    ownerReferences=[{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "d-1",
+                                                      "uid": "u", "controller": True}]),
+                   "spec": copy.deepcopy(tmpl["spec"])}
+            r = srv.review("/mutate", review_for(pod, user="system:serviceaccount:kube-system:replicaset-controller"),
+                           conn=conn)
+            assert decode_patch(r) is None, (name, decode_patch(r))
+            checked += 1
+        conn.close()
+    assert checked == 148 * 2, checked
+
+
 def test_patch_properties_over_the_corpus():
     n = patched = 0
     with Server() as srv:

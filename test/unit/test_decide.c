@@ -184,6 +184,30 @@ static void test_selectors(void)
     ag_policy_set_unref(set);
 }
 
+/* "Pods made by AIM" are recognised by who asks, never by their labels: anyone who may
+ * create a pod can copy the AIM operator's labels onto it. */
+static void test_forged_aim_labels_do_not_buy_an_exemption(void)
+{
+    ag_policy_set *set = load(HEAD "spec:\n  match: {kinds: [Pod]}\n"
+        "  exclude:\n    serviceAccounts: ['aim-system/aim-engine-controller-manager', 'kube-system/replicaset-controller']\n"
+        "  validate:\n    rules: [{name: no-hostnet, path: spec.hostNetwork, absent: true}]\n");
+    const char *pod = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"llama-predictor-abc\","
+                      "\"labels\":{\"app.kubernetes.io/managed-by\":\"aim-engine\",\"aim.eai.amd.com/service\":\"llama\","
+                      "\"serving.kserve.io/inferenceservice\":\"llama\"}},\"spec\":{\"hostNetwork\":true}}";
+    result r = decide_full(set, pod, "CREATE", "team-a", "mallory", NULL, AG_MODE_VALIDATE);
+    CHECK(!r.d.allowed); /* the labels say AIM, the requester is not */
+    result_free(&r);
+    r = decide_full(set, pod, "CREATE", "team-a", "system:serviceaccount:team-a:aim-engine-controller-manager", NULL,
+                    AG_MODE_VALIDATE);
+    CHECK(!r.d.allowed); /* same account name in another namespace is someone else */
+    result_free(&r);
+    r = decide_full(set, pod, "CREATE", "team-a", "system:serviceaccount:kube-system:replicaset-controller", NULL,
+                    AG_MODE_VALIDATE);
+    CHECK(r.d.allowed);
+    result_free(&r);
+    ag_policy_set_unref(set);
+}
+
 static void test_exceptions_and_expiry(void)
 {
     ag_policy_set *set = load(HEAD "spec:\n  match: {kinds: [Pod]}\n  validate:\n"
@@ -388,6 +412,7 @@ int main(void)
 {
     RUN(test_generic_rules);
     RUN(test_selectors);
+    RUN(test_forged_aim_labels_do_not_buy_an_exemption);
     RUN(test_exceptions_and_expiry);
     RUN(test_hardening_on_every_carrier);
     RUN(test_hardening_details);
