@@ -39,6 +39,9 @@ static const char serve_usage[] =
     "  --default-action ACTION     turn every enforce into warn or audit, e.g. for a dry run\n"
     "                              (AIMGUARD_DEFAULT_ACTION)\n"
     "  --shutdown-grace SECONDS    time for in-flight requests after SIGTERM (AIMGUARD_SHUTDOWN_GRACE, 10)\n"
+    "  --idle-timeout SECONDS      close a connection idle this long, mid-request included\n"
+    "                              (AIMGUARD_IDLE_TIMEOUT, 30)\n"
+    "  --max-connections N         concurrent connections (AIMGUARD_MAX_CONNECTIONS, 4096)\n"
     "  --ready-file FILE           write the pid to FILE once ready (AIMGUARD_READY_FILE)\n";
 
 static const char eval_usage[] =
@@ -86,6 +89,8 @@ static int cmd_serve(int argc, char **argv)
     const char *threads = env_or("AIMGUARD_THREADS", NULL);
     const char *action = env_or("AIMGUARD_DEFAULT_ACTION", NULL);
     const char *grace = env_or("AIMGUARD_SHUTDOWN_GRACE", NULL);
+    const char *idle = env_or("AIMGUARD_IDLE_TIMEOUT", NULL);
+    const char *maxconn = env_or("AIMGUARD_MAX_CONNECTIONS", NULL);
     static const struct option opts[] = {
         {"listen", required_argument, 0, 'l'},       {"tls-cert", required_argument, 0, 'c'},
         {"tls-key", required_argument, 0, 'k'},      {"policies", required_argument, 0, 'p'},
@@ -93,6 +98,7 @@ static int cmd_serve(int argc, char **argv)
         {"log-level", required_argument, 0, 'v'},    {"max-body", required_argument, 0, 'b'},
         {"threads", required_argument, 0, 't'},      {"default-action", required_argument, 0, 'a'},
         {"shutdown-grace", required_argument, 0, 'g'}, {"ready-file", required_argument, 0, 'r'},
+        {"idle-timeout", required_argument, 0, 'I'}, {"max-connections", required_argument, 0, 'C'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -109,6 +115,8 @@ static int cmd_serve(int argc, char **argv)
         case 'a': action = optarg; break;
         case 'g': grace = optarg; break;
         case 'r': c.ready_file = optarg; break;
+        case 'I': idle = optarg; break;
+        case 'C': maxconn = optarg; break;
         case 'h': fputs(serve_usage, stdout); return 0;
         default: fputs(serve_usage, stderr); return 2;
         }
@@ -147,6 +155,22 @@ static int cmd_serve(int argc, char **argv)
             return 2;
         }
         c.shutdown_grace = (unsigned)v;
+    }
+    if (idle) {
+        unsigned long v = strtoul(idle, &end, 10);
+        if (*end || v < 1 || v > 3600) {
+            fprintf(stderr, "aimguard serve: --idle-timeout must be 1..3600 seconds\n");
+            return 2;
+        }
+        c.conn_timeout = (unsigned)v;
+    }
+    if (maxconn) {
+        unsigned long v = strtoul(maxconn, &end, 10);
+        if (*end || v < 16 || v > 65536) {
+            fprintf(stderr, "aimguard serve: --max-connections must be 16..65536\n");
+            return 2;
+        }
+        c.max_connections = (unsigned)v;
     }
     if (action && (c.default_action = parse_action(action)) == -2) {
         fprintf(stderr, "aimguard serve: --default-action must be enforce, warn or audit\n");
