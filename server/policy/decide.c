@@ -266,14 +266,25 @@ static void describe(sbuf *b, const violation *v)
     }
 }
 
-/* A Pod UPDATE that leaves the spec as it was judges nothing new: its spec was judged
- * when it was created (PSA exempts such updates the same way). */
-static int pod_spec_unchanged(const eval_ctx *e)
+/* An UPDATE that leaves every pod spec as it was (a label, an annotation, a finalizer
+ * removed by the garbage collector, a scale by a controller) judges and changes
+ * nothing: the specs were judged when they were written. Mutating them here would
+ * roll out a controller's pods on an unrelated edit (or make a ReplicaSet's template
+ * differ from its Deployment's), and denying would block metadata-only updates of
+ * objects admitted before a policy existed. PSA exempts such updates the same way. */
+static int pod_specs_unchanged(const eval_ctx *e)
 {
-    if (!e->pod_update || !e->req->old_object)
+    if (strcmp(e->operation, "UPDATE") || !e->req->old_object || !e->req->object)
         return 0;
-    return json_equal(json_object_get(e->object, "spec"),
-                      json_object_get(e->req->old_object, "spec"));
+    ag_podspec_ref now[AG_PODSPEC_MAX], before[AG_PODSPEC_MAX];
+    size_t n = ag_podspec_find(e->group, e->kind, e->req->object, now);
+    size_t m = ag_podspec_find(e->group, e->kind, e->req->old_object, before);
+    if (n == 0 || n != m)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(now[i].path, before[i].path) || !json_equal(now[i].spec, before[i].spec))
+            return 0;
+    return 1;
 }
 
 static int uses_podspec(const generic_rule *r)
@@ -328,7 +339,8 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
         matched[nm++] = p;
     }
 
-    int mutating = (mode & AG_MODE_MUTATE) &&
+    int specs_unchanged = pod_specs_unchanged(&e);
+    int mutating = (mode & AG_MODE_MUTATE) && !specs_unchanged &&
                    (!strcmp(req->operation, "CREATE") || !strcmp(req->operation, "UPDATE"));
     json_t *work = NULL;
     if (mutating && nm) {
@@ -358,7 +370,7 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
     int rc = 0;
     if (mode & AG_MODE_VALIDATE) {
         vlist vl = {0};
-        int skip_spec = pod_spec_unchanged(&e);
+        int skip_spec = specs_unchanged;
         for (size_t i = 0; i < nm && !vl.oom; i++) {
             const policy *p = matched[i];
             if (p->pss_level > 0 && !skip_spec)

@@ -26,12 +26,13 @@ EXPECTED = {
     "real-daemonset-create-hostpath.json": (False, True),   # kube-system is excluded
     "real-deployment-create-allow-privilege-escalation.json": (True, False),
     "real-deployment-delete-object-key-absent.json": (False, True),
-    "real-deployment-update-kubectl-patch.json": (True, True),
+    "real-deployment-update-kubectl-patch.json": (False, True),   # template unchanged: no rollout
+
     "real-pod-create-by-replicaset-controller.json": (True, True),
     "real-pod-create-ephemeralcontainers-in-spec.json": (True, False),  # privileged
     "real-pod-create-privileged.json": (True, False),
     "real-pod-delete.json": (False, True),
-    "real-replicaset-update-by-deployment-controller.json": (True, True),
+    "real-replicaset-update-by-deployment-controller.json": (False, True),  # a scale: template unchanged
 }
 
 DENY_NAMES = {

@@ -325,6 +325,33 @@ static void test_hardening_details(void)
     r = decide_full(set, old, "UPDATE", "team-a", "alice", old, AG_MODE_MUTATE);
     CHECK_STR(r.patch, "");
     result_free(&r);
+
+    /* a Deployment UPDATE that leaves the template alone (a label, a scale, the garbage
+     * collector removing a finalizer) is neither mutated (no surprise rollout) nor
+     * judged; one that edits the template is both */
+    const char *dep_old = "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},"
+                          "\"spec\":{\"replicas\":1,\"template\":{\"spec\":{\"hostNetwork\":true,\"containers\":[{\"name\":\"a\",\"image\":\"i\"}]}}}}";
+    const char *dep_scaled = "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\",\"labels\":{\"x\":\"y\"}},"
+                             "\"spec\":{\"replicas\":3,\"template\":{\"spec\":{\"hostNetwork\":true,\"containers\":[{\"name\":\"a\",\"image\":\"i\"}]}}}}";
+    const char *dep_edited = "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},"
+                             "\"spec\":{\"replicas\":1,\"template\":{\"spec\":{\"hostNetwork\":true,\"containers\":[{\"name\":\"a\",\"image\":\"j\"}]}}}}";
+    r = decide_full(set, dep_scaled, "UPDATE", "team-a", "alice", dep_old, AG_MODE_MUTATE);
+    CHECK_STR(r.patch, "");
+    result_free(&r);
+    r = decide_full(set, dep_edited, "UPDATE", "team-a", "alice", dep_old, AG_MODE_MUTATE);
+    CHECK_CONTAINS(r.patch, "/spec/template/spec/securityContext");
+    result_free(&r);
+    ag_policy_set_unref(set);
+
+    set = load(HEAD "spec:\n  match: {kinds: [apps/Deployment]}\n  validate:\n"
+               "    rules: [{name: no-hostnet, path: podSpec.hostNetwork, absent: true}]\n");
+    r = decide_full(set, dep_scaled, "UPDATE", "team-a", "system:serviceaccount:kube-system:generic-garbage-collector",
+                    dep_old, AG_MODE_VALIDATE);
+    CHECK(r.d.allowed);
+    result_free(&r);
+    r = decide_full(set, dep_edited, "UPDATE", "team-a", "alice", dep_old, AG_MODE_VALIDATE);
+    CHECK(!r.d.allowed);
+    result_free(&r);
     ag_policy_set_unref(set);
 }
 
