@@ -15,6 +15,11 @@ for p in "${want[@]}"; do
     missing+=("$p")
   fi
 done
+# kubectl renders deploy/ in the tests (kubectl kustomize); the machine image ships one
+# (Google Cloud CLI's); otherwise Debian's kubernetes-client provides it
+if [[ ${1:-build} == test ]] && ! command -v kubectl >/dev/null; then
+  missing+=(kubernetes-client)
+fi
 if ((${#missing[@]})); then
   echo "installing missing packages: ${missing[*]}"
   sudo=""

@@ -1,0 +1,86 @@
+"""The documentation names only flags, metrics and policy fields that exist: every
+`--flag` in README.md and docs/ is one of aimguard's (or a listed external tool's),
+every `aimguard_*` metric is exported by a running server, and every policy snippet in
+docs/policy-reference.md is accepted by `aimguard check`."""
+import glob
+import os
+import re
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import yaml
+
+from agharness import SRC, Server, run_cli, run_tests
+
+DOCS = [os.path.join(SRC, "README.md")] + sorted(glob.glob(os.path.join(SRC, "docs", "*.md")))
+# flags of other tools that the docs show in their own commands
+EXTERNAL = {"--cacert", "--data-binary", "--dry-run", "--overrides", "--type", "--client",
+            "--output-on-failure", "--latency", "--timeout", "--no-install-recommends", "--image"}
+
+
+def doc_text():
+    return {d: open(d).read() for d in DOCS}
+
+
+def test_every_documented_flag_exists():
+    helps = ""
+    for cmd in ("serve", "eval", "check", "explain"):
+        code, out, _ = run_cli(cmd, "--help")
+        assert code == 0
+        helps += out
+    known = set(re.findall(r"--[a-z][a-z-]+", helps)) | {"--help"}
+    unknown = {}
+    for path, text in doc_text().items():
+        for flag in set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", text)):
+            if flag not in known and flag not in EXTERNAL:
+                unknown.setdefault(flag, []).append(os.path.basename(path))
+    assert not unknown, unknown
+
+
+def test_every_documented_metric_is_exported():
+    with Server() as srv:
+        srv.review("/validate", __import__("agharness").load_review("pod-create.json"))
+        text = srv.metrics()
+        exported = set(re.findall(r"^(aimguard_[a-z_]+)", text, re.M)) | set(re.findall(r"^# TYPE (aimguard_[a-z_]+)", text, re.M))
+    exported |= {m + s for m in list(exported) for s in ("_bucket", "_sum", "_count")}
+    named = set()
+    for text in doc_text().values():
+        named |= set(re.findall(r"aimguard_[a-z_]+[a-z]", text))
+    missing = {m for m in named if m not in exported and not any(e.startswith(m) for e in exported)}
+    assert not missing, missing
+
+
+def test_policy_reference_snippets_are_accepted():
+    text = open(os.path.join(SRC, "docs", "policy-reference.md")).read()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    assert len(blocks) >= 4, len(blocks)
+    checked = 0
+    d = tempfile.mkdtemp()
+    for i, b in enumerate(blocks):
+        if "{...}" in b or "[...]" in b:
+            continue  # the outline of the whole document
+        doc = yaml.safe_load(b)
+        spec = {"match": {"kinds": ["Pod"]}}
+        if "apiVersion" in doc:
+            full = doc
+        else:
+            if "validate" in doc or "exceptions" in doc or "mutate" in doc:
+                spec.update(doc)
+            else:
+                spec["validate"] = doc
+            if "validate" not in spec and "mutate" not in spec:
+                spec["validate"] = {"podSecurity": {"level": "baseline"}}
+            full = {"apiVersion": "policy.aimguard.io/v1alpha1", "kind": "AdmissionPolicy",
+                    "metadata": {"name": "doc-%d" % i}, "spec": spec}
+        path = os.path.join(d, "doc-%d.yaml" % i)
+        with open(path, "w") as f:
+            yaml.safe_dump(full, f)
+        code, out, err = run_cli("check", path)
+        assert code == 0, (b, err)
+        checked += 1
+    assert checked >= 3, checked
+
+
+if __name__ == "__main__":
+    run_tests(globals())
