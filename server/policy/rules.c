@@ -121,7 +121,7 @@ static void judge(const policy *pol, const generic_rule *r, eval_ctx *e, json_t 
         break;
     case COND_EQUALS:
         if (!json_equal(v, r->value))
-            dflt = "{path} must equal the value the policy sets (found {value})";
+            dflt = "{path} must equal the value the policy sets";
         break;
     case COND_ONEOF: {
         int ok = 0;
@@ -129,7 +129,7 @@ static void judge(const policy *pol, const generic_rule *r, eval_ctx *e, json_t 
         json_t *x;
         json_array_foreach(r->value, i, x) ok |= json_equal(v, x);
         if (!ok)
-            dflt = "{path} must be one of the values the policy lists (found {value})";
+            dflt = "{path} must be one of the values the policy lists";
         break;
     }
     case COND_MATCHES:
@@ -155,18 +155,18 @@ static void judge(const policy *pol, const generic_rule *r, eval_ctx *e, json_t 
         }
         matched = rc >= 0;
         if (r->cond == COND_MATCHES && !matched)
-            dflt = "{path} must match the rule's pattern (found {value})";
+            dflt = "{path} must match the rule's pattern";
         if (r->cond == COND_NOTMATCHES && matched)
-            dflt = "{path} must not match the rule's pattern (found {value})";
+            dflt = "{path} must not match the rule's pattern";
         break;
     }
     case COND_RANGE:
         if (!json_is_number(v)) {
-            dflt = "{path} must be a number (found {value})";
+            dflt = "{path} must be a number";
         } else {
             double x = json_number_value(v);
             if ((r->has_min && x < r->min) || (r->has_max && x > r->max))
-                dflt = "{path} is out of the allowed range (found {value})";
+                dflt = "{path} is out of the allowed range";
         }
         break;
     }

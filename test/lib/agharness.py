@@ -28,6 +28,18 @@ if not os.path.isdir(REVIEWS):
 
 _cert_cache = {}
 
+# Secret values planted in test/fixtures/reviews/pod-with-planted-secrets.json. No log
+# line and no response the suite ever sees may contain one (Server and request() check).
+PLANTED = ("hf_PLANTEDsecret7Q2x", "pw-PLANTED-d41d8cd9", "tok-PLANTED-6a1f0c9e", "key-PLANTED-93b2")
+
+
+def assert_no_planted(text, where):
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    for secret in PLANTED:
+        assert secret not in text, "planted secret %s leaked into %s" % (secret, where)
+    assert "PRIVATE KEY-----" not in text, "key material leaked into " + where
+
 
 def make_certs(directory, **env):
     """Runs certs/gen-dev-certs.sh into directory (FORCE=1); returns the directory."""
@@ -142,6 +154,7 @@ class Server:
         data = r.read()
         if conn is None:
             c.close()
+        assert_no_planted(data, "a response to %s %s" % (method, path))
         return r.status, dict(r.getheaders()), data
 
     def review(self, path, review, conn=None):
@@ -192,6 +205,7 @@ class Server:
                 raise AssertionError("server did not stop on SIGTERM:\n" + self.logs())
         code = self.proc.returncode if self.proc else 0
         self.log.close()
+        assert_no_planted(self.logs(), "the server log")
         if expect_code is not None and code != expect_code:
             raise AssertionError("server exited %s (expected %s):\n%s" % (code, expect_code, self.logs()[-6000:]))
         return code
@@ -216,6 +230,8 @@ class Server:
 
 def run_cli(*args, stdin=None, timeout=60):
     p = subprocess.run([BIN] + list(args), input=stdin, capture_output=True, timeout=timeout)
+    # stderr carries diagnostics and denials: never a value from the input
+    assert_no_planted(p.stderr, "aimguard %s stderr" % (args[0] if args else ""))
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 
 

@@ -116,7 +116,8 @@ static void test_generic_rules(void)
     CHECK_CONTAINS(r.msg, "[policy p, rule no-host-port] spec.containers[0].ports[0].hostPort must not be set");
     CHECK_CONTAINS(r.msg, "[policy p, rule dns] spec.dnsPolicy must be one of");
     CHECK_CONTAINS(r.msg, "[policy p, rule sa] pods run as runner, not default (spec.serviceAccountName)");
-    CHECK_CONTAINS(r.msg, "[policy p, rule img] spec.initContainers[0].image must match the rule's pattern (found docker.io/evil:latest)");
+    CHECK_CONTAINS(r.msg, "[policy p, rule img] spec.initContainers[0].image must match the rule's pattern");
+    CHECK(!strstr(r.msg, "docker.io/evil")); /* values are not echoed unless the policy asks */
     CHECK(!strstr(r.msg, "nolatest"));  /* warn, not deny */
     CHECK(!strstr(r.msg, "prio"));      /* audit, not deny */
     CHECK_INT(json_array_size(r.d.warnings), 2);
@@ -127,7 +128,7 @@ static void test_generic_rules(void)
     int audits = 0;
     json_object_foreach(r.d.audit, k, v) {
         audits++;
-        CHECK_CONTAINS(json_string_value(v), "[policy p, rule prio] spec.priority is out of the allowed range (found 5000)");
+        CHECK_CONTAINS(json_string_value(v), "[policy p, rule prio] spec.priority is out of the allowed range");
     }
     CHECK_INT(audits, 1);
     result_free(&r);
