@@ -6,7 +6,7 @@ build_pkgs=(gcc make cmake pkg-config openssl curl ca-certificates
   libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libyaml-dev libpcre2-dev
   libcurl4-openssl-dev)
 # tests: python3-* helpers (run with /usr/bin/python3), clang + its runtime for libFuzzer
-test_pkgs=(python3 python3-yaml python3-jsonpatch clang libclang-rt-14-dev)
+test_pkgs=(python3 python3-yaml python3-jsonpatch clang libclang-rt-14-dev valgrind)
 want=("${build_pkgs[@]}")
 [[ ${1:-build} == test ]] && want+=("${test_pkgs[@]}")
 missing=()
