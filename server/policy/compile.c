@@ -2,6 +2,8 @@
  * are errors (a typo such as runAsNonroot must never be silently ignored). */
 #include "policy_int.h"
 
+#include "aimguard/imageref.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -139,7 +141,7 @@ static char *xstrdup(cctx *c, const ag_ynode *n, const char *s)
     return d;
 }
 
-static void strlist_free(strlist *l)
+void strlist_free(strlist *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->v[i]);
@@ -653,6 +655,89 @@ static void compile_rule(cctx *c, const ag_ynode *n, policy *p, generic_rule *r)
                        "matches, notMatches or range)", r->name ? r->name : "");
 }
 
+static void compile_allow(cctx *c, const ag_ynode *n, const char *where, image_allow *a)
+{
+    const ag_ynode *v;
+    if ((v = ag_ynode_get(n, "allow"))) {
+        get_strlist(c, v, "images.allow", &a->prefixes);
+        ag_imageref probe;
+        ag_error err = {0};
+        ag_imageref_parse("docker.io/library/probe", &probe, &err);
+        for (size_t i = 0; v->type == AG_YNODE_SEQ && i < v->count; i++)
+            if (v->items[i]->type == AG_YNODE_SCALAR && ag_imageref_under(&probe, v->items[i]->value) < 0)
+                cctx_err(c, v->items[i], "%s.allow: '%s' is not a registry[/repository path] prefix "
+                         "(e.g. docker.io/amdenterpriseai/)", where, v->items[i]->value);
+        ag_imageref_clear(&probe);
+    }
+    if ((v = ag_ynode_get(n, "allowPatterns"))) {
+        if (v->type != AG_YNODE_SEQ) {
+            cctx_err(c, v, "%s.allowPatterns must be a list of patterns", where);
+            return;
+        }
+        a->patterns = calloc(v->count ? v->count : 1, sizeof *a->patterns);
+        a->pattern_text = calloc(v->count ? v->count : 1, sizeof *a->pattern_text);
+        if (!a->patterns || !a->pattern_text)
+            return;
+        for (size_t i = 0; i < v->count; i++) {
+            const char *pat = scalar(c, v->items[i], "allowPatterns[]");
+            if (!pat)
+                continue;
+            int ec;
+            PCRE2_SIZE off;
+            pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &off, NULL);
+            if (!re) {
+                PCRE2_UCHAR buf[256];
+                pcre2_get_error_message(ec, buf, sizeof buf);
+                cctx_err(c, v->items[i], "pattern '%s': %s at offset %zu", pat, (char *)buf, (size_t)off);
+                continue;
+            }
+            if (pat[0] != '^')
+                cctx_err(c, v->items[i], "%s.allowPatterns: '%s' must be anchored with '^' (an "
+                         "unanchored pattern lets evil.io/registry.example.com/... through)", where, pat);
+            pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+            a->patterns[a->npatterns] = re;
+            a->pattern_text[a->npatterns++] = strdup(pat);
+        }
+    }
+}
+
+static void compile_images(cctx *c, const ag_ynode *n, images_cfg *im)
+{
+    static const char *const keys[] = {"allow", "allowPatterns", "requireDigest", "forbidLatest",
+                                       "forbidTagless", "namespaces", NULL};
+    static const char *const nkeys[] = {"namespaces", "allow", "allowPatterns", NULL};
+    if (check_map(c, n, "spec.validate.images", keys))
+        return;
+    im->present = 1;
+    const ag_ynode *v;
+    if ((v = ag_ynode_get(n, "requireDigest"))) get_bool(c, v, "requireDigest", &im->require_digest);
+    if ((v = ag_ynode_get(n, "forbidLatest"))) get_bool(c, v, "forbidLatest", &im->forbid_latest);
+    if ((v = ag_ynode_get(n, "forbidTagless"))) get_bool(c, v, "forbidTagless", &im->forbid_tagless);
+    compile_allow(c, n, "images", &im->global);
+    if ((v = ag_ynode_get(n, "namespaces"))) {
+        if (v->type != AG_YNODE_SEQ) {
+            cctx_err(c, v, "images.namespaces must be a list of {namespaces, allow, allowPatterns}");
+            return;
+        }
+        im->per_ns = calloc(v->count ? v->count : 1, sizeof *im->per_ns);
+        for (size_t i = 0; im->per_ns && i < v->count; i++) {
+            if (check_map(c, v->items[i], "images.namespaces[]", nkeys))
+                continue;
+            image_allow *a = &im->per_ns[im->nper_ns++];
+            const ag_ynode *ns = ag_ynode_get(v->items[i], "namespaces");
+            if (!ns)
+                cctx_err(c, v->items[i], "images.namespaces[] needs namespaces");
+            else
+                get_strlist(c, ns, "images.namespaces[].namespaces", &a->namespaces);
+            compile_allow(c, v->items[i], "images.namespaces[]", a);
+        }
+    }
+    if (!im->global.prefixes.n && !im->global.npatterns && !im->nper_ns && !im->require_digest &&
+        !im->forbid_latest && !im->forbid_tagless)
+        cctx_err(c, n, "spec.validate.images says nothing: give allow, allowPatterns, "
+                       "requireDigest, forbidLatest or forbidTagless");
+}
+
 /* "2027-03-01" (that day 00:00 UTC) or RFC 3339 "2027-03-01T12:00:00Z" */
 static time_t parse_date(const char *s)
 {
@@ -729,7 +814,7 @@ int policy_compile(cctx *c, const ag_ynode *doc, policy *p)
     static const char *const spec[] = {"action", "match", "exclude", "mutate", "validate",
                                        "exceptions", NULL};
     static const char *const mut[] = {"securityContext", "gpu", NULL};
-    static const char *const val[] = {"podSecurity", "rules", NULL};
+    static const char *const val[] = {"podSecurity", "images", "rules", NULL};
     static const char *const pss[] = {"level", "version", NULL};
     int before = c->errors;
     memset(p, 0, sizeof *p);
@@ -780,6 +865,8 @@ int policy_compile(cctx *c, const ag_ynode *doc, policy *p)
             if (vs && strcmp(vs, "latest") && strcmp(vs, "v1.37"))
                 cctx_err(c, ver, "podSecurity.version: only latest (= v1.37) is implemented");
         }
+        if ((v = ag_ynode_get(va, "images")))
+            compile_images(c, v, &p->images);
         if ((v = ag_ynode_get(va, "rules"))) {
             if (v->type != AG_YNODE_SEQ) {
                 cctx_err(c, v, "spec.validate.rules must be a list");
@@ -852,6 +939,7 @@ void policy_free(policy *p)
         free(r->message);
     }
     free(p->rules);
+    images_free(&p->images);
     for (size_t i = 0; i < p->nexc; i++) {
         exception_ *x = &p->exc[i];
         strlist_free(&x->controls);

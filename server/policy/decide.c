@@ -375,6 +375,8 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
             const policy *p = matched[i];
             if (p->pss_level > 0 && !skip_spec)
                 validate_pss(p, &e, &vl, err);
+            if (p->images.present && !skip_spec)
+                validate_images(p, &e, &vl);
             for (size_t r = 0; r < p->nrules; r++) {
                 if (skip_spec && uses_podspec(&p->rules[r]))
                     continue;

@@ -85,6 +85,22 @@ typedef struct exception_ {
     char *where;    /* file:line:column of the entry */
 } exception_;
 
+typedef struct image_allow {
+    strlist namespaces;       /* globs; empty for the policy-wide list */
+    strlist prefixes;         /* registry[/path] prefixes, compared on parsed parts */
+    pcre2_code **patterns;    /* on "registry/repository" */
+    char **pattern_text;
+    size_t npatterns;
+} image_allow;
+
+typedef struct images_cfg {
+    int present;
+    int require_digest, forbid_latest, forbid_tagless;
+    image_allow global;
+    image_allow *per_ns;      /* first entry whose namespaces match replaces global */
+    size_t nper_ns;
+} images_cfg;
+
 typedef struct policy {
     char *name, *where;
     int action;
@@ -92,6 +108,7 @@ typedef struct policy {
     harden hard;
     gpu_cfg gpu;
     int pss_level; /* -1: none */
+    images_cfg images;
     generic_rule *rules;
     size_t nrules;
     exception_ *exc;
@@ -121,6 +138,7 @@ int ag_glob(const char *pattern, const char *s);
 int strlist_has_glob(const strlist *l, const char *s);
 
 void policy_free(policy *p);
+void strlist_free(strlist *l);
 int policy_compile(cctx *c, const ag_ynode *doc, policy *out);
 
 /* evaluation helpers (decide.c, mutate.c, rules.c) */
@@ -158,6 +176,8 @@ int exception_applies(const policy *pol, const eval_ctx *e, const char *control)
 void mutate_harden(const policy *pol, eval_ctx *e, ag_patch *patch);
 void mutate_gpu(const policy *pol, eval_ctx *e, ag_patch *patch);
 void validate_generic(const policy *pol, const generic_rule *r, eval_ctx *e, vlist *out);
+void validate_images(const policy *pol, eval_ctx *e, vlist *out);
+void images_free(images_cfg *c);
 /* 1 when `control` (e.g. "seccompProfile_restricted") is waived by an exception entry
  * naming `name` ("seccompProfile" waives every seccompProfile_* check). */
 int control_matches(const char *name, const char *control);

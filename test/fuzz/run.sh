@@ -40,6 +40,11 @@ find policies -name '*.yaml' -exec cp {} "$seeds/fuzz_policy/" \;
 cp "$shared"/reference/aim-samples/*.yaml "$seeds/fuzz_yaml/"
 i=0; for f in "$shared"/conformance/psa/*/*/*.yaml; do cp "$f" "$seeds/fuzz_yaml/psa-$((i++)).yaml"; done
 cp "$shared"/reference/aim-samples/*.yaml "$seeds/fuzz_policy/" 2>/dev/null || true
+# image references: every image named in the fixtures, one per file
+grep -rhoE '(image|baseImage|modelDownloadImage): *"?[^" ]+' "$shared"/conformance "$shared"/reference/aim-samples test/fixtures 2>/dev/null \
+  | sed -E 's/^[a-zA-Z]+: *"?//' | sort -u | awk -v d="$seeds/fuzz_imageref" '{ f = d "/img-" NR; printf "%s", $0 > f; close(f) }'
+printf 'docker.io/amdenterpriseai/aim-llama@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' > "$seeds/fuzz_imageref/digest"
+printf '[::1]:5000/x/y:tag' > "$seeds/fuzz_imageref/ipv6"
 
 status=0
 for t in "${targets[@]}"; do
