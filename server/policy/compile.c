@@ -738,6 +738,101 @@ static void compile_images(cctx *c, const ag_ynode *n, images_cfg *im)
                        "requireDigest, forbidLatest or forbidTagless");
 }
 
+void compile_regex_list(cctx *c, const ag_ynode *n, const char *where, regex_list *l)
+{
+    if (!n || n->type != AG_YNODE_SEQ) {
+        cctx_err(c, n, "%s must be a list of patterns", where);
+        return;
+    }
+    l->re = calloc(n->count ? n->count : 1, sizeof *l->re);
+    l->text = calloc(n->count ? n->count : 1, sizeof *l->text);
+    if (!l->re || !l->text)
+        return;
+    for (size_t i = 0; i < n->count; i++) {
+        const char *pat = scalar(c, n->items[i], where);
+        if (!pat)
+            continue;
+        int ec;
+        PCRE2_SIZE off;
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &off, NULL);
+        if (!re) {
+            PCRE2_UCHAR buf[256];
+            pcre2_get_error_message(ec, buf, sizeof buf);
+            cctx_err(c, n->items[i], "pattern '%s': %s at offset %zu", pat, (char *)buf, (size_t)off);
+            continue;
+        }
+        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+        l->re[l->n] = re;
+        l->text[l->n++] = strdup(pat);
+    }
+}
+
+/* The names that mark an env var as a credential when nothing else is configured. */
+static const char *const default_credential_names[] = {
+    "(?i)(^|_)(token|secret|password|passwd|pwd|apikey|api_key|access_key|private_key|credentials?)($|_)",
+    "(?i)^(hf_token|hugging_face_hub_token|aws_secret_access_key|aws_session_token)$",
+    "(?i)_key$", NULL};
+
+static void compile_secrets(cctx *c, const ag_ynode *n, secrets_cfg *sc)
+{
+    static const char *const keys[] = {"allowNames", "reserved", "forbidLiteralEnv",
+                                       "credentialEnvNames", "namespaces", NULL};
+    static const char *const nkeys[] = {"namespaces", "allowNames", NULL};
+    if (check_map(c, n, "spec.validate.secrets", keys))
+        return;
+    sc->present = 1;
+    const ag_ynode *v;
+    if ((v = ag_ynode_get(n, "allowNames"))) {
+        sc->has_allow = 1;
+        compile_regex_list(c, v, "secrets.allowNames", &sc->allow);
+    }
+    if ((v = ag_ynode_get(n, "reserved")))
+        compile_regex_list(c, v, "secrets.reserved", &sc->reserved);
+    if ((v = ag_ynode_get(n, "forbidLiteralEnv")))
+        get_bool(c, v, "forbidLiteralEnv", &sc->forbid_literal);
+    if ((v = ag_ynode_get(n, "credentialEnvNames"))) {
+        compile_regex_list(c, v, "secrets.credentialEnvNames", &sc->credential_names);
+    } else {
+        size_t k = 0;
+        while (default_credential_names[k]) k++;
+        sc->credential_names.re = calloc(k, sizeof *sc->credential_names.re);
+        sc->credential_names.text = calloc(k, sizeof *sc->credential_names.text);
+        for (size_t i = 0; sc->credential_names.re && sc->credential_names.text && i < k; i++) {
+            int ec;
+            PCRE2_SIZE off;
+            pcre2_code *re = pcre2_compile((PCRE2_SPTR)default_credential_names[i], PCRE2_ZERO_TERMINATED,
+                                           PCRE2_UTF, &ec, &off, NULL);
+            if (!re)
+                continue;
+            pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+            sc->credential_names.re[sc->credential_names.n] = re;
+            sc->credential_names.text[sc->credential_names.n++] = strdup(default_credential_names[i]);
+        }
+    }
+    if ((v = ag_ynode_get(n, "namespaces"))) {
+        if (v->type != AG_YNODE_SEQ) {
+            cctx_err(c, v, "secrets.namespaces must be a list of {namespaces, allowNames}");
+            return;
+        }
+        sc->per_ns = calloc(v->count ? v->count : 1, sizeof *sc->per_ns);
+        for (size_t i = 0; sc->per_ns && i < v->count; i++) {
+            if (check_map(c, v->items[i], "secrets.namespaces[]", nkeys))
+                continue;
+            secret_ns *e = &sc->per_ns[sc->nper_ns++];
+            const ag_ynode *ns = ag_ynode_get(v->items[i], "namespaces"), *an = ag_ynode_get(v->items[i], "allowNames");
+            if (!ns || !an)
+                cctx_err(c, v->items[i], "secrets.namespaces[] needs namespaces and allowNames");
+            if (ns)
+                get_strlist(c, ns, "secrets.namespaces[].namespaces", &e->namespaces);
+            if (an)
+                compile_regex_list(c, an, "secrets.namespaces[].allowNames", &e->allow);
+        }
+    }
+    if (!sc->has_allow && !sc->reserved.n && !sc->forbid_literal && !sc->nper_ns)
+        cctx_err(c, n, "spec.validate.secrets says nothing: give allowNames, reserved, "
+                       "forbidLiteralEnv or namespaces");
+}
+
 /* "2027-03-01" (that day 00:00 UTC) or RFC 3339 "2027-03-01T12:00:00Z" */
 static time_t parse_date(const char *s)
 {
@@ -814,7 +909,7 @@ int policy_compile(cctx *c, const ag_ynode *doc, policy *p)
     static const char *const spec[] = {"action", "match", "exclude", "mutate", "validate",
                                        "exceptions", NULL};
     static const char *const mut[] = {"securityContext", "gpu", NULL};
-    static const char *const val[] = {"podSecurity", "images", "rules", NULL};
+    static const char *const val[] = {"podSecurity", "images", "secrets", "rules", NULL};
     static const char *const pss[] = {"level", "version", NULL};
     int before = c->errors;
     memset(p, 0, sizeof *p);
@@ -867,6 +962,8 @@ int policy_compile(cctx *c, const ag_ynode *doc, policy *p)
         }
         if ((v = ag_ynode_get(va, "images")))
             compile_images(c, v, &p->images);
+        if ((v = ag_ynode_get(va, "secrets")))
+            compile_secrets(c, v, &p->secrets);
         if ((v = ag_ynode_get(va, "rules"))) {
             if (v->type != AG_YNODE_SEQ) {
                 cctx_err(c, v, "spec.validate.rules must be a list");
@@ -940,6 +1037,7 @@ void policy_free(policy *p)
     }
     free(p->rules);
     images_free(&p->images);
+    secrets_free(&p->secrets);
     for (size_t i = 0; i < p->nexc; i++) {
         exception_ *x = &p->exc[i];
         strlist_free(&x->controls);

@@ -101,6 +101,26 @@ typedef struct images_cfg {
     size_t nper_ns;
 } images_cfg;
 
+typedef struct regex_list {
+    pcre2_code **re;
+    char **text;
+    size_t n;
+} regex_list;
+
+typedef struct secret_ns {
+    strlist namespaces;
+    regex_list allow;
+} secret_ns;
+
+typedef struct secrets_cfg {
+    int present;
+    int has_allow;            /* allowNames given: a reference must match one */
+    regex_list allow, reserved, credential_names;
+    int forbid_literal;
+    secret_ns *per_ns;
+    size_t nper_ns;
+} secrets_cfg;
+
 typedef struct policy {
     char *name, *where;
     int action;
@@ -109,6 +129,7 @@ typedef struct policy {
     gpu_cfg gpu;
     int pss_level; /* -1: none */
     images_cfg images;
+    secrets_cfg secrets;
     generic_rule *rules;
     size_t nrules;
     exception_ *exc;
@@ -177,6 +198,12 @@ void mutate_harden(const policy *pol, eval_ctx *e, ag_patch *patch);
 void mutate_gpu(const policy *pol, eval_ctx *e, ag_patch *patch);
 void validate_generic(const policy *pol, const generic_rule *r, eval_ctx *e, vlist *out);
 void validate_images(const policy *pol, eval_ctx *e, vlist *out);
+void validate_secrets(const policy *pol, eval_ctx *e, vlist *out);
+void secrets_free(secrets_cfg *c);
+/* compiles a list of PCRE2 patterns into l; errors to c */
+void compile_regex_list(cctx *c, const ag_ynode *n, const char *where, regex_list *l);
+int regex_list_any(const regex_list *l, const char *s, pcre2_match_context *mctx);
+void regex_list_free(regex_list *l);
 void images_free(images_cfg *c);
 /* 1 when `control` (e.g. "seccompProfile_restricted") is waived by an exception entry
  * naming `name` ("seccompProfile" waives every seccompProfile_* check). */

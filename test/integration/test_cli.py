@@ -86,7 +86,7 @@ def test_check_reports_all_errors_with_positions():
     try:
         shutil.copytree(DEFAULT, os.path.join(d, "p"))
         code, out, err = run_cli("check", os.path.join(d, "p"))
-        assert code == 0 and "ok: 2 policies" in out, (out, err)
+        assert code == 0 and "ok: 3 policies" in out, (out, err)
         bad = os.path.join(d, "p", "20-bad.yaml")
         with open(bad, "w") as f:
             f.write("apiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: bad}\n"

@@ -21,7 +21,7 @@ def test_server_is_valgrind_clean():
     srv.args = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
                 "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect",
                 "--track-fds=no"] + srv.args
-    srv.start()
+    srv.start(wait_ready=False)
     try:
         srv.wait_ready(timeout=60)
         conn = srv.conn(timeout=60)
