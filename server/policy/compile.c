@@ -160,7 +160,7 @@ static void kvlist_free(kvlist *l)
     memset(l, 0, sizeof *l);
 }
 
-static int strlist_add(strlist *l, const char *s)
+int strlist_add(strlist *l, const char *s)
 {
     char **nv = realloc(l->v, (l->n + 1) * sizeof *nv);
     if (!nv)
@@ -833,6 +833,64 @@ static void compile_secrets(cctx *c, const ag_ynode *n, secrets_cfg *sc)
                        "forbidLiteralEnv or namespaces");
 }
 
+static void compile_rbac(cctx *c, const ag_ynode *n, rbac_cfg *r)
+{
+    static const char *const keys[] = {"protectedRoles", "broadSubjects", "statusUpdaterRole",
+                                       "statusUpdaterBinders", "reservedServiceAccounts",
+                                       "operatorNamespace", NULL};
+    if (check_map(c, n, "spec.validate.rbac", keys))
+        return;
+    r->present = 1;
+    const ag_ynode *v;
+    if ((v = ag_ynode_get(n, "protectedRoles"))) get_strlist(c, v, "rbac.protectedRoles", &r->protected_roles);
+    if ((v = ag_ynode_get(n, "broadSubjects"))) {
+        get_strlist(c, v, "rbac.broadSubjects", &r->broad_subjects);
+    } else {
+        static const char *const broad[] = {"system:authenticated", "system:unauthenticated",
+                                            "system:serviceaccounts", "system:serviceaccounts:*", NULL};
+        for (const char *const *b = broad; *b; b++)
+            if (strlist_add(&r->broad_subjects, *b))
+                cctx_err(c, n, "out of memory");
+    }
+    if ((v = ag_ynode_get(n, "statusUpdaterRole")) && scalar(c, v, "rbac.statusUpdaterRole"))
+        r->status_role = strdup(v->value);
+    if ((v = ag_ynode_get(n, "statusUpdaterBinders"))) get_strlist(c, v, "rbac.statusUpdaterBinders", &r->status_binders);
+    if (r->status_role && !r->status_binders.n)
+        cctx_err(c, n, "rbac.statusUpdaterRole needs statusUpdaterBinders (the identities that may bind it)");
+    if ((v = ag_ynode_get(n, "reservedServiceAccounts"))) {
+        get_strlist(c, v, "rbac.reservedServiceAccounts", &r->reserved_sas);
+        for (size_t i = 0; i < r->reserved_sas.n; i++)
+            if (!strchr(r->reserved_sas.v[i], '/'))
+                cctx_err(c, v, "rbac.reservedServiceAccounts: '%s' must be NAMESPACE/NAME (globs allowed)",
+                         r->reserved_sas.v[i]);
+    }
+    v = ag_ynode_get(n, "operatorNamespace");
+    r->operator_namespace = strdup(v && scalar(c, v, "rbac.operatorNamespace") ? v->value : "aim-system");
+    if (!r->protected_roles.n && !r->status_role && !r->reserved_sas.n)
+        cctx_err(c, n, "spec.validate.rbac says nothing: give protectedRoles, statusUpdaterRole or "
+                       "reservedServiceAccounts");
+}
+
+static void compile_aim(cctx *c, const ag_ynode *n, aim_cfg *a)
+{
+    static const char *const keys[] = {"allowedResources", "allowedGateways", "maxNamespaceLength",
+                                       "pathUnderNamespace", NULL};
+    if (check_map(c, n, "spec.validate.aim", keys))
+        return;
+    a->present = 1;
+    const ag_ynode *v;
+    if ((v = ag_ynode_get(n, "allowedResources"))) get_strlist(c, v, "aim.allowedResources", &a->allowed_resources);
+    if ((v = ag_ynode_get(n, "allowedGateways"))) {
+        get_strlist(c, v, "aim.allowedGateways", &a->allowed_gateways);
+        for (size_t i = 0; i < a->allowed_gateways.n; i++)
+            if (!strchr(a->allowed_gateways.v[i], '/'))
+                cctx_err(c, v, "aim.allowedGateways: '%s' must be NAMESPACE/NAME (globs allowed)",
+                         a->allowed_gateways.v[i]);
+    }
+    if ((v = ag_ynode_get(n, "maxNamespaceLength"))) get_int(c, v, "aim.maxNamespaceLength", 1, 63, &a->max_ns_len);
+    if ((v = ag_ynode_get(n, "pathUnderNamespace"))) get_bool(c, v, "aim.pathUnderNamespace", &a->path_under_namespace);
+}
+
 /* "2027-03-01" (that day 00:00 UTC) or RFC 3339 "2027-03-01T12:00:00Z" */
 static time_t parse_date(const char *s)
 {
@@ -909,7 +967,7 @@ int policy_compile(cctx *c, const ag_ynode *doc, policy *p)
     static const char *const spec[] = {"action", "match", "exclude", "mutate", "validate",
                                        "exceptions", NULL};
     static const char *const mut[] = {"securityContext", "gpu", NULL};
-    static const char *const val[] = {"podSecurity", "images", "secrets", "rules", NULL};
+    static const char *const val[] = {"podSecurity", "images", "secrets", "rbac", "aim", "rules", NULL};
     static const char *const pss[] = {"level", "version", NULL};
     int before = c->errors;
     memset(p, 0, sizeof *p);
@@ -964,6 +1022,10 @@ int policy_compile(cctx *c, const ag_ynode *doc, policy *p)
             compile_images(c, v, &p->images);
         if ((v = ag_ynode_get(va, "secrets")))
             compile_secrets(c, v, &p->secrets);
+        if ((v = ag_ynode_get(va, "rbac")))
+            compile_rbac(c, v, &p->rbac);
+        if ((v = ag_ynode_get(va, "aim")))
+            compile_aim(c, v, &p->aim);
         if ((v = ag_ynode_get(va, "rules"))) {
             if (v->type != AG_YNODE_SEQ) {
                 cctx_err(c, v, "spec.validate.rules must be a list");
@@ -1038,6 +1100,8 @@ void policy_free(policy *p)
     free(p->rules);
     images_free(&p->images);
     secrets_free(&p->secrets);
+    rbac_free(&p->rbac);
+    aim_free(&p->aim);
     for (size_t i = 0; i < p->nexc; i++) {
         exception_ *x = &p->exc[i];
         strlist_free(&x->controls);

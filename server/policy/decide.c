@@ -379,6 +379,10 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
                 validate_images(p, &e, &vl);
             if (p->secrets.present && !skip_spec)
                 validate_secrets(p, &e, &vl);
+            if (p->rbac.present)
+                validate_rbac(p, &e, &vl);
+            if (p->aim.present)
+                validate_aim(p, &e, &vl);
             for (size_t r = 0; r < p->nrules; r++) {
                 if (skip_spec && uses_podspec(&p->rules[r]))
                     continue;

@@ -121,6 +121,24 @@ typedef struct secrets_cfg {
     size_t nper_ns;
 } secrets_cfg;
 
+typedef struct rbac_cfg {
+    int present;
+    strlist protected_roles;       /* globs of role names */
+    strlist broad_subjects;        /* group names (globs) */
+    char *status_role;             /* e.g. aim-engine-artifact-status-updater */
+    strlist status_binders;        /* usernames (globs) allowed to bind it */
+    strlist reserved_sas;          /* "namespace/name" globs */
+    char *operator_namespace;      /* where AIMClusterModel discovery Jobs run */
+} rbac_cfg;
+
+typedef struct aim_cfg {
+    int present;
+    strlist allowed_resources;     /* resource names allowed in spec.resources */
+    strlist allowed_gateways;      /* "namespace/name" globs */
+    long long max_ns_len;          /* 0: no limit */
+    int path_under_namespace;
+} aim_cfg;
+
 typedef struct policy {
     char *name, *where;
     int action;
@@ -130,6 +148,8 @@ typedef struct policy {
     int pss_level; /* -1: none */
     images_cfg images;
     secrets_cfg secrets;
+    rbac_cfg rbac;
+    aim_cfg aim;
     generic_rule *rules;
     size_t nrules;
     exception_ *exc;
@@ -160,6 +180,7 @@ int strlist_has_glob(const strlist *l, const char *s);
 
 void policy_free(policy *p);
 void strlist_free(strlist *l);
+int strlist_add(strlist *l, const char *s);
 int policy_compile(cctx *c, const ag_ynode *doc, policy *out);
 
 /* evaluation helpers (decide.c, mutate.c, rules.c) */
@@ -200,6 +221,10 @@ void validate_generic(const policy *pol, const generic_rule *r, eval_ctx *e, vli
 void validate_images(const policy *pol, eval_ctx *e, vlist *out);
 void validate_secrets(const policy *pol, eval_ctx *e, vlist *out);
 void secrets_free(secrets_cfg *c);
+void validate_rbac(const policy *pol, eval_ctx *e, vlist *out);
+void validate_aim(const policy *pol, eval_ctx *e, vlist *out);
+void rbac_free(rbac_cfg *c);
+void aim_free(aim_cfg *c);
 /* compiles a list of PCRE2 patterns into l; errors to c */
 void compile_regex_list(cctx *c, const ag_ynode *n, const char *where, regex_list *l);
 int regex_list_any(const regex_list *l, const char *s, pcre2_match_context *mctx);
