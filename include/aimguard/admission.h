@@ -24,6 +24,8 @@ typedef struct ag_request {
     json_t *object;          /* NULL on DELETE */
     json_t *old_object;      /* NULL on CREATE */
     int dry_run;
+    int consumable;          /* the caller no longer needs object as it came: ag_decide may
+                                mutate it in place instead of copying it (the server) */
 } ag_request;
 
 typedef struct ag_decision {

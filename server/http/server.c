@@ -114,6 +114,7 @@ static enum MHD_Result admit(srv *s, struct MHD_Connection *c, req_ctx *r)
         return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no valid policies are loaded\n");
     }
     ag_decision d;
+    req.consumable = 1;
     int rc = ag_decide(set, &req, NULL, r->route == R_MUTATE ? AG_MODE_MUTATE : AG_MODE_VALIDATE,
                        time(NULL), &d, &err);
     uint64_t gen = ag_policy_set_generation(set);

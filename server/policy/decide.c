@@ -344,7 +344,9 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
                    (!strcmp(req->operation, "CREATE") || !strcmp(req->operation, "UPDATE"));
     json_t *work = NULL;
     if (mutating && nm) {
-        work = json_deep_copy(req->object);
+        /* a consumable request is mutated in place: copying a whole object (managedFields
+         * and all) is a large part of a mutation's cost */
+        work = req->consumable ? json_incref(req->object) : json_deep_copy(req->object);
         if (!work) {
             free(matched);
             return ag_error_set(err, AG_ENOMEM, "out of memory");
