@@ -173,6 +173,7 @@ PY
   echo
   echo "Made by \`./test/bench/run.sh $secs\` on $(date -u +%Y-%m-%d). Release build (RelWithDebInfo),"
   echo "default policies (\`policies/default\`), dev certificates (ECDSA P-256), logs at info to a file."
+  echo "Targets, profile and what dominates: docs/performance.md."
   echo
   cat "$work/table.md"
 } > docs/benchmarks.md
