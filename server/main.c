@@ -1,4 +1,5 @@
 /* aimguard: serve | eval | check | explain | version */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,21 @@ static int parse_action(const char *s)
     return -2;
 }
 
+/* A whole number within [lo, hi] for a serve flag; says which flag and range otherwise. */
+static int number_flag(const char *flag, const char *text, unsigned long long lo,
+                       unsigned long long hi, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || !*text || *end || *text == '-' || v < lo || v > hi) {
+        fprintf(stderr, "aimguard serve: %s must be a whole number from %llu to %llu\n", flag, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     ag_server_config c;
@@ -131,45 +147,30 @@ static int cmd_serve(int argc, char **argv)
         return 2;
     }
     ag_log_set_level((ag_log_level)lv);
-    char *end;
+    unsigned long long v;
     if (max_body) {
-        unsigned long long v = strtoull(max_body, &end, 10);
-        if (*end || v < 1024 || v > (1ull << 30)) {
-            fprintf(stderr, "aimguard serve: --max-body must be between 1024 and 1073741824 bytes\n");
+        if (number_flag("--max-body", max_body, 1024, 1ull << 30, &v))
             return 2;
-        }
         c.max_body = (size_t)v;
     }
     if (threads) {
-        unsigned long v = strtoul(threads, &end, 10);
-        if (*end || v < 1 || v > 256) {
-            fprintf(stderr, "aimguard serve: --threads must be between 1 and 256\n");
+        if (number_flag("--threads", threads, 1, 256, &v))
             return 2;
-        }
         c.threads = (unsigned)v;
     }
     if (grace) {
-        unsigned long v = strtoul(grace, &end, 10);
-        if (*end || v > 3600) {
-            fprintf(stderr, "aimguard serve: --shutdown-grace must be 0..3600 seconds\n");
+        if (number_flag("--shutdown-grace", grace, 0, 3600, &v))
             return 2;
-        }
         c.shutdown_grace = (unsigned)v;
     }
     if (idle) {
-        unsigned long v = strtoul(idle, &end, 10);
-        if (*end || v < 1 || v > 3600) {
-            fprintf(stderr, "aimguard serve: --idle-timeout must be 1..3600 seconds\n");
+        if (number_flag("--idle-timeout", idle, 1, 3600, &v))
             return 2;
-        }
         c.conn_timeout = (unsigned)v;
     }
     if (maxconn) {
-        unsigned long v = strtoul(maxconn, &end, 10);
-        if (*end || v < 16 || v > 65536) {
-            fprintf(stderr, "aimguard serve: --max-connections must be 16..65536\n");
+        if (number_flag("--max-connections", maxconn, 16, 65536, &v))
             return 2;
-        }
         c.max_connections = (unsigned)v;
     }
     if (action && (c.default_action = parse_action(action)) == -2) {

@@ -16,12 +16,7 @@ void images_free(images_cfg *c)
         image_allow *a = k == 0 ? lists[0] : &c->per_ns[k - 1];
         strlist_free(&a->namespaces);
         strlist_free(&a->prefixes);
-        for (size_t i = 0; i < a->npatterns; i++) {
-            pcre2_code_free(a->patterns[i]);
-            free(a->pattern_text[i]);
-        }
-        free(a->patterns);
-        free(a->pattern_text);
+        regex_list_free(&a->patterns);
     }
     free(c->per_ns);
     memset(c, 0, sizeof *c);
@@ -39,21 +34,15 @@ static const image_allow *allow_for(const images_cfg *c, const char *ns)
 
 static int allowed(const image_allow *a, const ag_imageref *r, pcre2_match_context *mctx)
 {
-    if (!a->prefixes.n && !a->npatterns)
+    if (!a->prefixes.n && !a->patterns.n)
         return 1;
     for (size_t i = 0; i < a->prefixes.n; i++)
         if (ag_imageref_under(r, a->prefixes.v[i]) == 1)
             return 1;
     char name[600];
     snprintf(name, sizeof name, "%s/%s", r->registry, r->repository);
-    for (size_t i = 0; i < a->npatterns; i++) {
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(a->patterns[i], NULL);
-        int rc = md ? pcre2_match(a->patterns[i], (PCRE2_SPTR)name, strlen(name), 0, 0, md, mctx) : -1;
-        pcre2_match_data_free(md);
-        if (rc >= 0)
-            return 1; /* a limit hit or any error counts as no match: closed */
-    }
-    return 0;
+    /* a limit hit or any matching error counts as no match: closed */
+    return regex_list_any(&a->patterns, name, mctx);
 }
 
 static void judge(const policy *pol, eval_ctx *e, vlist *out, const char *who, const char *image,

@@ -85,12 +85,16 @@ typedef struct exception_ {
     char *where;    /* file:line:column of the entry */
 } exception_;
 
+typedef struct regex_list {
+    pcre2_code **re;
+    char **text;
+    size_t n;
+} regex_list;
+
 typedef struct image_allow {
     strlist namespaces;       /* globs; empty for the policy-wide list */
     strlist prefixes;         /* registry[/path] prefixes, compared on parsed parts */
-    pcre2_code **patterns;    /* on "registry/repository" */
-    char **pattern_text;
-    size_t npatterns;
+    regex_list patterns;      /* on "registry/repository" */
 } image_allow;
 
 typedef struct images_cfg {
@@ -100,12 +104,6 @@ typedef struct images_cfg {
     image_allow *per_ns;      /* first entry whose namespaces match replaces global */
     size_t nper_ns;
 } images_cfg;
-
-typedef struct regex_list {
-    pcre2_code **re;
-    char **text;
-    size_t n;
-} regex_list;
 
 typedef struct secret_ns {
     strlist namespaces;
