@@ -45,6 +45,9 @@ grep -rhoE '(image|baseImage|modelDownloadImage): *"?[^" ]+' "$shared"/conforman
   | sed -E 's/^[a-zA-Z]+: *"?//' | sort -u | awk -v d="$seeds/fuzz_imageref" '{ f = d "/img-" NR; printf "%s", $0 > f; close(f) }'
 printf 'docker.io/amdenterpriseai/aim-llama@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' > "$seeds/fuzz_imageref/digest"
 printf '[::1]:5000/x/y:tag' > "$seeds/fuzz_imageref/ipv6"
+# watch streams: events as the API server sends them
+printf '\001{"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"5"}}}\n{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}\n' > "$seeds/fuzz_watch/events"
+printf '\003{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}}\n' > "$seeds/fuzz_watch/expired"
 
 status=0
 for t in "${targets[@]}"; do

@@ -1,0 +1,399 @@
+#!/usr/bin/env python3
+"""A loopback HTTPS server that follows the Kubernetes API's semantics for what aimguard
+uses, for tests. Run: fakeapi.py --cert C --key K --token T  (prints "PORT <n>" when ready).
+
+What it models:
+- resource paths /api/v1/... and /apis/<group>/<version>/..., namespaced
+  (/namespaces/<ns>/<plural>[/<name>[/status]]) and cluster-scoped resources, from the
+  RESOURCES table below;
+- a global resourceVersion bumped on every write; metadata.uid, creationTimestamp,
+  generation (bumped when anything but metadata/status changes);
+- GET, list (labelSelector with equality only, limit/continue), POST (409 AlreadyExists),
+  PUT (409 Conflict on a stale resourceVersion; the main resource ignores status, the
+  /status subresource changes only status), PATCH (application/merge-patch+json RFC 7386,
+  application/json-patch+json RFC 6902), DELETE; errors as metav1.Status bodies (404,
+  409, 410, 422);
+- watch (?watch=1&resourceVersion=&allowWatchBookmarks=true): chunked, one JSON event per
+  line (ADDED, MODIFIED, DELETED, BOOKMARK), 410 Expired when the resourceVersion is older
+  than the compaction point;
+- SubjectAccessReview (POST /apis/authorization.k8s.io/v1/subjectaccessreviews) answered
+  from rules set through the admin endpoint;
+- bearer-token authentication (401 otherwise);
+- faults through POST /_admin: {"compact": true}, {"error_500": N}, {"stall_seconds": S},
+  {"drop_watches": true}, {"sar_rules": [{"user": U, "allowed": bool, "reason": R}]},
+  {"token": T} (the token it accepts from now on: a rotation).
+What it does not model: admission, defaulting, validation beyond names, field
+selectors, set-based label selectors, server-side apply, owner-reference garbage
+collection, finalizers, resourceVersionMatch, watch timeouts, HTTP/2, authorization
+(every authenticated request may do anything).
+"""
+import argparse
+import json
+import ssl
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import jsonpatch  # Debian python3-jsonpatch
+
+# (group, version, plural) -> (kind, namespaced)
+RESOURCES = {
+    ("", "v1", "namespaces"): ("Namespace", False),
+    ("", "v1", "pods"): ("Pod", True),
+    ("", "v1", "configmaps"): ("ConfigMap", True),
+    ("", "v1", "secrets"): ("Secret", True),
+    ("", "v1", "serviceaccounts"): ("ServiceAccount", True),
+    ("", "v1", "persistentvolumeclaims"): ("PersistentVolumeClaim", True),
+    ("apps", "v1", "deployments"): ("Deployment", True),
+    ("batch", "v1", "jobs"): ("Job", True),
+    ("coordination.k8s.io", "v1", "leases"): ("Lease", True),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings"): ("RoleBinding", True),
+    ("networking.k8s.io", "v1", "networkpolicies"): ("NetworkPolicy", True),
+    ("serving.kserve.io", "v1beta1", "inferenceservices"): ("InferenceService", True),
+    ("gateway.networking.k8s.io", "v1", "httproutes"): ("HTTPRoute", True),
+}
+for plural, kind, ns in [("aimservices", "AIMService", True), ("aimmodels", "AIMModel", True),
+                         ("aimclustermodels", "AIMClusterModel", False),
+                         ("aimservicetemplates", "AIMServiceTemplate", True),
+                         ("aimclusterservicetemplates", "AIMClusterServiceTemplate", False),
+                         ("aimtemplatecaches", "AIMTemplateCache", True), ("aimartifacts", "AIMArtifact", True),
+                         ("aimruntimeconfigs", "AIMRuntimeConfig", True),
+                         ("aimclusterruntimeconfigs", "AIMClusterRuntimeConfig", False),
+                         ("aimclustermodelsources", "AIMClusterModelSource", False)]:
+    RESOURCES[("aim.eai.amd.com", "v1alpha1", plural)] = (kind, ns)
+
+
+class Store:
+    def __init__(self):
+        self.lock = threading.Condition()
+        self.rv = 100
+        self.objects = {}       # (g, v, plural, ns, name) -> obj
+        self.events = []        # (rv, key-prefix (g,v,plural), ns, type, obj)
+        self.compacted = 0
+        self.error_500 = 0
+        self.stall = 0.0
+        self.drop_watches = 0   # generation counter: watches end when it changes
+        self.sar_rules = []
+
+    def bump(self):
+        self.rv += 1
+        return str(self.rv)
+
+
+STORE = Store()
+TOKEN = None
+
+
+def status(code, reason, message):
+    return code, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                  "message": message, "reason": reason, "code": code}
+
+
+def parse_path(path):
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] == ["api"] and len(parts) >= 2:
+        group, version, rest = "", parts[1], parts[2:]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        group, version, rest = parts[1], parts[2], parts[3:]
+    else:
+        return None
+    ns = None
+    if len(rest) >= 2 and rest[0] == "namespaces" and len(rest) > 2:
+        ns, rest = rest[1], rest[2:]
+    if not rest:
+        return None
+    plural, name, sub = rest[0], rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None
+    return group, version, plural, ns, name, sub
+
+
+def matches_selector(obj, selector):
+    if not selector:
+        return True
+    labels = obj.get("metadata", {}).get("labels", {}) or {}
+    for term in selector.split(","):
+        k, _, v = term.partition("=")
+        if labels.get(k.strip()) != v.strip():
+            return False
+    return True
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def send_json(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def guard(self):
+        if STORE.stall:
+            time.sleep(STORE.stall)
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            self.send_json(*status(401, "Unauthorized", "Unauthorized"))
+            return False
+        with STORE.lock:
+            if STORE.error_500 > 0:
+                STORE.error_500 -= 1
+                self.send_json(*status(500, "InternalError", "injected failure"))
+                return False
+        return True
+
+    def do_POST(self):
+        global TOKEN
+        u = urlparse(self.path)
+        if u.path == "/_admin":
+            cmd = json.loads(self.body() or b"{}")
+            with STORE.lock:
+                if cmd.get("compact"):
+                    STORE.compacted = STORE.rv
+                    STORE.events = []
+                if "error_500" in cmd:
+                    STORE.error_500 = cmd["error_500"]
+                if "stall_seconds" in cmd:
+                    STORE.stall = cmd["stall_seconds"]
+                if cmd.get("drop_watches"):
+                    STORE.drop_watches += 1
+                if "sar_rules" in cmd:
+                    STORE.sar_rules = cmd["sar_rules"]
+                if "token" in cmd:
+                    TOKEN = cmd["token"]
+                STORE.lock.notify_all()
+            return self.send_json(200, {"ok": True})
+        if not self.guard():
+            return
+        if u.path == "/apis/authorization.k8s.io/v1/subjectaccessreviews":
+            sar = json.loads(self.body())
+            user = sar.get("spec", {}).get("user", "")
+            answer = {"allowed": False, "reason": "no rule"}
+            for r in STORE.sar_rules:
+                if r.get("user") in (user, "*"):
+                    answer = {"allowed": r["allowed"], "reason": r.get("reason", "")}
+                    break
+            sar["status"] = answer
+            return self.send_json(201, sar)
+        self.write("POST", u)
+
+    def do_PUT(self):
+        if self.guard():
+            self.write("PUT", urlparse(self.path))
+
+    def do_PATCH(self):
+        if self.guard():
+            self.write("PATCH", urlparse(self.path))
+
+    def do_DELETE(self):
+        if self.guard():
+            self.write("DELETE", urlparse(self.path))
+
+    def write(self, method, u):
+        p = parse_path(u.path)
+        if not p or (p[0], p[1], p[2]) not in RESOURCES:
+            return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
+        g, v, plural, ns, name, sub = p
+        kind, namespaced = RESOURCES[(g, v, plural)]
+        raw = self.body()
+        with STORE.lock:
+            key = (g, v, plural, ns if namespaced else None, name)
+            cur = STORE.objects.get(key)
+            if method == "POST":
+                obj = json.loads(raw)
+                name = obj.get("metadata", {}).get("name")
+                if not name:
+                    return self.send_json(*status(422, "Invalid", "metadata.name: Required value"))
+                key = (g, v, plural, ns if namespaced else None, name)
+                if key in STORE.objects:
+                    return self.send_json(*status(409, "AlreadyExists", '%s "%s" already exists' % (plural, name)))
+                meta = obj.setdefault("metadata", {})
+                meta.update({"uid": str(uuid.uuid4()), "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                             "generation": 1, "resourceVersion": STORE.bump()})
+                if namespaced:
+                    meta["namespace"] = ns
+                obj["apiVersion"], obj["kind"] = (g + "/" + v) if g else v, kind
+                return self.commit(key, obj, "ADDED", 201)
+            if cur is None:
+                return self.send_json(*status(404, "NotFound", '%s "%s" not found' % (plural, name)))
+            if method == "DELETE":
+                del STORE.objects[key]
+                gone = json.loads(json.dumps(cur))
+                gone["metadata"]["resourceVersion"] = STORE.bump()
+                STORE.events.append((STORE.rv, (g, v, plural), key[3], "DELETED", gone))
+                STORE.lock.notify_all()
+                return self.send_json(200, gone)
+            if method == "PUT":
+                obj = json.loads(raw)
+                rv = obj.get("metadata", {}).get("resourceVersion")
+                if rv and rv != cur["metadata"]["resourceVersion"]:
+                    return self.send_json(*status(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": the object '
+                                                  'has been modified; please apply your changes to the latest version '
+                                                  'and try again' % (plural, name)))
+            else:
+                ctype = self.headers.get("Content-Type", "")
+                patch = json.loads(raw)
+                base = json.loads(json.dumps(cur))
+                try:
+                    if ctype.startswith("application/json-patch+json"):
+                        obj = jsonpatch.JsonPatch(patch).apply(base)
+                    elif ctype.startswith("application/merge-patch+json"):
+                        obj = merge(base, patch)
+                    else:
+                        return self.send_json(*status(415, "UnsupportedMediaType", "unsupported patch type " + ctype))
+                except Exception as e:  # noqa: BLE001
+                    return self.send_json(*status(422, "Invalid", "patch: %s" % e))
+            new = json.loads(json.dumps(cur))
+            if sub == "status":
+                new["status"] = obj.get("status")
+            else:
+                for k, val in obj.items():
+                    if k not in ("status", "metadata"):
+                        new[k] = val
+                for k in list(new):
+                    if k not in obj and k not in ("status", "metadata", "apiVersion", "kind"):
+                        del new[k]
+                m = obj.get("metadata", {})
+                for k in ("labels", "annotations", "ownerReferences", "finalizers"):
+                    if k in m:
+                        new["metadata"][k] = m[k]
+                    elif k in new["metadata"]:
+                        del new["metadata"][k]
+                if {k: v2 for k, v2 in new.items() if k not in ("metadata", "status")} != \
+                        {k: v2 for k, v2 in cur.items() if k not in ("metadata", "status")}:
+                    new["metadata"]["generation"] = cur["metadata"].get("generation", 1) + 1
+            if new == cur:
+                return self.send_json(200, cur)  # a no-op write bumps nothing
+            new["metadata"]["resourceVersion"] = STORE.bump()
+            return self.commit(key, new, "MODIFIED", 200)
+
+    def commit(self, key, obj, typ, code):
+        STORE.objects[key] = obj
+        STORE.events.append((STORE.rv, key[:3], key[3], typ, json.loads(json.dumps(obj))))
+        STORE.lock.notify_all()
+        return self.send_json(code, obj)
+
+    def do_GET(self):
+        if not self.guard():
+            return
+        u = urlparse(self.path)
+        q = {k: v[0] for k, v in parse_qs(u.query).items()}
+        p = parse_path(u.path)
+        if not p or (p[0], p[1], p[2]) not in RESOURCES:
+            return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
+        g, v, plural, ns, name, sub = p
+        kind, namespaced = RESOURCES[(g, v, plural)]
+        if name:
+            with STORE.lock:
+                obj = STORE.objects.get((g, v, plural, ns if namespaced else None, name))
+            if obj is None:
+                return self.send_json(*status(404, "NotFound", '%s "%s" not found' % (plural, name)))
+            return self.send_json(200, obj)
+        if q.get("watch") in ("1", "true"):
+            return self.watch(g, v, plural, ns, q)
+        with STORE.lock:
+            items = sorted(((k, o) for k, o in STORE.objects.items()
+                            if k[:3] == (g, v, plural) and (ns is None or k[3] == ns)
+                            and matches_selector(o, q.get("labelSelector"))), key=lambda x: (x[0][3] or "", x[0][4]))
+            rv = str(STORE.rv)
+        start = int(q.get("continue") or 0)
+        limit = int(q.get("limit") or 0)
+        page = items[start:start + limit] if limit else items[start:]
+        meta = {"resourceVersion": rv}
+        if limit and start + limit < len(items):
+            meta["continue"] = str(start + limit)
+        return self.send_json(200, {"apiVersion": (g + "/" + v) if g else v, "kind": kind + "List",
+                                    "metadata": meta, "items": [o for _, o in page]})
+
+    def watch(self, g, v, plural, ns, q):
+        since = int(q.get("resourceVersion") or 0)
+        bookmarks = q.get("allowWatchBookmarks") in ("1", "true")
+        with STORE.lock:
+            if since and since < STORE.compacted:
+                code, body = status(410, "Expired", "too old resource version: %d (%d)" % (since, STORE.compacted))
+                return self.send_json(code, body)
+            gen = STORE.drop_watches
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        sent = since
+        last_bookmark = time.time()
+        try:
+            while True:
+                with STORE.lock:
+                    if STORE.drop_watches != gen:
+                        break
+                    if sent < STORE.compacted:
+                        ev = [{"type": "ERROR", "object": status(410, "Expired", "too old resource version")[1]}]
+                    else:
+                        ev = [{"type": t, "object": o} for rv, k, n2, t, o in STORE.events
+                              if rv > sent and k == (g, v, plural) and (ns is None or n2 == ns)]
+                    if not ev:
+                        STORE.lock.wait(0.2)
+                        continue_rv = STORE.rv
+                    else:
+                        continue_rv = None
+                if ev:
+                    for e in ev:
+                        line = json.dumps(e).encode() + b"\n"
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                        if e["type"] == "ERROR":
+                            raise BrokenPipeError
+                        sent = max(sent, int(e["object"]["metadata"]["resourceVersion"]))
+                    self.wfile.flush()
+                elif bookmarks and time.time() - last_bookmark > 1.0:
+                    last_bookmark = time.time()
+                    sent = max(sent, continue_rv)
+                    line = json.dumps({"type": "BOOKMARK", "object": {"kind": RESOURCES[(g, v, plural)][0],
+                                       "apiVersion": (g + "/" + v) if g else v,
+                                       "metadata": {"resourceVersion": str(sent)}}}).encode() + b"\n"
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+                    self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass
+        self.close_connection = True
+
+
+def merge(target, patch):
+    if not isinstance(patch, dict):
+        return patch
+    if not isinstance(target, dict):
+        target = {}
+    for k, v in patch.items():
+        if v is None:
+            target.pop(k, None)
+        else:
+            target[k] = merge(target.get(k), v)
+    return target
+
+
+def main():
+    global TOKEN
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--token", required=True)
+    a = ap.parse_args()
+    TOKEN = a.token
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.cert, a.key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    print("PORT %d" % srv.server_address[1], flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
