@@ -43,7 +43,9 @@ static const char serve_usage[] =
     "  --idle-timeout SECONDS      close a connection idle this long, mid-request included\n"
     "                              (AIMGUARD_IDLE_TIMEOUT, 30)\n"
     "  --max-connections N         concurrent connections (AIMGUARD_MAX_CONNECTIONS, 4096)\n"
-    "  --ready-file FILE           write the pid to FILE once ready (AIMGUARD_READY_FILE)\n";
+    "  --ready-file FILE           write the pid to FILE once ready (AIMGUARD_READY_FILE)\n"
+    "  --kubeconfig FILE           cluster access for the cluster view (AIMGUARD_KUBECONFIG); without\n"
+    "                              it: in-cluster in a pod, else no cluster view\n";
 
 static const char eval_usage[] =
     "usage: aimguard eval -p POLICIES -f OBJECT [flags]\n"
@@ -100,6 +102,7 @@ static int cmd_serve(int argc, char **argv)
     c.metrics_listen = env_or("AIMGUARD_METRICS_LISTEN", c.metrics_listen);
     c.metrics_insecure = !strcmp(env_or("AIMGUARD_METRICS_INSECURE", "0"), "1");
     c.ready_file = env_or("AIMGUARD_READY_FILE", NULL);
+    c.kubeconfig = env_or("AIMGUARD_KUBECONFIG", NULL);
     const char *level = env_or("AIMGUARD_LOG_LEVEL", "info");
     const char *max_body = env_or("AIMGUARD_MAX_BODY", NULL);
     const char *threads = env_or("AIMGUARD_THREADS", NULL);
@@ -115,6 +118,7 @@ static int cmd_serve(int argc, char **argv)
         {"threads", required_argument, 0, 't'},      {"default-action", required_argument, 0, 'a'},
         {"shutdown-grace", required_argument, 0, 'g'}, {"ready-file", required_argument, 0, 'r'},
         {"idle-timeout", required_argument, 0, 'I'}, {"max-connections", required_argument, 0, 'C'},
+        {"kubeconfig", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -133,6 +137,7 @@ static int cmd_serve(int argc, char **argv)
         case 'r': c.ready_file = optarg; break;
         case 'I': idle = optarg; break;
         case 'C': maxconn = optarg; break;
+        case 'K': c.kubeconfig = optarg; break;
         case 'h': fputs(serve_usage, stdout); return 0;
         default: fputs(serve_usage, stderr); return 2;
         }

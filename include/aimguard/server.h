@@ -23,6 +23,7 @@ typedef struct ag_server_config {
     unsigned conn_timeout;       /* idle connection timeout, seconds */
     unsigned max_connections;
     const char *ready_file;      /* optional: written once ready (for tests and benches) */
+    const char *kubeconfig;      /* cluster access; NULL: in-cluster when in a pod, else none */
 } ag_server_config;
 
 void ag_server_config_defaults(ag_server_config *c);

@@ -188,6 +188,46 @@ static void write_ready_file(srv *s, const char *path)
     rename(tmp, path);
 }
 
+static json_t *view_get(void *ctx, const char *resource, const char *ns, const char *name)
+{
+    (void)ns;
+    if (strcmp(resource, "namespaces"))
+        return NULL;
+    return ag_informer_get(ctx, name);
+}
+
+/* The cluster view: a namespace watch cache when a cluster is configured. */
+static int start_cluster_view(srv *s, ag_error *err)
+{
+    ag_kube_config kc;
+    ag_error kerr = {0};
+    const char *how;
+    if (s->cfg->kubeconfig && *s->cfg->kubeconfig) {
+        if (ag_kube_config_load(s->cfg->kubeconfig, &kc, &kerr))
+            return ag_error_set(err, AG_EINVAL, "--kubeconfig: %s", kerr.msg);
+        how = "kubeconfig";
+    } else if (ag_kube_config_in_cluster(NULL, &kc, &kerr) == 0) {
+        how = "in-cluster";
+    } else {
+        ag_log(AG_LOG_INFO, "no cluster configured: admission is served from policies alone; the "
+               "cluster view and the reconciler are off", NULL);
+        return 0;
+    }
+    s->namespaces = ag_informer_start(&kc, "/api/v1/namespaces", &kerr);
+    char *server = kc.server ? strdup(kc.server) : NULL;
+    ag_kube_config_clear(&kc);
+    if (!s->namespaces) {
+        free(server);
+        return ag_error_set(err, AG_ERR, "%s", kerr.msg);
+    }
+    s->view.ctx = s->namespaces;
+    s->view.get = view_get;
+    ag_log(AG_LOG_INFO, "cluster view on: watching namespaces (policies' namespaceSelector); the "
+           "reconciler is not part of this release", "api", server, "config", how, NULL);
+    free(server);
+    return 0;
+}
+
 int ag_server_run(const ag_server_config *cfg, ag_error *err)
 {
     srv s = {0};
@@ -236,8 +276,8 @@ int ag_server_run(const ag_server_config *cfg, ag_error *err)
            "metrics", s.mon ? cfg->metrics_listen : "off", "metricsTLS",
            s.mon && !cfg->metrics_insecure ? "true" : "false", "certificate",
            ag_tls_describe(s.tls), "certificateNotAfter", when, NULL);
-    ag_log(AG_LOG_INFO, "no cluster configured: admission is served from policies alone; the "
-           "cluster view and the reconciler are off", NULL);
+    if ((rc = start_cluster_view(&s, err)))
+        goto out;
     if (have_policies) {
         atomic_store(&s.ready, 1);
         write_ready_file(&s, cfg->ready_file);
@@ -309,6 +349,7 @@ int ag_server_run(const ag_server_config *cfg, ag_error *err)
 out:
     if (s.web)
         MHD_stop_daemon(s.web);
+    ag_informer_stop(s.namespaces);
     if (s.mon)
         MHD_stop_daemon(s.mon);
     ag_tls_free(s.tls);

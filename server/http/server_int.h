@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "aimguard/informer.h"
 #include "aimguard/metrics.h"
 #include "aimguard/policy.h"
 #include "aimguard/server.h"
@@ -21,6 +22,8 @@ typedef struct srv {
     atomic_int ready, stopping, inflight;
     atomic_ullong generation;
     struct MHD_Daemon *web, *mon;
+    ag_informer *namespaces;     /* the cluster view, when a cluster is configured */
+    ag_view view;
 } srv;
 
 struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics, ag_error *err);

@@ -1,0 +1,131 @@
+"""The cluster view end to end: aimguard serve --kubeconfig against the test API
+server. A policy selecting namespaces by label follows label changes through the watch
+cache; when the API server goes away, the last known labels keep deciding."""
+import base64
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from agharness import SRC, Server, make_certs, review_for, run_tests
+
+POLICY = """apiVersion: policy.aimguard.io/v1alpha1
+kind: AdmissionPolicy
+metadata: {name: strict-namespaces}
+spec:
+  match:
+    kinds: [Pod]
+    namespaceSelector:
+      matchLabels: {aimguard.io/profile: strict}
+  validate:
+    rules:
+      - {name: no-host-network, path: spec.hostNetwork, absent: true}
+"""
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team-a"},
+       "spec": {"hostNetwork": True, "containers": [{"name": "a", "image": "i"}]}}
+
+
+class FakeAPI:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="ag-fakeapi-")
+        self.certs = make_certs(os.path.join(self.dir, "certs"))
+        self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(SRC, "test", "kubeapi", "fakeapi.py"),
+                                      "--cert", os.path.join(self.certs, "tls.crt"),
+                                      "--key", os.path.join(self.certs, "tls.key"), "--token", "sekret"],
+                                     stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("PORT "), line
+        self.url = "https://localhost:%d" % int(line.split()[1])
+        self.ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
+
+    def call(self, method, path, body=None, ctype="application/json"):
+        req = urllib.request.Request(self.url + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": "Bearer sekret", "Content-Type": ctype})
+        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
+            return json.loads(r.read())
+
+    def kubeconfig(self):
+        ca = base64.b64encode(open(os.path.join(self.certs, "ca.crt"), "rb").read()).decode()
+        path = os.path.join(self.dir, "kubeconfig")
+        with open(path, "w") as f:
+            f.write("apiVersion: v1\nkind: Config\ncurrent-context: t\ncontexts:\n- name: t\n  context: {cluster: c, user: u}\n"
+                    "clusters:\n- name: c\n  cluster:\n    server: %s\n    certificate-authority-data: %s\n"
+                    "users:\n- name: u\n  user: {token: sekret}\n" % (self.url, ca))
+        return path
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def allowed(srv):
+    return srv.review("/validate", review_for(POD))["response"]
+
+
+def wait_for(srv, want, timeout=5):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if allowed(srv)["allowed"] is want:
+            return time.time() - t0
+        time.sleep(0.05)
+    raise AssertionError("decision did not become allowed=%s" % want)
+
+
+def test_namespace_labels_follow_the_cluster():
+    api = FakeAPI()
+    try:
+        api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "team-a", "labels": {"owner": "ml"}}})
+        srv = Server(policies=None, extra_args=["--kubeconfig", api.kubeconfig()])
+        shutil.rmtree(srv.policies)
+        os.makedirs(srv.policies)
+        open(os.path.join(srv.policies, "p.yaml"), "w").write(POLICY)
+        with srv:
+            r = wait_for_answer(srv)
+            assert r["allowed"] is True and "warnings" not in r, r      # labels known: not strict
+            api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": "strict"}}},
+                     "application/merge-patch+json")
+            took = wait_for(srv, False)
+            print("label added -> policy applies after %.2f s" % took)
+            api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": None}}},
+                     "application/merge-patch+json")
+            wait_for(srv, True)
+            # a 410 forces a relist; the view survives it
+            api.call("POST", "/_admin", {"compact": True, "drop_watches": True})
+            api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": "strict"}}},
+                     "application/merge-patch+json")
+            wait_for(srv, False)
+            # the API server goes away: the last known labels keep deciding
+            api.proc.terminate()
+            api.proc.wait()
+            time.sleep(1.0)
+            assert allowed(srv)["allowed"] is False
+            # an unknown namespace: the policy applies, and the answer says why
+            other = dict(POD, metadata={"name": "p", "namespace": "ghost"})
+            r = srv.review("/validate", review_for(other))["response"]
+            assert r["allowed"] is False and "labels of namespace ghost are unknown" in r["warnings"][0], r
+            logs = srv.logs()
+        assert "cluster view on" in logs and "sekret" not in logs, logs[-2000:]
+    finally:
+        api.stop()
+
+
+def wait_for_answer(srv, timeout=5):
+    """The first answer once the watch cache has listed the namespaces."""
+    t0 = time.time()
+    while True:
+        r = allowed(srv)
+        if "warnings" not in r or time.time() - t0 > timeout:
+            return r
+        time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    run_tests(globals())
