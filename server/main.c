@@ -45,7 +45,11 @@ static const char serve_usage[] =
     "  --max-connections N         concurrent connections (AIMGUARD_MAX_CONNECTIONS, 4096)\n"
     "  --ready-file FILE           write the pid to FILE once ready (AIMGUARD_READY_FILE)\n"
     "  --kubeconfig FILE           cluster access for the cluster view (AIMGUARD_KUBECONFIG); without\n"
-    "                              it: in-cluster in a pod, else no cluster view\n";
+    "                              it: in-cluster in a pod, else no cluster view\n"
+    "  --system-namespace NS       namespace of the leader Lease (AIMGUARD_SYSTEM_NAMESPACE; default:\n"
+    "                              the pod's namespace, else aimguard-system)\n"
+    "  --identity NAME             this replica in the Lease (AIMGUARD_IDENTITY; default: POD_NAME)\n"
+    "  --lease-seconds N           leader lease duration (AIMGUARD_LEASE_SECONDS, 15)\n";
 
 static const char eval_usage[] =
     "usage: aimguard eval -p POLICIES -f OBJECT [flags]\n"
@@ -103,6 +107,9 @@ static int cmd_serve(int argc, char **argv)
     c.metrics_insecure = !strcmp(env_or("AIMGUARD_METRICS_INSECURE", "0"), "1");
     c.ready_file = env_or("AIMGUARD_READY_FILE", NULL);
     c.kubeconfig = env_or("AIMGUARD_KUBECONFIG", NULL);
+    c.system_namespace = env_or("AIMGUARD_SYSTEM_NAMESPACE", NULL);
+    c.identity = env_or("AIMGUARD_IDENTITY", NULL);
+    const char *lease = env_or("AIMGUARD_LEASE_SECONDS", NULL);
     const char *level = env_or("AIMGUARD_LOG_LEVEL", "info");
     const char *max_body = env_or("AIMGUARD_MAX_BODY", NULL);
     const char *threads = env_or("AIMGUARD_THREADS", NULL);
@@ -118,7 +125,8 @@ static int cmd_serve(int argc, char **argv)
         {"threads", required_argument, 0, 't'},      {"default-action", required_argument, 0, 'a'},
         {"shutdown-grace", required_argument, 0, 'g'}, {"ready-file", required_argument, 0, 'r'},
         {"idle-timeout", required_argument, 0, 'I'}, {"max-connections", required_argument, 0, 'C'},
-        {"kubeconfig", required_argument, 0, 'K'},
+        {"kubeconfig", required_argument, 0, 'K'}, {"system-namespace", required_argument, 0, 'N'},
+        {"identity", required_argument, 0, 'D'}, {"lease-seconds", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -138,6 +146,9 @@ static int cmd_serve(int argc, char **argv)
         case 'I': idle = optarg; break;
         case 'C': maxconn = optarg; break;
         case 'K': c.kubeconfig = optarg; break;
+        case 'N': c.system_namespace = optarg; break;
+        case 'D': c.identity = optarg; break;
+        case 'L': lease = optarg; break;
         case 'h': fputs(serve_usage, stdout); return 0;
         default: fputs(serve_usage, stderr); return 2;
         }
@@ -177,6 +188,11 @@ static int cmd_serve(int argc, char **argv)
         if (number_flag("--max-connections", maxconn, 16, 65536, &v))
             return 2;
         c.max_connections = (unsigned)v;
+    }
+    if (lease) {
+        if (number_flag("--lease-seconds", lease, 3, 600, &v))
+            return 2;
+        c.lease_seconds = (unsigned)v;
     }
     if (action && (c.default_action = parse_action(action)) == -2) {
         fprintf(stderr, "aimguard serve: --default-action must be enforce, warn or audit\n");

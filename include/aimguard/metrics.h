@@ -25,6 +25,8 @@ void ag_metrics_inflight(ag_metrics *m, int delta);
 void ag_metrics_policy_reload(ag_metrics *m, int ok, uint64_t generation, int64_t when);
 void ag_metrics_audit(ag_metrics *m, const char *policy);
 void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after);
+/* -1: no leader election (no cluster); 0 follower; 1 leader */
+void ag_metrics_leader(ag_metrics *m, int leading);
 /* Renders everything; caller frees the returned string. NULL on OOM. */
 char *ag_metrics_render(ag_metrics *m);
 

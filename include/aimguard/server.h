@@ -24,6 +24,9 @@ typedef struct ag_server_config {
     unsigned max_connections;
     const char *ready_file;      /* optional: written once ready (for tests and benches) */
     const char *kubeconfig;      /* cluster access; NULL: in-cluster when in a pod, else none */
+    const char *system_namespace;/* where the leader Lease lives; NULL: the pod's namespace */
+    const char *identity;        /* this replica in the Lease; NULL: POD_NAME or host-pid */
+    unsigned lease_seconds;      /* leader lease duration */
 } ag_server_config;
 
 void ag_server_config_defaults(ag_server_config *c);

@@ -32,6 +32,13 @@ void ag_server_config_defaults(ag_server_config *c)
     c->shutdown_grace = 10;
     c->conn_timeout = 30;
     c->max_connections = 4096;
+    c->lease_seconds = 15;
+}
+
+static void on_leadership(void *ctx, int leading)
+{
+    srv *s = ctx;
+    ag_metrics_leader(s->metrics, leading);
 }
 
 /* FNV-1a over what identifies the policy files' contents: their paths and what stat
@@ -215,15 +222,48 @@ static int start_cluster_view(srv *s, ag_error *err)
     }
     s->namespaces = ag_informer_start(&kc, "/api/v1/namespaces", &kerr);
     char *server = kc.server ? strdup(kc.server) : NULL;
-    ag_kube_config_clear(&kc);
     if (!s->namespaces) {
+        ag_kube_config_clear(&kc);
         free(server);
         return ag_error_set(err, AG_ERR, "%s", kerr.msg);
     }
     s->view.ctx = s->namespaces;
     s->view.get = view_get;
-    ag_log(AG_LOG_INFO, "cluster view on: watching namespaces (policies' namespaceSelector); the "
-           "reconciler is not part of this release", "api", server, "config", how, NULL);
+
+    /* every replica serves admission; only the Lease holder will reconcile */
+    char ns[256] = "aimguard-system", ident[300], lease[600];
+    if (s->cfg->system_namespace && *s->cfg->system_namespace) {
+        snprintf(ns, sizeof ns, "%s", s->cfg->system_namespace);
+    } else {
+        FILE *f = fopen("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "r");
+        if (f) {
+            if (fgets(ns, sizeof ns, f))
+                ns[strcspn(ns, "\n")] = '\0';
+            fclose(f);
+        }
+    }
+    const char *pod = getenv("POD_NAME");
+    char host[200] = "aimguard";
+    gethostname(host, sizeof host - 1);
+    if (s->cfg->identity && *s->cfg->identity)
+        snprintf(ident, sizeof ident, "%s", s->cfg->identity);
+    else if (pod && *pod)
+        snprintf(ident, sizeof ident, "%s", pod);
+    else
+        snprintf(ident, sizeof ident, "%s-%d", host, (int)getpid());
+    snprintf(lease, sizeof lease, "/apis/coordination.k8s.io/v1/namespaces/%s/leases/aimguard-leader", ns);
+    ag_leader_config lc = {lease, ident, (int)s->cfg->lease_seconds, (int)(s->cfg->lease_seconds * 2 / 3),
+                           s->cfg->lease_seconds >= 6 ? 2 : 1, on_leadership, s};
+    if (!(s->leader = ag_leader_start(&kc, &lc, &kerr))) {
+        ag_kube_config_clear(&kc);
+        free(server);
+        return ag_error_set(err, AG_ERR, "%s", kerr.msg);
+    }
+    ag_metrics_leader(s->metrics, 0);
+    ag_kube_config_clear(&kc);
+    ag_log(AG_LOG_INFO, "cluster view on: watching namespaces (policies' namespaceSelector); leader "
+           "election on; the reconciler is not part of this release", "api", server, "config", how,
+           "identity", ident, "lease", lease, NULL);
     free(server);
     return 0;
 }
@@ -349,6 +389,7 @@ int ag_server_run(const ag_server_config *cfg, ag_error *err)
 out:
     if (s.web)
         MHD_stop_daemon(s.web);
+    ag_leader_stop(s.leader);
     ag_informer_stop(s.namespaces);
     if (s.mon)
         MHD_stop_daemon(s.mon);

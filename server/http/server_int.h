@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "aimguard/informer.h"
+#include "aimguard/leader.h"
 #include "aimguard/metrics.h"
 #include "aimguard/policy.h"
 #include "aimguard/server.h"
@@ -23,6 +24,7 @@ typedef struct srv {
     atomic_ullong generation;
     struct MHD_Daemon *web, *mon;
     ag_informer *namespaces;     /* the cluster view, when a cluster is configured */
+    ag_leader *leader;           /* leader election, when a cluster is configured */
     ag_view view;
 } srv;
 

@@ -42,13 +42,16 @@ struct ag_metrics {
     atomic_llong reload_when;
     atomic_ullong tls_fail;
     atomic_llong tls_not_after;
+    atomic_int leader;
 };
 
 ag_metrics *ag_metrics_new(void)
 {
     ag_metrics *m = calloc(1, sizeof *m);
-    if (m)
+    if (m) {
         pthread_mutex_init(&m->grow, NULL);
+        atomic_store(&m->leader, -1);
+    }
     return m;
 }
 
@@ -181,6 +184,12 @@ void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after)
         atomic_fetch_add(&m->tls_fail, 1);
 }
 
+void ag_metrics_leader(ag_metrics *m, int leading)
+{
+    if (m)
+        atomic_store(&m->leader, leading);
+}
+
 typedef struct buf {
     char *p;
     size_t len, cap;
@@ -277,6 +286,10 @@ char *ag_metrics_render(ag_metrics *m)
     bprintf(&b, "# HELP aimguard_tls_reload_failures_total Certificate pairs refused on reload.\n"
                 "# TYPE aimguard_tls_reload_failures_total counter\n"
                 "aimguard_tls_reload_failures_total %llu\n", atomic_load(&m->tls_fail));
+    if (atomic_load(&m->leader) >= 0)
+        bprintf(&b, "# HELP aimguard_leader 1 while this replica holds the leader Lease (only the "
+                    "leader reconciles).\n# TYPE aimguard_leader gauge\naimguard_leader %d\n",
+                atomic_load(&m->leader));
     if (b.oom) {
         free(b.p);
         return NULL;

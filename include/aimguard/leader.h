@@ -1,0 +1,31 @@
+/* Leader election on a coordination.k8s.io/v1 Lease, with the usual semantics: a lease
+ * whose holder has not renewed it within leaseDurationSeconds may be taken over (by an
+ * update carrying the read resourceVersion, so two candidates cannot both win); the
+ * leader renews every retry period and gives up leadership at once when it could not
+ * renew within the renew deadline. Only the leader reconciles; every replica serves
+ * admission.
+ *
+ * Threads: one thread per elector, owning its ag_kube; is_leader() from any thread. */
+#ifndef AIMGUARD_LEADER_H
+#define AIMGUARD_LEADER_H
+
+#include "aimguard/kube.h"
+
+typedef struct ag_leader ag_leader;
+
+typedef struct ag_leader_config {
+    const char *lease_path;     /* /apis/coordination.k8s.io/v1/namespaces/NS/leases/NAME */
+    const char *identity;       /* this replica, e.g. the pod name */
+    int lease_seconds;          /* default 15 */
+    int renew_deadline_seconds; /* default 10 */
+    int retry_seconds;          /* default 2 */
+    void (*on_change)(void *ctx, int leading); /* called on the elector thread */
+    void *ctx;
+} ag_leader_config;
+
+ag_leader *ag_leader_start(const ag_kube_config *kc, const ag_leader_config *cfg, ag_error *err);
+/* Stops electing; a leader releases the lease (holder cleared) so another takes over now. */
+void ag_leader_stop(ag_leader *l);
+int ag_leader_is_leader(const ag_leader *l);
+
+#endif
