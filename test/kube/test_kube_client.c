@@ -4,6 +4,7 @@
  * a kubeconfig with embedded CA data. */
 #include "agtest.h"
 #include "aimguard/kube.h"
+#include "fakeapi_helper.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -11,71 +12,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* the test API server: fakeapi_helper.c */
 static pid_t fake_pid;
-static char dir[] = "/tmp/ag-kube-XXXXXX";
-static char server[64];
-static char token_file[300];
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    fputs(text, f);
-    fclose(f);
-}
-
-static int start_fake(void)
-{
-    if (!mkdtemp(dir))
-        return -1;
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "%s/certs/gen-dev-certs.sh %s/certs >/dev/null", getenv("AG_SRC"), dir);
-    if (system(cmd) != 0)
-        return -1;
-    int fds[2];
-    if (pipe(fds))
-        return -1;
-    fake_pid = fork();
-    if (fake_pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        char script[600], cert[400], key[400];
-        snprintf(script, sizeof script, "%s/test/kubeapi/fakeapi.py", getenv("AG_SRC"));
-        snprintf(cert, sizeof cert, "%s/certs/tls.crt", dir);
-        snprintf(key, sizeof key, "%s/certs/tls.key", dir);
-        execl("/usr/bin/python3", "python3", script, "--cert", cert, "--key", key, "--token", "token-one", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    FILE *f = fdopen(fds[0], "r");
-    char line[128] = "";
-    if (!f || !fgets(line, sizeof line, f) || strncmp(line, "PORT ", 5))
-        return -1;
-    snprintf(server, sizeof server, "https://localhost:%d", atoi(line + 5));
-    snprintf(token_file, sizeof token_file, "%s/token", dir);
-    write_file(token_file, "token-one\n");
-    return 0;
-}
+static char *dir;
+static char *server;
+static char *token_file;
 
 static ag_kube *client(void)
 {
-    ag_kube_config cfg = {0};
-    char ca[400];
-    snprintf(ca, sizeof ca, "%s/certs/ca.crt", dir);
-    cfg.server = server;
-    cfg.token_file = token_file;
-    cfg.ca_file = ca;
     ag_error err = {0};
-    ag_kube *k = ag_kube_new(&cfg, 5000, &err);
+    ag_kube *k = fake_client(5000, &err);
     CHECK(k != NULL);
     return k;
 }
 
 static void admin(ag_kube *k, const char *json)
 {
-    json_t *cmd = json_loads(json, 0, NULL);
-    ag_error err = {0};
-    CHECK_INT(ag_kube_call(k, "POST", "/_admin", NULL, cmd, NULL, NULL, &err), 0);
-    json_decref(cmd);
+    CHECK_INT(fake_admin(k, json), 0);
 }
 
 static void test_crud_and_conflicts(ag_kube *k)
@@ -246,7 +199,7 @@ static void test_token_rotation_and_sar(ag_kube *k)
     CHECK_INT(st.code, 401);
     CHECK(!strstr(err.msg, "token-one")); /* never in a message */
     sleep(1); /* a new mtime for the rotated file */
-    write_file(token_file, "token-two\n");
+    fake_write_file(token_file, "token-two\n");
     CHECK_INT(ag_kube_get(k, "/api/v1/namespaces/team-a", &out, &st, &err), 0);
     json_decref(out);
     admin(k, "{\"sar_rules\": [{\"user\": \"alice\", \"allowed\": true, \"reason\": \"RBAC: allowed by RoleBinding\"}]}");
@@ -286,17 +239,20 @@ static void test_kubeconfig(void)
     json_decref(out);
     ag_kube_free(k);
     ag_kube_config_clear(&cfg);
-    write_file(path, "apiVersion: v1\nkind: Config\ncurrent-context: nope\n");
+    fake_write_file(path, "apiVersion: v1\nkind: Config\ncurrent-context: nope\n");
     CHECK(ag_kube_config_load(path, &cfg, &err) != 0);
     CHECK_CONTAINS(err.msg, "no current-context");
 }
 
 int main(void)
 {
-    if (start_fake()) {
+    if (fake_start(&fake_pid)) {
         fprintf(stderr, "cannot start the test API server\n");
         return 1;
     }
+    dir = fake_dir();
+    server = fake_server();
+    token_file = fake_token_file();
     ag_kube *k = client();
     if (k) {
 #define RUN_K(fn) do { int before = agt_failures; fn(k); \
@@ -308,11 +264,6 @@ int main(void)
         ag_kube_free(k);
     }
     RUN(test_kubeconfig);
-    kill(fake_pid, SIGTERM);
-    waitpid(fake_pid, NULL, 0);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cleanup failed\n");
+    fake_stop(fake_pid);
     return agt_finish();
 }

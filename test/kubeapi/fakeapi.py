@@ -21,7 +21,8 @@ What it models:
 - bearer-token authentication (401 otherwise);
 - faults through POST /_admin: {"compact": true}, {"error_500": N}, {"stall_seconds": S},
   {"drop_watches": true}, {"sar_rules": [{"user": U, "allowed": bool, "reason": R}]},
-  {"token": T} (the token it accepts from now on: a rotation).
+  {"token": T} (the token it accepts from now on: a rotation),
+  {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load).
 What it does not model: admission, defaulting, validation beyond names, field
 selectors, set-based label selectors, server-side apply, owner-reference garbage
 collection, finalizers, resourceVersionMatch, watch timeouts, HTTP/2, authorization
@@ -170,6 +171,15 @@ class Handler(BaseHTTPRequestHandler):
                     STORE.sar_rules = cmd["sar_rules"]
                 if "token" in cmd:
                     TOKEN = cmd["token"]
+                if "churn" in cmd:  # {"churn": {"namespace": NAME, "count": N}}: N label edits
+                    c = cmd["churn"]
+                    key = ("", "v1", "namespaces", None, c["namespace"])
+                    for i in range(int(c["count"])):
+                        obj = json.loads(json.dumps(STORE.objects[key]))
+                        obj["metadata"].setdefault("labels", {})["churn"] = str(i)
+                        obj["metadata"]["resourceVersion"] = STORE.bump()
+                        STORE.objects[key] = obj
+                        STORE.events.append((STORE.rv, key[:3], None, "MODIFIED", obj))
                 STORE.lock.notify_all()
             return self.send_json(200, {"ok": True})
         if not self.guard():
