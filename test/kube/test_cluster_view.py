@@ -31,6 +31,13 @@ POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace":
        "spec": {"hostNetwork": True, "containers": [{"name": "a", "image": "i"}]}}
 
 
+def die_with_parent():
+    """The test API server goes when the test does (PR_SET_PDEATHSIG), even on a crash."""
+    import ctypes
+    import signal as sig
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig.SIGTERM), 0, 0, 0)
+
+
 class FakeAPI:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="ag-fakeapi-")
@@ -38,7 +45,8 @@ class FakeAPI:
         self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(SRC, "test", "kubeapi", "fakeapi.py"),
                                       "--cert", os.path.join(self.certs, "tls.crt"),
                                       "--key", os.path.join(self.certs, "tls.key"), "--token", "sekret"],
-                                     stdout=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     preexec_fn=die_with_parent)
         line = self.proc.stdout.readline()
         assert line.startswith("PORT "), line
         self.url = "https://localhost:%d" % int(line.split()[1])
