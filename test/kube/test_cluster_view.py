@@ -53,11 +53,17 @@ class FakeAPI:
         self.ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
 
     def call(self, method, path, body=None, ctype="application/json"):
-        req = urllib.request.Request(self.url + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": "Bearer sekret", "Content-Type": ctype})
-        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
-            return json.loads(r.read())
+        for attempt in range(10):  # the test's own calls may meet an injected garbage answer
+            req = urllib.request.Request(self.url + path, method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Authorization": "Bearer sekret", "Content-Type": ctype})
+            with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
+                data = r.read()
+            try:
+                return json.loads(data)
+            except ValueError:
+                time.sleep(0.1)
+        raise AssertionError("no valid answer from the test API server")
 
     def kubeconfig(self):
         ca = base64.b64encode(open(os.path.join(self.certs, "ca.crt"), "rb").read()).decode()
@@ -110,6 +116,20 @@ def test_namespace_labels_follow_the_cluster():
             api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": "strict"}}},
                      "application/merge-patch+json")
             wait_for(srv, False)
+            # a slow API server and one that answers garbage: admission does not wait for it,
+            # the watch cache relists when it can, and the labels it knows keep deciding
+            api.call("POST", "/_admin", {"stall_seconds": 3, "drop_watches": True})
+            t0 = time.time()
+            assert allowed(srv)["allowed"] is False
+            assert time.time() - t0 < 0.5, "admission waited for the API server"
+            api.call("POST", "/_admin", {"stall_seconds": 0, "garbage": 3, "drop_watches": True})
+            time.sleep(1.0)
+            api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": None}}},
+                     "application/merge-patch+json")
+            wait_for(srv, True, timeout=10)
+            api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": "strict"}}},
+                     "application/merge-patch+json")
+            wait_for(srv, False, timeout=10)
             # the API server goes away: the last known labels keep deciding
             api.proc.terminate()
             api.proc.wait()
@@ -121,6 +141,7 @@ def test_namespace_labels_follow_the_cluster():
             assert r["allowed"] is False and "labels of namespace ghost are unknown" in r["warnings"][0], r
             logs = srv.logs()
         assert "cluster view on" in logs and "sekret" not in logs, logs[-2000:]
+        assert "watch cache:" in logs and "relisting" in logs, logs[-3000:]
     finally:
         api.stop()
 

@@ -22,7 +22,8 @@ What it models:
 - faults through POST /_admin: {"compact": true}, {"error_500": N}, {"stall_seconds": S},
   {"drop_watches": true}, {"sar_rules": [{"user": U, "allowed": bool, "reason": R}]},
   {"token": T} (the token it accepts from now on: a rotation),
-  {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load).
+  {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load),
+  {"garbage": N} (the next N answers are truncated JSON).
 What it does not model: admission, defaulting, validation beyond names, field
 selectors, set-based label selectors, server-side apply, owner-reference garbage
 collection, finalizers, resourceVersionMatch, watch timeouts, HTTP/2, authorization
@@ -78,6 +79,7 @@ class Store:
         self.stall = 0.0
         self.drop_watches = 0   # generation counter: watches end when it changes
         self.sar_rules = []
+        self.garbage = 0        # answers left to send as broken JSON
 
     def bump(self):
         self.rv += 1
@@ -150,6 +152,15 @@ class Handler(BaseHTTPRequestHandler):
                 STORE.error_500 -= 1
                 self.send_json(*status(500, "InternalError", "injected failure"))
                 return False
+            if STORE.garbage > 0:
+                STORE.garbage -= 1
+                data = b'{"kind": "NamespaceList", "items": [{"metadata": '
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return False
         return True
 
     def do_POST(self):
@@ -171,6 +182,8 @@ class Handler(BaseHTTPRequestHandler):
                     STORE.sar_rules = cmd["sar_rules"]
                 if "token" in cmd:
                     TOKEN = cmd["token"]
+                if "garbage" in cmd:
+                    STORE.garbage = int(cmd["garbage"])
                 if "churn" in cmd:  # {"churn": {"namespace": NAME, "count": N}}: N label edits
                     c = cmd["churn"]
                     key = ("", "v1", "namespaces", None, c["namespace"])

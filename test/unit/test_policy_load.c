@@ -153,6 +153,18 @@ static void test_mutate_and_exception_errors(void)
                  "9:7: an exception must be scoped by namespaces, names or users");
 }
 
+/* found by fuzz_policy: a repeated key used to be compiled twice and leak the first */
+static void test_duplicate_keys_are_reported_and_not_compiled_twice(void)
+{
+    expect_error(HEAD "spec:\n  match: {kinds: [Pod]}\n  mutate:\n    gpu:\n"
+                 "      tolerations: [{key: a, operator: Exists}]\n"
+                 "      tolerations: [{key: b, operator: Exists}]\n",
+                 "10:7: spec.mutate.gpu: duplicate field 'tolerations'");
+    expect_error(HEAD "spec:\n  match: {kinds: [Pod]}\n  validate:\n    rules:\n"
+                 "      - {name: r, path: spec.x, equals: 1, oneOf: [1, 2]}\n",
+                 "9:9: rule r: exactly one condition is needed");
+}
+
 static void test_every_error_is_reported(void)
 {
     int rc = 0;
@@ -209,6 +221,7 @@ int main(void)
     RUN(test_error_positions);
     RUN(test_rule_errors);
     RUN(test_mutate_and_exception_errors);
+    RUN(test_duplicate_keys_are_reported_and_not_compiled_twice);
     RUN(test_every_error_is_reported);
     RUN(test_directory_rules);
     char cmd[600];
