@@ -137,6 +137,17 @@ def test_plain_http_to_tls_port_is_refused_and_server_survives():
         assert srv.review("/validate", GOOD)["response"]["uid"] == GOOD["request"]["uid"]
 
 
+def test_oversized_headers_are_refused():
+    with Server() as srv:
+        for head in (b"X-Big: " + b"a" * 100000 + b"\r\n",                      # one huge header
+                     b"".join(b"X-H%d: v\r\n" % i for i in range(5000))):      # very many headers
+            data = raw(srv, b"POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + head +
+                       b"Content-Length: 2\r\n\r\n{}")
+            code = status_of(data)
+            assert code in (None, 413, 431), data[:200]   # refused or connection closed, never served
+        assert srv.review("/validate", GOOD)["response"]["uid"] == GOOD["request"]["uid"]
+
+
 def test_tls_versions():
     with Server() as srv:
         for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
