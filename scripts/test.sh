@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The second README command: install what is missing, build (a release build, and a
 # build with AddressSanitizer + UndefinedBehaviorSanitizer), and run the whole test
-# suite with ctest on both. ctest's summary is the last thing printed.
+# suite with ctest on both, plus the integration suite again with every server under
+# valgrind memcheck. ctest's summary is the last thing printed.
 #   scripts/test.sh [ctest args...]      e.g. scripts/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,12 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 echo "== release build"
 (cd build && ctest --output-on-failure -j2 "$@") > build/ctest.log 2>&1 || { cat build/ctest.log; exit 1; }
 tail -n 3 build/ctest.log
+if [[ $# -eq 0 ]]; then
+  echo "== integration suite with every server under valgrind memcheck (release build)"
+  (cd build && AG_VALGRIND=1 ctest --output-on-failure -j2 -L integration) > build/ctest-valgrind.log 2>&1 \
+    || { cat build/ctest-valgrind.log; exit 1; }
+  grep -E "tests passed" build/ctest-valgrind.log
+fi
 echo "== sanitizer build (ASan + UBSan)"
 cd build-asan
 exec ctest --output-on-failure -j2 "$@"

@@ -227,7 +227,12 @@ static pcre2_code *compile_pattern(cctx *c, const ag_ynode *node, const char *pa
             cctx_err(c, node, "pattern '%s': %s at offset %zu", pat, (char *)buf, (size_t)off);
         return NULL;
     }
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+    /* JIT when available (the interpreter is the fallback). AIMGUARD_PCRE2_JIT=0 turns it
+     * off for memory checkers: valgrind cannot follow JIT-generated code and reports
+     * false "uninitialised" jumps inside it */
+    const char *jit = getenv("AIMGUARD_PCRE2_JIT");
+    if (!jit || strcmp(jit, "0"))
+        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     return re;
 }
 

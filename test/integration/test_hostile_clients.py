@@ -66,7 +66,7 @@ def test_thousands_of_idle_connections():
         rss1 = rss_mib(srv.proc.pid)
         print("idle connections: %d; probe p50/p99 %.2f/%.2f ms before, %.2f/%.2f ms during; RSS %.1f -> %.1f MiB"
               % (n, pct(base, 50), pct(base, 99), pct(during, 50), pct(during, 99), rss0, rss1))
-        assert pct(during, 99) < 200, during[-5:]
+        assert pct(during, 99) < 200 * srv.slow, during[-5:]
         assert rss1 - rss0 < 256, (rss0, rss1)
         for s in socks:
             s.close()
@@ -119,7 +119,7 @@ def test_slowloris_headers_bodies_and_endless_chunks_are_cut_off():
         assert closed, "an endless chunked body was not cut off"
         print("slow clients: 100 + 1 endless chunked body; probe p50/p99 %.2f/%.2f ms; cut off after %.1f s"
               % (pct(during, 50), pct(during, 99), time.time() - t0))
-        assert pct(during, 99) < 200
+        assert pct(during, 99) < 200 * srv.slow
         stop.set()
         for t in threads:
             t.join()
@@ -161,7 +161,7 @@ def test_clients_that_never_read_and_handshake_floods():
         print("50 deaf clients + 400 handshakes: probe p50/p99 %.2f/%.2f ms; handshake errors %d; RSS %.1f MiB"
               % (pct(during, 50), pct(during, 99), len(errors), rss_mib(srv.proc.pid)))
         assert not errors, errors[:3]
-        assert pct(during, 99) < 500
+        assert pct(during, 99) < 500 * srv.slow  # under valgrind (AG_VALGRIND) memory, not speed, is judged
         for s in deaf:
             s.close()
 
