@@ -4,7 +4,10 @@
  *   - a response is always produced, with the request's uid;
  *   - applying the mutation patch to the object gives exactly the object the mutators
  *     produced (the patch is complete and its paths are right);
- *   - mutation is idempotent: mutating the mutated object yields no patch. */
+ *   - mutation is idempotent: mutating the mutated object yields no patch;
+ *   - mutation never makes an object worse: every [policy, rule] the validators report on
+ *     the mutated object was already reported on the original (the patch only removes
+ *     violations; objects that only lacked defaults pass — see the conformance tests). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,52 @@
 #include "aimguard/policy.h"
 
 static ag_policy_set *policies;
+
+/* 1 when every "[policy P, rule R]" of after also appears in before */
+static int rules_subset(const char *after, const char *before)
+{
+    const char *p = after;
+    while (p && (p = strstr(p, "[policy "))) {
+        const char *end = strchr(p, ']');
+        if (!end)
+            break;
+        char tag[400];
+        size_t n = (size_t)(end - p + 1);
+        if (n >= sizeof tag)
+            n = sizeof tag - 1;
+        memcpy(tag, p, n);
+        tag[n] = '\0';
+        if (!before || !strstr(before, tag))
+            return 0;
+        p = end;
+    }
+    return 1;
+}
+
+static char *validate_message(json_t *object, const ag_request *like)
+{
+    ag_request r;
+    ag_error err = {0};
+    char *msg = NULL;
+    /* the denial's header repeats the object's name, which the fuzzer can fill with text
+     * that looks like "[policy ..., rule ...]": judge a copy with a plain name */
+    json_t *copy = json_deep_copy(object);
+    json_t *meta = json_object_get(copy, "metadata");
+    if (json_is_object(meta)) {
+        json_object_set_new(meta, "name", json_string("x"));
+        json_object_del(meta, "generateName");
+    }
+    int rc = ag_request_synthesize(&r, copy, NULL, "CREATE", "x", like->username, NULL, 0, &err);
+    json_decref(copy);
+    if (rc)
+        return NULL;
+    ag_decision d;
+    if (ag_decide(policies, &r, NULL, AG_MODE_VALIDATE, (time_t)1800000000, &d, &err) == 0 && d.message)
+        msg = strdup(d.message);
+    ag_decision_clear(&d);
+    ag_request_clear(&r);
+    return msg ? msg : strdup("");
+}
 
 static ag_policy_set *load(void)
 {
@@ -108,6 +157,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                 if (!json_equal(copy, d.object_after))
                     abort(); /* the patch does not reproduce the mutated object */
                 json_decref(copy);
+                if (!strcmp(req.operation, "CREATE")) {
+                    char *before = validate_message(req.object, &req);
+                    char *after = validate_message(d.object_after, &req);
+                    if (before && after && !rules_subset(after, before))
+                        abort(); /* the mutation introduced a violation */
+                    free(before);
+                    free(after);
+                }
                 /* idempotence */
                 ag_request again;
                 if (ag_request_synthesize(&again, d.object_after, NULL, req.operation, req.namespace_,
