@@ -95,7 +95,9 @@ def test_unready_until_policies_are_valid():
         f.write("  bogus: 1\n")
     srv.start(wait_ready=False)
     try:
-        time.sleep(1.0)
+        deadline = time.time() + 10 * srv.slow
+        while "unknown field 'bogus'" not in srv.logs() and time.time() < deadline:
+            time.sleep(0.05)
         assert not os.path.exists(srv.ready_file)
         assert srv.proc.poll() is None
         logs = srv.logs()
