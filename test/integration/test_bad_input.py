@@ -16,7 +16,10 @@ def raw(srv, payload, read_timeout=10):
     ctx = srv.ssl_context()
     with socket.create_connection(("127.0.0.1", srv.port), timeout=read_timeout) as s:
         with ctx.wrap_socket(s, server_hostname="localhost") as t:
-            t.sendall(payload)
+            try:
+                t.sendall(payload)
+            except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+                pass  # the server may refuse (and close) before the whole payload is sent
             data = b""
             while True:
                 try:
