@@ -49,7 +49,34 @@ static const char serve_usage[] =
     "  --system-namespace NS       namespace of the leader Lease (AIMGUARD_SYSTEM_NAMESPACE; default:\n"
     "                              the pod's namespace, else aimguard-system)\n"
     "  --identity NAME             this replica in the Lease (AIMGUARD_IDENTITY; default: POD_NAME)\n"
-    "  --lease-seconds N           leader lease duration (AIMGUARD_LEASE_SECONDS, 15)\n";
+    "  --lease-seconds N           leader lease duration (AIMGUARD_LEASE_SECONDS, 15)\n"
+    "reconciler (runs with a cluster, on the leader only; docs/reconciler.md):\n"
+    "  --reconcile on|off          provision AIM workloads and namespace guardrails (AIMGUARD_RECONCILE, on)\n"
+    "  --reconciler-username NAME  the identity admission sees for the reconciler's writes\n"
+    "                              (AIMGUARD_RECONCILER_USERNAME, system:serviceaccount:aimguard-system:aimguard)\n"
+    "  --network-policies on|off   default-deny NetworkPolicies with explicit allows in AIM namespaces\n"
+    "                              (AIMGUARD_NETWORK_POLICIES, on)\n"
+    "  --gateway-namespaces LIST   namespaces whose gateways may reach inference pods, besides the ones\n"
+    "                              AIMServices route through (AIMGUARD_GATEWAY_NAMESPACES)\n"
+    "  --download-egress LIST      CIDR[:PORT],... AIM pods may reach (AIMGUARD_DOWNLOAD_EGRESS,\n"
+    "                              0.0.0.0/0:443); 'none' for no egress beyond DNS\n"
+    "  --pod-security-labels LIST  MODE=LEVEL,... set on AIM namespaces (AIMGUARD_POD_SECURITY_LABELS,\n"
+    "                              enforce=restricted,warn=restricted,audit=restricted); 'none' for off\n"
+    "  --download-service-account NAME  the ServiceAccount download Jobs run as\n"
+    "                              (AIMGUARD_DOWNLOAD_SERVICE_ACCOUNT, aim-artifact-downloader)\n"
+    "  --status-updater-role NAME  ClusterRole bound to it per namespace\n"
+    "                              (AIMGUARD_STATUS_UPDATER_ROLE, aim-engine-artifact-status-updater)\n"
+    "  --resync-seconds N          reconcile everything again this often (AIMGUARD_RESYNC_SECONDS, 600)\n";
+
+static int on_off(const char *flag, const char *v)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
+        return 1;
+    if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0"))
+        return 0;
+    fprintf(stderr, "aimguard serve: %s must be on or off, not '%s'\n", flag, v);
+    return -1;
+}
 
 static const char eval_usage[] =
     "usage: aimguard eval -p POLICIES -f OBJECT [flags]\n"
@@ -117,6 +144,16 @@ static int cmd_serve(int argc, char **argv)
     const char *grace = env_or("AIMGUARD_SHUTDOWN_GRACE", NULL);
     const char *idle = env_or("AIMGUARD_IDLE_TIMEOUT", NULL);
     const char *maxconn = env_or("AIMGUARD_MAX_CONNECTIONS", NULL);
+    ag_reconcile_config *rc = &c.reconcile_cfg;
+    const char *reconcile = env_or("AIMGUARD_RECONCILE", "on");
+    const char *netpols = env_or("AIMGUARD_NETWORK_POLICIES", "on");
+    const char *resync = env_or("AIMGUARD_RESYNC_SECONDS", NULL);
+    rc->username = env_or("AIMGUARD_RECONCILER_USERNAME", rc->username);
+    rc->gateway_namespaces = env_or("AIMGUARD_GATEWAY_NAMESPACES", rc->gateway_namespaces);
+    rc->download_egress = env_or("AIMGUARD_DOWNLOAD_EGRESS", rc->download_egress);
+    rc->pss_labels = env_or("AIMGUARD_POD_SECURITY_LABELS", rc->pss_labels);
+    rc->download_sa = env_or("AIMGUARD_DOWNLOAD_SERVICE_ACCOUNT", rc->download_sa);
+    rc->status_role = env_or("AIMGUARD_STATUS_UPDATER_ROLE", rc->status_role);
     static const struct option opts[] = {
         {"listen", required_argument, 0, 'l'},       {"tls-cert", required_argument, 0, 'c'},
         {"tls-key", required_argument, 0, 'k'},      {"policies", required_argument, 0, 'p'},
@@ -127,6 +164,11 @@ static int cmd_serve(int argc, char **argv)
         {"idle-timeout", required_argument, 0, 'I'}, {"max-connections", required_argument, 0, 'C'},
         {"kubeconfig", required_argument, 0, 'K'}, {"system-namespace", required_argument, 0, 'N'},
         {"identity", required_argument, 0, 'D'}, {"lease-seconds", required_argument, 0, 'L'},
+        {"reconcile", required_argument, 0, 1}, {"reconciler-username", required_argument, 0, 2},
+        {"network-policies", required_argument, 0, 3}, {"gateway-namespaces", required_argument, 0, 4},
+        {"download-egress", required_argument, 0, 5}, {"pod-security-labels", required_argument, 0, 6},
+        {"download-service-account", required_argument, 0, 7},
+        {"status-updater-role", required_argument, 0, 8}, {"resync-seconds", required_argument, 0, 9},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -149,6 +191,15 @@ static int cmd_serve(int argc, char **argv)
         case 'N': c.system_namespace = optarg; break;
         case 'D': c.identity = optarg; break;
         case 'L': lease = optarg; break;
+        case 1: reconcile = optarg; break;
+        case 2: rc->username = optarg; break;
+        case 3: netpols = optarg; break;
+        case 4: rc->gateway_namespaces = optarg; break;
+        case 5: rc->download_egress = optarg; break;
+        case 6: rc->pss_labels = optarg; break;
+        case 7: rc->download_sa = optarg; break;
+        case 8: rc->status_role = optarg; break;
+        case 9: resync = optarg; break;
         case 'h': fputs(serve_usage, stdout); return 0;
         default: fputs(serve_usage, stderr); return 2;
         }
@@ -193,6 +244,23 @@ static int cmd_serve(int argc, char **argv)
         if (number_flag("--lease-seconds", lease, 3, 600, &v))
             return 2;
         c.lease_seconds = (unsigned)v;
+    }
+    if (resync) {
+        if (number_flag("--resync-seconds", resync, 0, 86400, &v))
+            return 2;
+        rc->resync_seconds = (double)v;
+    }
+    if ((c.reconcile = on_off("--reconcile", reconcile)) < 0 ||
+        (rc->network_policies = on_off("--network-policies", netpols)) < 0)
+        return 2;
+    if (!strcmp(rc->download_egress, "none"))
+        rc->download_egress = "";
+    if (!strcmp(rc->pss_labels, "none"))
+        rc->pss_labels = "";
+    ag_error ferr = {0};
+    if (ag_reconcile_config_check(rc, &ferr)) {
+        fprintf(stderr, "aimguard serve: %s\n", ferr.msg);
+        return 2;
     }
     if (action && (c.default_action = parse_action(action)) == -2) {
         fprintf(stderr, "aimguard serve: --default-action must be enforce, warn or audit\n");

@@ -27,6 +27,9 @@ void ag_metrics_audit(ag_metrics *m, const char *policy);
 void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after);
 /* -1: no leader election (no cluster); 0 follower; 1 leader */
 void ag_metrics_leader(ag_metrics *m, int leading);
+/* The reconciler: one pass (ok or not, its duration), and its state now. */
+void ag_metrics_reconcile(ag_metrics *m, int ok, double seconds);
+void ag_metrics_reconcile_state(ag_metrics *m, size_t depth, uint64_t writes, uint64_t watch_restarts);
 /* Renders everything; caller frees the returned string. NULL on OOM. */
 char *ag_metrics_render(ag_metrics *m);
 

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include "aimguard/error.h"
+#include "aimguard/reconcile.h"
 
 typedef struct ag_server_config {
     const char *listen;          /* "0.0.0.0:9443", "127.0.0.1:9443", "[::1]:9443" */
@@ -27,6 +28,8 @@ typedef struct ag_server_config {
     const char *system_namespace;/* where the leader Lease lives; NULL: the pod's namespace */
     const char *identity;        /* this replica in the Lease; NULL: POD_NAME or host-pid */
     unsigned lease_seconds;      /* leader lease duration */
+    int reconcile;               /* run the reconciler when a cluster is configured */
+    ag_reconcile_config reconcile_cfg; /* policies and metrics are filled in by the server */
 } ag_server_config;
 
 void ag_server_config_defaults(ag_server_config *c);

@@ -33,12 +33,15 @@ void ag_server_config_defaults(ag_server_config *c)
     c->conn_timeout = 30;
     c->max_connections = 4096;
     c->lease_seconds = 15;
+    c->reconcile = 1;
+    ag_reconcile_config_defaults(&c->reconcile_cfg);
 }
 
 static void on_leadership(void *ctx, int leading)
 {
     srv *s = ctx;
     ag_metrics_leader(s->metrics, leading);
+    ag_reconciler_set_leader(s->reconciler, leading);
 }
 
 /* FNV-1a over what identifies the policy files' contents: their paths and what stat
@@ -252,6 +255,16 @@ static int start_cluster_view(srv *s, ag_error *err)
     else
         snprintf(ident, sizeof ident, "%s-%d", host, (int)getpid());
     snprintf(lease, sizeof lease, "/apis/coordination.k8s.io/v1/namespaces/%s/leases/aimguard-leader", ns);
+    if (s->cfg->reconcile) {
+        ag_reconcile_config rcfg = s->cfg->reconcile_cfg;
+        rcfg.policies = s->policies;
+        rcfg.metrics = s->metrics;
+        if (!(s->reconciler = ag_reconciler_start(&kc, &rcfg, &kerr))) {
+            ag_kube_config_clear(&kc);
+            free(server);
+            return ag_error_set(err, AG_ERR, "%s", kerr.msg);
+        }
+    }
     ag_leader_config lc = {lease, ident, (int)s->cfg->lease_seconds, (int)(s->cfg->lease_seconds * 2 / 3),
                            s->cfg->lease_seconds >= 6 ? 2 : 1, on_leadership, s};
     if (!(s->leader = ag_leader_start(&kc, &lc, &kerr))) {
@@ -262,8 +275,8 @@ static int start_cluster_view(srv *s, ag_error *err)
     ag_metrics_leader(s->metrics, 0);
     ag_kube_config_clear(&kc);
     ag_log(AG_LOG_INFO, "cluster view on: watching namespaces (policies' namespaceSelector); leader "
-           "election on; the reconciler is not part of this release", "api", server, "config", how,
-           "identity", ident, "lease", lease, NULL);
+           "election on", "api", server, "config", how, "identity", ident, "lease", lease, "reconciler",
+           s->reconciler ? "on (reconciles while this replica leads)" : "off (--reconcile off)", NULL);
     free(server);
     return 0;
 }
@@ -353,6 +366,7 @@ int ag_server_run(const ag_server_config *cfg, ag_error *err)
             fp = nfp;
             if (load_policies(&s, generation + 1) == 0) {
                 generation++;
+                ag_reconciler_resync(s.reconciler);
                 if (!atomic_load(&s.ready)) {
                     atomic_store(&s.ready, 1);
                     write_ready_file(&s, cfg->ready_file);
@@ -390,6 +404,8 @@ out:
     if (s.web)
         MHD_stop_daemon(s.web);
     ag_leader_stop(s.leader);
+    ag_informer_request_stop(s.namespaces);
+    ag_reconciler_stop(s.reconciler);
     ag_informer_stop(s.namespaces);
     if (s.mon)
         MHD_stop_daemon(s.mon);

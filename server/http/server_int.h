@@ -12,6 +12,7 @@
 #include "aimguard/leader.h"
 #include "aimguard/metrics.h"
 #include "aimguard/policy.h"
+#include "aimguard/reconcile.h"
 #include "aimguard/server.h"
 #include "aimguard/tls.h"
 
@@ -25,6 +26,7 @@ typedef struct srv {
     struct MHD_Daemon *web, *mon;
     ag_informer *namespaces;     /* the cluster view, when a cluster is configured */
     ag_leader *leader;           /* leader election, when a cluster is configured */
+    ag_reconciler *reconciler;   /* when a cluster is configured and --reconcile on */
     ag_view view;
 } srv;
 

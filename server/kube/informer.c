@@ -26,6 +26,8 @@ struct ag_informer {
     atomic_ullong events, lists, restarts, errors;
     atomic_int synced;
     json_t *work;   /* the writer's current map (informer thread only) */
+    ag_informer_handler fn;
+    void *fn_ctx;
     char rv[64];
 };
 
@@ -52,16 +54,32 @@ static void publish(ag_informer *inf)
     snap_unref(old);
 }
 
-json_t *ag_informer_get(ag_informer *inf, const char *key)
+static snapshot *acquire(ag_informer *inf)
 {
-    if (!inf)
-        return NULL;
     atomic_fetch_add(&inf->readers, 1);
     snapshot *s = atomic_load(&inf->cur);
     if (s)
         atomic_fetch_add(&s->refs, 1);
     atomic_fetch_sub(&inf->readers, 1);
+    return s;
+}
+
+json_t *ag_informer_get(ag_informer *inf, const char *key)
+{
+    if (!inf)
+        return NULL;
+    snapshot *s = acquire(inf);
     json_t *o = s ? json_incref(json_object_get(s->objects, key)) : NULL;
+    snap_unref(s);
+    return o;
+}
+
+json_t *ag_informer_snapshot(ag_informer *inf)
+{
+    if (!inf)
+        return NULL;
+    snapshot *s = acquire(inf);
+    json_t *o = s ? json_incref(s->objects) : NULL;
     snap_unref(s);
     return o;
 }
@@ -95,6 +113,8 @@ static int on_event(void *ctx, const char *type, json_t *obj)
     else
         json_object_set(inf->work, key, obj);
     publish(inf);
+    if (inf->fn)
+        inf->fn(inf->fn_ctx, type, obj);
     return inf->stop;
 }
 
@@ -121,6 +141,8 @@ static int relist(ag_informer *inf, ag_error *err)
     publish(inf);
     atomic_fetch_add(&inf->lists, 1);
     atomic_store(&inf->synced, 1);
+    if (inf->fn)
+        inf->fn(inf->fn_ctx, "SYNC", NULL);
     return 0;
 }
 
@@ -171,6 +193,12 @@ static void *run(void *arg)
 
 ag_informer *ag_informer_start(const ag_kube_config *cfg, const char *path, ag_error *err)
 {
+    return ag_informer_start_handler(cfg, path, NULL, NULL, err);
+}
+
+ag_informer *ag_informer_start_handler(const ag_kube_config *cfg, const char *path,
+                                       ag_informer_handler fn, void *ctx, ag_error *err)
+{
     ag_informer *inf = calloc(1, sizeof *inf);
     if (!inf || !(inf->path = strdup(path)) || !(inf->kube = ag_kube_new(cfg, 10000, err))) {
         if (inf)
@@ -180,6 +208,8 @@ ag_informer *ag_informer_start(const ag_kube_config *cfg, const char *path, ag_e
         return NULL;
     }
     inf->work = json_object();
+    inf->fn = fn;
+    inf->fn_ctx = ctx;
     atomic_init(&inf->cur, NULL);
     if (pthread_create(&inf->thread, NULL, run, inf)) {
         ag_kube_free(inf->kube);
@@ -190,6 +220,12 @@ ag_informer *ag_informer_start(const ag_kube_config *cfg, const char *path, ag_e
         return NULL;
     }
     return inf;
+}
+
+void ag_informer_request_stop(ag_informer *inf)
+{
+    if (inf)
+        inf->stop = 1;
 }
 
 void ag_informer_stop(ag_informer *inf)

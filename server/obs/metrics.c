@@ -43,6 +43,10 @@ struct ag_metrics {
     atomic_ullong tls_fail;
     atomic_llong tls_not_after;
     atomic_int leader;
+    atomic_int reconciler;          /* 1 once a reconciler reports */
+    atomic_ullong rec_ok, rec_err, rec_writes, rec_watch_restarts;
+    atomic_llong rec_depth;
+    histo rec_lat;
 };
 
 ag_metrics *ag_metrics_new(void)
@@ -75,6 +79,15 @@ static void sanitize(char *dst, size_t cap, const char *src)
         dst[i++] = ok ? c : '_';
     }
     dst[i] = '\0';
+}
+
+static void observe(histo *h, double seconds)
+{
+    for (int i = 0; i < NBUCKETS; i++)
+        if (seconds <= buckets[i])
+            atomic_fetch_add(&h->bucket[i], 1);
+    atomic_fetch_add(&h->count, 1);
+    atomic_fetch_add(&h->sum_ns, (unsigned long long)(seconds * 1e9));
 }
 
 static series *find_series(ag_metrics *m, const char *r, const char *k, const char *o,
@@ -121,12 +134,7 @@ void ag_metrics_request(ag_metrics *m, const char *route, const char *kind,
     }
     if (s)
         atomic_fetch_add(&s->count, 1);
-    histo *h = strcmp(r, "mutate") == 0 ? &m->lat_mutate : &m->lat_validate;
-    for (int i = 0; i < NBUCKETS; i++)
-        if (seconds <= buckets[i])
-            atomic_fetch_add(&h->bucket[i], 1);
-    atomic_fetch_add(&h->count, 1);
-    atomic_fetch_add(&h->sum_ns, (unsigned long long)(seconds * 1e9));
+    observe(strcmp(r, "mutate") == 0 ? &m->lat_mutate : &m->lat_validate, seconds);
 }
 
 void ag_metrics_inflight(ag_metrics *m, int delta)
@@ -237,6 +245,53 @@ static void render_histo(buf *b, const char *route, histo *h)
     bprintf(b, "aimguard_request_duration_seconds_count{route=\"%s\"} %llu\n", route, c);
 }
 
+void ag_metrics_reconcile(ag_metrics *m, int ok, double seconds)
+{
+    if (!m)
+        return;
+    atomic_store(&m->reconciler, 1);
+    atomic_fetch_add(ok ? &m->rec_ok : &m->rec_err, 1);
+    observe(&m->rec_lat, seconds);
+}
+
+void ag_metrics_reconcile_state(ag_metrics *m, size_t depth, uint64_t writes, uint64_t watch_restarts)
+{
+    if (!m)
+        return;
+    atomic_store(&m->reconciler, 1);
+    atomic_store(&m->rec_depth, (long long)depth);
+    atomic_store(&m->rec_writes, writes);
+    atomic_store(&m->rec_watch_restarts, watch_restarts);
+}
+
+static void render_reconciler(buf *b, ag_metrics *m)
+{
+    bprintf(b, "# HELP aimguard_reconcile_queue_depth Keys waiting in the reconciler's work queue.\n"
+               "# TYPE aimguard_reconcile_queue_depth gauge\naimguard_reconcile_queue_depth %lld\n",
+            atomic_load(&m->rec_depth));
+    bprintf(b, "# HELP aimguard_reconcile_total Reconcile passes by result.\n"
+               "# TYPE aimguard_reconcile_total counter\n"
+               "aimguard_reconcile_total{result=\"success\"} %llu\n"
+               "aimguard_reconcile_total{result=\"error\"} %llu\n",
+            atomic_load(&m->rec_ok), atomic_load(&m->rec_err));
+    bprintf(b, "# HELP aimguard_reconcile_writes_total Writes (create, patch, status) the "
+               "reconciler sent to the API server.\n# TYPE aimguard_reconcile_writes_total counter\n"
+               "aimguard_reconcile_writes_total %llu\n", atomic_load(&m->rec_writes));
+    bprintf(b, "# HELP aimguard_watch_restarts_total Watch streams restarted by the reconciler's "
+               "caches.\n# TYPE aimguard_watch_restarts_total counter\n"
+               "aimguard_watch_restarts_total %llu\n", atomic_load(&m->rec_watch_restarts));
+    histo *h = &m->rec_lat;
+    bprintf(b, "# HELP aimguard_reconcile_duration_seconds Time of one reconcile pass.\n"
+               "# TYPE aimguard_reconcile_duration_seconds histogram\n");
+    for (int i = 0; i < NBUCKETS; i++)
+        bprintf(b, "aimguard_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[i],
+                atomic_load(&h->bucket[i]));
+    unsigned long long c = atomic_load(&h->count);
+    bprintf(b, "aimguard_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n", c);
+    bprintf(b, "aimguard_reconcile_duration_seconds_sum %.9f\n", (double)atomic_load(&h->sum_ns) / 1e9);
+    bprintf(b, "aimguard_reconcile_duration_seconds_count %llu\n", c);
+}
+
 char *ag_metrics_render(ag_metrics *m)
 {
     buf b = {malloc(4096), 0, 4096, 0};
@@ -290,6 +345,8 @@ char *ag_metrics_render(ag_metrics *m)
         bprintf(&b, "# HELP aimguard_leader 1 while this replica holds the leader Lease (only the "
                     "leader reconciles).\n# TYPE aimguard_leader gauge\naimguard_leader %d\n",
                 atomic_load(&m->leader));
+    if (atomic_load(&m->reconciler))
+        render_reconciler(&b, m);
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -18,6 +18,13 @@ What it models:
   than the compaction point;
 - SubjectAccessReview (POST /apis/authorization.k8s.io/v1/subjectaccessreviews) answered
   from rules set through the admin endpoint;
+- owner-reference garbage collection: deleting an object deletes, recursively, every
+  object whose metadata.ownerReferences names its uid (unless propagationPolicy is
+  Orphan). The real collector does this asynchronously; here it happens at once;
+- counters of what clients sent: GET /_admin/stats answers {"writes": {"POST
+  aimservices": N, ...}, "total_writes": N, "reads": N} (writes are POST/PUT/PATCH/
+  DELETE on resources, SubjectAccessReviews not included); POST /_admin
+  {"reset_stats": true} zeroes them;
 - bearer-token authentication (401 otherwise);
 - faults through POST /_admin: {"compact": true}, {"error_500": N}, {"stall_seconds": S},
   {"drop_watches": true}, {"sar_rules": [{"user": U, "allowed": bool, "reason": R}]},
@@ -25,8 +32,8 @@ What it models:
   {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load),
   {"garbage": N} (the next N answers are truncated JSON).
 What it does not model: admission, defaulting, validation beyond names, field
-selectors, set-based label selectors, server-side apply, owner-reference garbage
-collection, finalizers, resourceVersionMatch, watch timeouts, HTTP/2, authorization
+selectors, set-based label selectors, server-side apply, finalizers (deletes are
+immediate), resourceVersionMatch, watch timeouts, HTTP/2, authorization
 (every authenticated request may do anything).
 """
 import argparse
@@ -80,6 +87,8 @@ class Store:
         self.drop_watches = 0   # generation counter: watches end when it changes
         self.sar_rules = []
         self.garbage = 0        # answers left to send as broken JSON
+        self.writes = {}        # "METHOD plural" -> count
+        self.reads = 0
 
     def bump(self):
         self.rv += 1
@@ -184,6 +193,8 @@ class Handler(BaseHTTPRequestHandler):
                     TOKEN = cmd["token"]
                 if "garbage" in cmd:
                     STORE.garbage = int(cmd["garbage"])
+                if cmd.get("reset_stats"):
+                    STORE.writes, STORE.reads = {}, 0
                 if "churn" in cmd:  # {"churn": {"namespace": NAME, "count": N}}: N label edits
                     c = cmd["churn"]
                     key = ("", "v1", "namespaces", None, c["namespace"])
@@ -229,6 +240,8 @@ class Handler(BaseHTTPRequestHandler):
         kind, namespaced = RESOURCES[(g, v, plural)]
         raw = self.body()
         with STORE.lock:
+            what = "%s %s%s" % (method, plural, "/" + sub if sub else "")
+            STORE.writes[what] = STORE.writes.get(what, 0) + 1
             key = (g, v, plural, ns if namespaced else None, name)
             cur = STORE.objects.get(key)
             if method == "POST":
@@ -249,10 +262,10 @@ class Handler(BaseHTTPRequestHandler):
             if cur is None:
                 return self.send_json(*status(404, "NotFound", '%s "%s" not found' % (plural, name)))
             if method == "DELETE":
-                del STORE.objects[key]
-                gone = json.loads(json.dumps(cur))
-                gone["metadata"]["resourceVersion"] = STORE.bump()
-                STORE.events.append((STORE.rv, (g, v, plural), key[3], "DELETED", gone))
+                q = {k2: v2[0] for k2, v2 in parse_qs(u.query).items()}
+                opts = json.loads(raw) if raw else {}
+                orphan = "Orphan" in (q.get("propagationPolicy"), opts.get("propagationPolicy"))
+                gone = delete_object(key, cascade=not orphan)
                 STORE.lock.notify_all()
                 return self.send_json(200, gone)
             if method == "PUT":
@@ -306,9 +319,15 @@ class Handler(BaseHTTPRequestHandler):
         return self.send_json(code, obj)
 
     def do_GET(self):
+        u = urlparse(self.path)
+        if u.path == "/_admin/stats":
+            with STORE.lock:
+                return self.send_json(200, {"writes": dict(STORE.writes), "reads": STORE.reads,
+                                            "total_writes": sum(STORE.writes.values())})
         if not self.guard():
             return
-        u = urlparse(self.path)
+        with STORE.lock:
+            STORE.reads += 1
         q = {k: v[0] for k, v in parse_qs(u.query).items()}
         p = parse_path(u.path)
         if not p or (p[0], p[1], p[2]) not in RESOURCES:
@@ -386,6 +405,20 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             pass
         self.close_connection = True
+
+
+def delete_object(key, cascade):
+    """Deletes under STORE.lock, and with cascade every dependent (garbage collection)."""
+    cur = STORE.objects.pop(key)
+    gone = json.loads(json.dumps(cur))
+    gone["metadata"]["resourceVersion"] = STORE.bump()
+    STORE.events.append((STORE.rv, key[:3], key[3], "DELETED", gone))
+    uid = cur["metadata"].get("uid")
+    if cascade and uid:
+        for k2, o in list(STORE.objects.items()):
+            if k2 in STORE.objects and any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences", [])):
+                delete_object(k2, cascade=True)
+    return gone
 
 
 def merge(target, patch):

@@ -1,0 +1,125 @@
+/* The reconciler's internals, shared by the files of server/reconcile/ (not public). */
+#ifndef AIMGUARD_RECONCILE_INT_H
+#define AIMGUARD_RECONCILE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "aimguard/informer.h"
+#include "aimguard/reconcile.h"
+
+/* ---- work queue (queue.c) ---- */
+typedef struct rq rq;
+rq *rq_new(double base_backoff, double max_backoff);
+void rq_free(rq *q);
+void rq_add(rq *q, const char *key);
+void rq_add_after(rq *q, const char *key, double seconds);
+/* Blocks for the next key (caller frees), NULL after shutdown. */
+char *rq_get(rq *q);
+/* The worker is done with key; failed: retry after the key's backoff (returned). */
+double rq_done(rq *q, const char *key, int failed);
+size_t rq_depth(rq *q);
+void rq_shutdown(rq *q);
+double rq_now(void);
+
+/* ---- watched resources ---- */
+enum {
+    W_NAMESPACES, W_SERVICES, W_MODELS, W_CLUSTER_MODELS, W_TEMPLATES, W_CLUSTER_TEMPLATES,
+    W_RUNTIME_CONFIGS, W_CLUSTER_RUNTIME_CONFIGS, W_ARTIFACTS, W_ISVCS, W_ROUTES, W_PVCS,
+    W_JOBS, W_SAS, W_ROLEBINDINGS, W_NETPOLS, W_COUNT
+};
+
+typedef struct resource_info {
+    const char *group, *version, *plural, *kind;
+    int namespaced;
+} resource_info;
+extern const resource_info ag_rc_resources[W_COUNT];
+
+typedef struct watch_ctx {
+    struct ag_reconciler *r;
+    int res;
+} watch_ctx;
+
+struct ag_reconciler {
+    ag_reconcile_config cfg;       /* strings owned (copied) */
+    char *strings[9];
+    ag_kube_config kc;             /* owned copy */
+    watch_ctx wctx[W_COUNT];       /* which resource an informer callback is for */
+    ag_informer *inf[W_COUNT];
+    rq *queue;
+    pthread_t worker;
+    int worker_started;
+    atomic_int leading;
+    atomic_int stopping;
+    pthread_mutex_t lead_mu;
+    pthread_cond_t lead_cv;
+    atomic_ullong reconciles, errors, writes;
+    json_t *written;               /* worker only: "res/ns/name" -> [object, monotonic time] */
+    double last_resync;
+};
+
+/* One pass of a reconcile function: its own client, the reconciler, the world as the
+ * caches see it. Returns 0 when done, <0 to retry with backoff. */
+typedef struct rctx {
+    ag_reconciler *r;
+    ag_kube *kube;
+    time_t now;
+} rctx;
+
+/* cache reads: new references or NULL. Objects this worker wrote in the last seconds
+ * are read as written until the cache shows that version (read your own writes: a
+ * pass that runs before the watch delivers our write must not write it again). */
+json_t *rc_get(rctx *c, int res, const char *ns, const char *name);
+json_t *rc_snapshot(rctx *c, int res);
+
+/* path of a resource collection or object ("" ns for cluster scope, NULL name for
+ * the collection) */
+void rc_path(char *out, size_t cap, int res, const char *ns, const char *name, const char *sub);
+
+/* Makes the object at (res, ns, name) hold every field of `want` (created when absent,
+ * merge-patched when a field differs, left alone otherwise). create_only: never
+ * patched once it exists (Jobs, PVCs: their specs are immutable). 0, or <0 with err. */
+int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err);
+/* Writes status conditions + extra status fields when they differ from the object's. */
+int rc_status(rctx *c, int res, json_t *obj, json_t *conds, json_t *extra, ag_error *err);
+/* A condition {type, status, reason, message}; lastTransitionTime is kept by rc_status
+ * when the status did not change. */
+json_t *rc_cond(const char *type, int ok, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* ownerReference to obj (controller true) */
+json_t *rc_owner(json_t *obj, const char *api_version, const char *kind);
+/* desired ⊆ have: every field of want equals have's (arrays element by element) */
+int rc_subset(json_t *want, json_t *have);
+
+/* Passes a generated object through the loaded policies like the webhook would for
+ * `username`: mutate (the result replaces *obj), then validate. 0 when allowed; <0
+ * with the denial in err. */
+/* Remembers what a write returned (obj may be NULL for a delete). */
+void rc_wrote(rctx *c, int res, const char *ns, const char *name, json_t *obj);
+
+int rc_harden(rctx *c, json_t **obj, const char *ns, ag_error *err);
+
+/* ---- per kind (service.c, artifact.c, guardrails.c) ---- */
+int rc_reconcile_service(rctx *c, const char *ns, const char *name);
+int rc_reconcile_artifact(rctx *c, const char *ns, const char *name);
+int rc_reconcile_namespace(rctx *c, const char *ns);
+
+/* shared by the kinds (service.c) */
+int rc_skip(json_t *obj);
+void rc_label_value(const char *in, char *out, size_t cap);
+void rc_env_merge(json_t *list, json_t *more);
+json_t *rc_merge_over(json_t *a, json_t *b);
+json_t *rc_child_labels(json_t *parent, json_t *rcfg, const char *controller);
+int rc_runtime_config(rctx *c, const char *ns, const char *name, json_t **spec, json_t **ref,
+                      char *why, size_t cap);
+int ag_glob(const char *pattern, const char *s); /* policy module */
+
+/* small JSON helpers */
+static inline const char *rc_or(const char *s) { return s ? s : ""; }
+const char *rc_str(json_t *o, const char *key);
+json_t *rc_at(json_t *o, const char *dotted); /* "spec.model.name" (borrowed) */
+const char *rc_label_of(json_t *obj, const char *key);
+
+#endif
