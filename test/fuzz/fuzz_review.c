@@ -1,7 +1,7 @@
 /* libFuzzer target: AdmissionReview bytes -> decode -> decide (mutate, validate, both)
  * with the default policies and PSS restricted -> response JSON.
  * Properties checked on every input that decodes:
- *   - a response is always produced, with the request's uid;
+ *   - a response is always produced, with the request's uid, and a denial has a message;
  *   - applying the mutation patch to the object gives exactly the object the mutators
  *     produced (the patch is complete and its paths are right);
  *   - mutation is idempotent: mutating the mutated object yields no patch;
@@ -178,6 +178,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         if (ag_decide(policies, &req, NULL, modes[m], (time_t)1800000000, &d, &err) == 0) {
             json_t *resp = ag_review_response(&req, &d);
             if (!resp || strcmp(json_string_value(json_object_get(json_object_get(resp, "response"), "uid")), req.uid))
+                abort();
+            /* a denial always says why (its message quotes the object's values) */
+            if (!d.allowed && !json_is_string(json_object_get(
+                                  json_object_get(json_object_get(resp, "response"), "status"), "message")))
                 abort();
             char *text = json_dumps(resp, JSON_COMPACT);
             free(text);
