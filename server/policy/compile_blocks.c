@@ -43,12 +43,18 @@ static void compile_dirs(cctx *c, const ag_ynode *n, harden *h)
         return;
     for (size_t i = 0; i < n->count; i++) {
         const ag_ynode *e = n->items[i];
+        /* the slot only counts (h->ndirs++, and what frees it) once the entry is
+         * accepted: what a refused entry set is cleared, not left to the next one */
         writable_dir *d = &h->dirs[h->ndirs];
         const char *path = NULL;
         if (e->type == AG_YNODE_SCALAR) {
             path = e->value;
         } else if (!pc_check_map(c, e, "writableDirs entry", keys)) {
-            path = pc_scalar(c, ag_ynode_get(e, "path"), "writableDirs[].path");
+            const ag_ynode *pn = ag_ynode_get(e, "path");
+            if (pn)
+                path = pc_scalar(c, pn, "writableDirs[].path");
+            else
+                cctx_err(c, e, "writableDirs[].path is required");
             const ag_ynode *m = ag_ynode_get(e, "medium");
             if (m) {
                 const char *ms = pc_scalar(c, m, "writableDirs[].medium");
@@ -64,10 +70,14 @@ static void compile_dirs(cctx *c, const ag_ynode *n, harden *h)
                     d->size_limit = strdup(ss);
             }
         }
-        if (!path)
-            continue;
-        if (path[0] != '/' || strstr(path, "..") || strlen(path) > 200) {
+        if (path && (path[0] != '/' || strstr(path, "..") || strlen(path) > 200)) {
             cctx_err(c, e, "writableDirs: '%s' must be an absolute path without '..'", path);
+            path = NULL;
+        }
+        if (!path) {
+            free(d->medium);
+            free(d->size_limit);
+            memset(d, 0, sizeof *d);
             continue;
         }
         for (size_t j = 0; j < h->ndirs; j++)

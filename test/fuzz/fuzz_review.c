@@ -1,13 +1,18 @@
 /* libFuzzer target: AdmissionReview bytes -> decode -> decide (mutate, validate, both)
  * with the default policies and PSS restricted -> response JSON.
  * Properties checked on every input that decodes:
- *   - a response is always produced, with the request's uid;
+ *   - a response is always produced, with the request's uid, and a denial has a message;
  *   - applying the mutation patch to the object gives exactly the object the mutators
  *     produced (the patch is complete and its paths are right);
  *   - mutation is idempotent: mutating the mutated object yields no patch;
  *   - mutation never makes an object worse: every [policy, rule] the validators report on
  *     the mutated object was already reported on the original (the patch only removes
- *     violations; objects that only lacked defaults pass — see the conformance tests). */
+ *     violations; objects that only lacked defaults pass — see the conformance tests).
+ *     The [policy, rule] pairs are read from a second copy of the policies loaded with
+ *     every enforce turned into warn, one warning per violation, each starting with its
+ *     tag: a denial message joins the violations and echoes the object's values
+ *     (capability names, container names, images...), in which the fuzzer writes text
+ *     that looks like a tag. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,61 +22,90 @@
 #include "aimguard/policy.h"
 
 static ag_policy_set *policies;
+static ag_policy_set *judges; /* the same policies, enforce -> warn */
 
-/* 1 when every "[policy P, rule R]" of after also appears in before */
+/* 1 when every line of after also is a line of before (both "\n"-terminated) */
 static int rules_subset(const char *after, const char *before)
 {
-    const char *p = after;
-    while (p && (p = strstr(p, "[policy "))) {
-        const char *end = strchr(p, ']');
-        if (!end)
-            break;
-        char tag[400];
-        size_t n = (size_t)(end - p + 1);
-        if (n >= sizeof tag)
-            n = sizeof tag - 1;
-        memcpy(tag, p, n);
-        tag[n] = '\0';
-        if (!before || !strstr(before, tag))
+    for (const char *p = after; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = (size_t)(nl - p + 1);
+        int found = 0;
+        for (const char *q = before; *q && !found;) {
+            const char *qn = strchr(q, '\n');
+            found = (size_t)(qn - q + 1) == n && !memcmp(p, q, n);
+            q = qn + 1;
+        }
+        if (!found)
             return 0;
-        p = end;
+        p = nl + 1;
     }
     return 1;
 }
 
-static char *validate_message(json_t *object, const ag_request *like)
+/* appends "[policy P, rule R]\n" when text starts with a violation's tag (the tag is
+ * the policy's own text; it ends at the first ']') */
+static void add_tag(char **tags, size_t *len, const char *text)
+{
+    if (!text || strncmp(text, "[policy ", 8))
+        return;
+    const char *end = strchr(text, ']');
+    if (!end)
+        abort(); /* describe() always closes the tag */
+    size_t n = (size_t)(end - text + 1);
+    char *t = realloc(*tags, *len + n + 2);
+    if (!t)
+        abort();
+    memcpy(t + *len, text, n);
+    *len += n;
+    t[(*len)++] = '\n';
+    t[*len] = '\0';
+    *tags = t;
+}
+
+/* The [policy, rule] tags the validators report on object, one per line; NULL when
+ * the object cannot be judged. */
+static char *validate_tags(json_t *object, const ag_request *like)
 {
     ag_request r;
     ag_error err = {0};
-    char *msg = NULL;
-    /* the denial's header repeats the object's name, which the fuzzer can fill with text
-     * that looks like "[policy ..., rule ...]": judge a copy with a plain name */
-    json_t *copy = json_deep_copy(object);
-    json_t *meta = json_object_get(copy, "metadata");
-    if (json_is_object(meta)) {
-        json_object_set_new(meta, "name", json_string("x"));
-        json_object_del(meta, "generateName");
-    }
-    int rc = ag_request_synthesize(&r, copy, NULL, "CREATE", "x", like->username, NULL, 0, &err);
-    json_decref(copy);
-    if (rc)
+    char *tags = strdup("");
+    size_t len = 0;
+    if (!tags)
+        abort();
+    if (ag_request_synthesize(&r, object, NULL, "CREATE", "x", like->username, NULL, 0,
+                              &err)) {
+        free(tags);
         return NULL;
+    }
     ag_decision d;
-    if (ag_decide(policies, &r, NULL, AG_MODE_VALIDATE, (time_t)1800000000, &d, &err) == 0 && d.message)
-        msg = strdup(d.message);
+    if (ag_decide(judges, &r, NULL, AG_MODE_VALIDATE, (time_t)1800000000, &d, &err) == 0) {
+        if (!d.allowed)
+            abort(); /* nothing enforces in judges */
+        size_t i;
+        json_t *w;
+        json_array_foreach(d.warnings, i, w)
+            add_tag(&tags, &len, json_string_value(w));
+        const char *key;
+        json_object_foreach(d.audit, key, w)
+            add_tag(&tags, &len, json_string_value(w));
+    } else {
+        free(tags);
+        tags = NULL;
+    }
     ag_decision_clear(&d);
     ag_request_clear(&r);
-    return msg ? msg : strdup("");
+    return tags;
 }
 
-static ag_policy_set *load(void)
+static ag_policy_set *load(int action_override)
 {
     const char *src = getenv("AG_SRC");
     char path[1024];
     snprintf(path, sizeof path, "%s/policies/default", src ? src : ".");
     ag_diags d = {0};
     ag_error err = {0};
-    ag_load_options o = {1, -1};
+    ag_load_options o = {1, action_override};
     ag_policy_set *set = NULL;
     if (ag_policy_load(path, &o, &set, &d, &err)) {
         fprintf(stderr, "fuzz_review: cannot load %s (set AG_SRC): %s\n", path, err.msg);
@@ -113,10 +147,11 @@ static int apply_add(json_t *doc, const char *path, json_t *value)
         if (unescape(seg))
             return -1;
         if (!slash) {
+            /* copies: a later op that adds inside this value must not change the patch */
             if (json_is_object(cur))
-                return json_object_set(cur, seg, value);
+                return json_object_set_new(cur, seg, json_deep_copy(value));
             if (json_is_array(cur) && !strcmp(seg, "-"))
-                return json_array_append(cur, value);
+                return json_array_append_new(cur, json_deep_copy(value));
             return -1;
         }
         cur = json_is_object(cur) ? json_object_get(cur, seg)
@@ -129,8 +164,10 @@ static int apply_add(json_t *doc, const char *path, json_t *value)
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-    if (!policies)
-        policies = load();
+    if (!policies) {
+        policies = load(-1);
+        judges = load(AG_ACTION_WARN);
+    }
     ag_request req;
     ag_error err = {0};
     if (ag_request_decode((const char *)data, size, &req, &err))
@@ -141,6 +178,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         if (ag_decide(policies, &req, NULL, modes[m], (time_t)1800000000, &d, &err) == 0) {
             json_t *resp = ag_review_response(&req, &d);
             if (!resp || strcmp(json_string_value(json_object_get(json_object_get(resp, "response"), "uid")), req.uid))
+                abort();
+            /* a denial always says why (its message quotes the object's values) */
+            if (!d.allowed && !json_is_string(json_object_get(
+                                  json_object_get(json_object_get(resp, "response"), "status"), "message")))
                 abort();
             char *text = json_dumps(resp, JSON_COMPACT);
             free(text);
@@ -158,8 +199,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                     abort(); /* the patch does not reproduce the mutated object */
                 json_decref(copy);
                 if (!strcmp(req.operation, "CREATE")) {
-                    char *before = validate_message(req.object, &req);
-                    char *after = validate_message(d.object_after, &req);
+                    char *before = validate_tags(req.object, &req);
+                    char *after = validate_tags(d.object_after, &req);
                     if (before && after && !rules_subset(after, before))
                         abort(); /* the mutation introduced a violation */
                     free(before);

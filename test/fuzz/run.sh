@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (build-fuzz/) and runs each for SECONDS
-# (default 60) on seed corpora made from shared/conformance, the test fixtures and the
-# shipped policies. Crashes are written to build-fuzz/crashes/<target>/ and fail the run.
+# (default 60) on seed corpora made from shared/conformance, the test fixtures, the
+# shipped policies and test/fuzz/regressions/<target>/ (libFuzzer runs every seed first,
+# so the smoke test replays the regressions). Crashes are written to
+# build-fuzz/crashes/<target>/ and fail the run.
 #   test/fuzz/run.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -48,6 +50,11 @@ printf '[::1]:5000/x/y:tag' > "$seeds/fuzz_imageref/ipv6"
 # watch streams: events as the API server sends them
 printf '\001{"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"5"}}}\n{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}\n' > "$seeds/fuzz_watch/events"
 printf '\003{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}}\n' > "$seeds/fuzz_watch/expired"
+# inputs that once failed a target (test/fuzz/regressions/<target>/): replayed with the seeds
+for d in test/fuzz/regressions/*/; do
+  t=$(basename "$d")
+  if [[ -d "$seeds/$t" ]]; then cp "$d"* "$seeds/$t/"; fi
+done
 
 status=0
 for t in "${targets[@]}"; do

@@ -436,6 +436,71 @@ static void test_actions_and_subresources(void)
     ag_policy_set_unref(set);
 }
 
+/* Messages quote the object's values cut to fixed buffers, which can split a
+ * multi-byte character. jansson refuses invalid UTF-8, which dropped the denial's
+ * status (a 403 with no reason) and the warnings; each invalid byte now becomes U+FFFD. */
+static void check_response_text(const ag_decision *d, int want_allowed)
+{
+    ag_request req;
+    memset(&req, 0, sizeof req);
+    req.uid = "u1";
+    json_t *resp = ag_review_response(&req, d);
+    CHECK(resp != NULL);
+    json_t *r = json_object_get(resp, "response");
+    CHECK_INT(json_is_true(json_object_get(r, "allowed")), want_allowed);
+    if (!want_allowed)
+        CHECK_CONTAINS(json_string_value(json_object_get(json_object_get(r, "status"), "message")),
+                       "\xEF\xBF\xBD");
+    else
+        CHECK_CONTAINS(json_string_value(json_array_get(json_object_get(r, "warnings"), 0)),
+                       "\xEF\xBF\xBD");
+    char *text = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+    CHECK(text != NULL);
+    free(text);
+    json_decref(resp);
+}
+
+static void test_split_utf8_in_messages(void)
+{
+    /* a generic rule quotes the value cut to 117 bytes: the 59th "é" is split */
+    char value[400] = "";
+    for (int i = 0; i < 150; i++)
+        strcat(value, "\xC3\xA9");
+    char obj[1024];
+    snprintf(obj, sizeof obj, POD("{\"hostname\":\"%s\"}"), value);
+    const char *actions[] = {"enforce", "warn"};
+    for (int a = 0; a < 2; a++) {
+        char text[512];
+        snprintf(text, sizeof text, HEAD "spec:\n  action: %s\n  match: {kinds: [Pod]}\n  validate:\n"
+                 "    rules: [{name: short-host, path: spec.hostname, equals: x,"
+                 " message: 'hostname {value} is not x'}]\n", actions[a]);
+        ag_policy_set *set = load(text);
+        CHECK(set != NULL);
+        result r = decide(set, obj, AG_MODE_VALIDATE);
+        CHECK_INT(r.d.allowed, a);
+        check_response_text(&r.d, a);
+        result_free(&r);
+        ag_policy_set_unref(set);
+    }
+    /* PSS cuts the field path of an AppArmor annotation to 320 bytes */
+    char key[600] = "container.apparmor.security.beta.kubernetes.io/a";
+    for (int i = 0; i < 200; i++)
+        strcat(key, "\xC3\xA9");
+    char pod[1024];
+    snprintf(pod, sizeof pod, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p1\","
+             "\"namespace\":\"team-a\",\"annotations\":{\"%s\":\"unconfined\"}},\"spec\":"
+             "{\"containers\":[{\"name\":\"a\",\"image\":\"x\"}]}}", key);
+    ag_policy_set *set = load(HEAD "spec:\n  match: {kinds: [Pod]}\n  validate:\n"
+                              "    podSecurity: {level: baseline}\n");
+    CHECK(set != NULL);
+    result r = decide(set, pod, AG_MODE_VALIDATE);
+    CHECK_INT(r.d.allowed, 0);
+    CHECK_CONTAINS(r.msg, "appArmorProfile");
+    check_response_text(&r.d, 0);
+    result_free(&r);
+    ag_policy_set_unref(set);
+}
+
 int main(void)
 {
     RUN(test_generic_rules);
@@ -447,5 +512,6 @@ int main(void)
     RUN(test_hardening_exceptions);
     RUN(test_gpu_placement);
     RUN(test_actions_and_subresources);
+    RUN(test_split_utf8_in_messages);
     return agt_finish();
 }
