@@ -49,7 +49,11 @@ static const char serve_usage[] =
     "  --system-namespace NS       namespace of the leader Lease (AIMGUARD_SYSTEM_NAMESPACE; default:\n"
     "                              the pod's namespace, else aimguard-system)\n"
     "  --identity NAME             this replica in the Lease (AIMGUARD_IDENTITY; default: POD_NAME)\n"
-    "  --lease-seconds N           leader lease duration (AIMGUARD_LEASE_SECONDS, 15)\n";
+    "  --lease-seconds N           leader lease duration (AIMGUARD_LEASE_SECONDS, 15)\n"
+    "  --sar-timeout-ms N          bound of one SubjectAccessReview a policy asks for on the request\n"
+    "                              path (AIMGUARD_SAR_TIMEOUT_MS, 2000)\n"
+    "  --sar-cache-seconds N       how long its allowed/denied answers are kept (AIMGUARD_SAR_CACHE_SECONDS,\n"
+    "                              10; 0: never kept)\n";
 
 static const char eval_usage[] =
     "usage: aimguard eval -p POLICIES -f OBJECT [flags]\n"
@@ -110,6 +114,8 @@ static int cmd_serve(int argc, char **argv)
     c.system_namespace = env_or("AIMGUARD_SYSTEM_NAMESPACE", NULL);
     c.identity = env_or("AIMGUARD_IDENTITY", NULL);
     const char *lease = env_or("AIMGUARD_LEASE_SECONDS", NULL);
+    const char *sar_timeout = env_or("AIMGUARD_SAR_TIMEOUT_MS", NULL);
+    const char *sar_cache = env_or("AIMGUARD_SAR_CACHE_SECONDS", NULL);
     const char *level = env_or("AIMGUARD_LOG_LEVEL", "info");
     const char *max_body = env_or("AIMGUARD_MAX_BODY", NULL);
     const char *threads = env_or("AIMGUARD_THREADS", NULL);
@@ -127,6 +133,7 @@ static int cmd_serve(int argc, char **argv)
         {"idle-timeout", required_argument, 0, 'I'}, {"max-connections", required_argument, 0, 'C'},
         {"kubeconfig", required_argument, 0, 'K'}, {"system-namespace", required_argument, 0, 'N'},
         {"identity", required_argument, 0, 'D'}, {"lease-seconds", required_argument, 0, 'L'},
+        {"sar-timeout-ms", required_argument, 0, 'S'}, {"sar-cache-seconds", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -149,6 +156,8 @@ static int cmd_serve(int argc, char **argv)
         case 'N': c.system_namespace = optarg; break;
         case 'D': c.identity = optarg; break;
         case 'L': lease = optarg; break;
+        case 'S': sar_timeout = optarg; break;
+        case 'T': sar_cache = optarg; break;
         case 'h': fputs(serve_usage, stdout); return 0;
         default: fputs(serve_usage, stderr); return 2;
         }
@@ -193,6 +202,16 @@ static int cmd_serve(int argc, char **argv)
         if (number_flag("--lease-seconds", lease, 3, 600, &v))
             return 2;
         c.lease_seconds = (unsigned)v;
+    }
+    if (sar_timeout) {
+        if (number_flag("--sar-timeout-ms", sar_timeout, 50, 10000, &v))
+            return 2;
+        c.sar_timeout_ms = (long)v;
+    }
+    if (sar_cache) {
+        if (number_flag("--sar-cache-seconds", sar_cache, 0, 3600, &v))
+            return 2;
+        c.sar_cache_ms = v ? (long)v * 1000 : -1;
     }
     if (action && (c.default_action = parse_action(action)) == -2) {
         fprintf(stderr, "aimguard serve: --default-action must be enforce, warn or audit\n");

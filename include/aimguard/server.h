@@ -27,6 +27,8 @@ typedef struct ag_server_config {
     const char *system_namespace;/* where the leader Lease lives; NULL: the pod's namespace */
     const char *identity;        /* this replica in the Lease; NULL: POD_NAME or host-pid */
     unsigned lease_seconds;      /* leader lease duration */
+    long sar_timeout_ms;         /* one SubjectAccessReview on the request path (2000) */
+    long sar_cache_ms;           /* how long its allowed/denied answers are kept (10000) */
 } ag_server_config;
 
 void ag_server_config_defaults(ag_server_config *c);

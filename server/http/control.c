@@ -33,6 +33,8 @@ void ag_server_config_defaults(ag_server_config *c)
     c->conn_timeout = 30;
     c->max_connections = 4096;
     c->lease_seconds = 15;
+    c->sar_timeout_ms = 2000;
+    c->sar_cache_ms = 10000;
 }
 
 static void on_leadership(void *ctx, int leading)
@@ -229,6 +231,14 @@ static int start_cluster_view(srv *s, ag_error *err)
     }
     s->view.ctx = s->namespaces;
     s->view.get = view_get;
+    ag_authz_options ao = {s->cfg->sar_timeout_ms, s->cfg->sar_cache_ms, 0, 0, 0};
+    if (!(s->authz = ag_authz_new(&kc, &ao, &kerr))) {
+        ag_kube_config_clear(&kc);
+        free(server);
+        return ag_error_set(err, AG_ERR, "%s", kerr.msg);
+    }
+    s->view.access_ctx = s->authz;
+    s->view.access = ag_authz_view_access;
 
     /* every replica serves admission; only the Lease holder will reconcile */
     char ns[256] = "aimguard-system", ident[300], lease[600];
@@ -391,6 +401,7 @@ out:
         MHD_stop_daemon(s.web);
     ag_leader_stop(s.leader);
     ag_informer_stop(s.namespaces);
+    ag_authz_free(s.authz);
     if (s.mon)
         MHD_stop_daemon(s.mon);
     ag_tls_free(s.tls);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "aimguard/authz.h"
 #include "aimguard/informer.h"
 #include "aimguard/leader.h"
 #include "aimguard/metrics.h"
@@ -25,6 +26,7 @@ typedef struct srv {
     struct MHD_Daemon *web, *mon;
     ag_informer *namespaces;     /* the cluster view, when a cluster is configured */
     ag_leader *leader;           /* leader election, when a cluster is configured */
+    ag_authz *authz;             /* SubjectAccessReviews (view.access), with a cluster */
     ag_view view;
 } srv;
 
