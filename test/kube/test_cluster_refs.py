@@ -26,13 +26,15 @@ SVC = {"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
        "metadata": {"name": "s", "namespace": "team-a"},
        "spec": {"model": {"name": "llama"}, "template": {"name": "tpl"}}}
 SLOW = 20 if os.environ.get("AG_VALGRIND") == "1" else 1
-TIMEOUT_MS = min(500 * SLOW, 10000)
+TIMEOUT_MS = 3000 if SLOW > 1 else 500  # valgrind: the first TLS handshake to the API is slow
 CACHE_S = 3 * SLOW
 
 
 def decide(srv, user):
     t0 = time.time()
-    r = srv.review("/validate", review_for(SVC, user=user, groups=("ml-team", "system:authenticated")))["response"]
+    c = srv.conn(timeout=30)
+    r = srv.review("/validate", review_for(SVC, user=user, groups=("ml-team", "system:authenticated")), conn=c)["response"]
+    c.close()
     return r, time.time() - t0
 
 
