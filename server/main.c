@@ -50,6 +50,10 @@ static const char serve_usage[] =
     "                              the pod's namespace, else aimguard-system)\n"
     "  --identity NAME             this replica in the Lease (AIMGUARD_IDENTITY; default: POD_NAME)\n"
     "  --lease-seconds N           leader lease duration (AIMGUARD_LEASE_SECONDS, 15)\n"
+    "  --sar-timeout-ms N          bound of one SubjectAccessReview a policy asks for on the request\n"
+    "                              path (AIMGUARD_SAR_TIMEOUT_MS, 2000)\n"
+    "  --sar-cache-seconds N       how long its allowed/denied answers are kept (AIMGUARD_SAR_CACHE_SECONDS,\n"
+    "                              10; 0: never kept)\n"
     "reconciler (runs with a cluster, on the leader only; docs/reconciler.md):\n"
     "  --reconcile on|off          provision AIM workloads and namespace guardrails (AIMGUARD_RECONCILE, on)\n"
     "  --reconciler-username NAME  the identity admission sees for the reconciler's writes\n"
@@ -137,6 +141,8 @@ static int cmd_serve(int argc, char **argv)
     c.system_namespace = env_or("AIMGUARD_SYSTEM_NAMESPACE", NULL);
     c.identity = env_or("AIMGUARD_IDENTITY", NULL);
     const char *lease = env_or("AIMGUARD_LEASE_SECONDS", NULL);
+    const char *sar_timeout = env_or("AIMGUARD_SAR_TIMEOUT_MS", NULL);
+    const char *sar_cache = env_or("AIMGUARD_SAR_CACHE_SECONDS", NULL);
     const char *level = env_or("AIMGUARD_LOG_LEVEL", "info");
     const char *max_body = env_or("AIMGUARD_MAX_BODY", NULL);
     const char *threads = env_or("AIMGUARD_THREADS", NULL);
@@ -169,6 +175,7 @@ static int cmd_serve(int argc, char **argv)
         {"download-egress", required_argument, 0, 5}, {"pod-security-labels", required_argument, 0, 6},
         {"download-service-account", required_argument, 0, 7},
         {"status-updater-role", required_argument, 0, 8}, {"resync-seconds", required_argument, 0, 9},
+        {"sar-timeout-ms", required_argument, 0, 'S'}, {"sar-cache-seconds", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -200,6 +207,8 @@ static int cmd_serve(int argc, char **argv)
         case 7: rc->download_sa = optarg; break;
         case 8: rc->status_role = optarg; break;
         case 9: resync = optarg; break;
+        case 'S': sar_timeout = optarg; break;
+        case 'T': sar_cache = optarg; break;
         case 'h': fputs(serve_usage, stdout); return 0;
         default: fputs(serve_usage, stderr); return 2;
         }
@@ -261,6 +270,16 @@ static int cmd_serve(int argc, char **argv)
     if (ag_reconcile_config_check(rc, &ferr)) {
         fprintf(stderr, "aimguard serve: %s\n", ferr.msg);
         return 2;
+    }
+    if (sar_timeout) {
+        if (number_flag("--sar-timeout-ms", sar_timeout, 50, 10000, &v))
+            return 2;
+        c.sar_timeout_ms = (long)v;
+    }
+    if (sar_cache) {
+        if (number_flag("--sar-cache-seconds", sar_cache, 0, 3600, &v))
+            return 2;
+        c.sar_cache_ms = v ? (long)v * 1000 : -1;
     }
     if (action && (c.default_action = parse_action(action)) == -2) {
         fprintf(stderr, "aimguard serve: --default-action must be enforce, warn or audit\n");

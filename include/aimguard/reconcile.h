@@ -18,6 +18,7 @@
 #define AIMGUARD_RECONCILE_H
 
 #include <stdint.h>
+#include <jansson.h>
 #include "aimguard/error.h"
 #include "aimguard/kube.h"
 #include "aimguard/metrics.h"
@@ -51,6 +52,9 @@ ag_reconciler *ag_reconciler_start(const ag_kube_config *kc, const ag_reconcile_
 /* Leadership: on 1 every key is queued and workers run; on 0 they stop taking keys at
  * once (the key in hand finishes its current API call). */
 void ag_reconciler_set_leader(ag_reconciler *r, int leading);
+/* An object from the watch caches by plural resource name ("aimmodels", ...; ns "" for
+ * cluster scope): a new reference, or NULL when unknown. Never waits on the network. */
+json_t *ag_reconciler_get(ag_reconciler *r, const char *resource, const char *ns, const char *name);
 /* Queues every key again: the policies changed, so the generated pod specs may too. */
 void ag_reconciler_resync(ag_reconciler *r);
 void ag_reconciler_stop(ag_reconciler *r); /* NULL is a no-op */

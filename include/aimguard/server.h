@@ -30,6 +30,8 @@ typedef struct ag_server_config {
     unsigned lease_seconds;      /* leader lease duration */
     int reconcile;               /* run the reconciler when a cluster is configured */
     ag_reconcile_config reconcile_cfg; /* policies and metrics are filled in by the server */
+    long sar_timeout_ms;         /* one SubjectAccessReview on the request path (2000) */
+    long sar_cache_ms;           /* how long its allowed/denied answers are kept (10000) */
 } ag_server_config;
 
 void ag_server_config_defaults(ag_server_config *c);

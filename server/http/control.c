@@ -35,6 +35,8 @@ void ag_server_config_defaults(ag_server_config *c)
     c->lease_seconds = 15;
     c->reconcile = 1;
     ag_reconcile_config_defaults(&c->reconcile_cfg);
+    c->sar_timeout_ms = 2000;
+    c->sar_cache_ms = 10000;
 }
 
 static void on_leadership(void *ctx, int leading)
@@ -200,10 +202,11 @@ static void write_ready_file(srv *s, const char *path)
 
 static json_t *view_get(void *ctx, const char *resource, const char *ns, const char *name)
 {
-    (void)ns;
-    if (strcmp(resource, "namespaces"))
-        return NULL;
-    return ag_informer_get(ctx, name);
+    srv *s = ctx;
+    if (!strcmp(resource, "namespaces"))
+        return ag_informer_get(s->namespaces, name);
+    /* AIM objects come from the reconciler's watch caches, when it runs */
+    return ag_reconciler_get(s->reconciler, resource, ns, name);
 }
 
 /* The cluster view: a namespace watch cache when a cluster is configured. */
@@ -230,8 +233,14 @@ static int start_cluster_view(srv *s, ag_error *err)
         free(server);
         return ag_error_set(err, AG_ERR, "%s", kerr.msg);
     }
-    s->view.ctx = s->namespaces;
-    s->view.get = view_get;
+    ag_authz_options ao = {s->cfg->sar_timeout_ms, s->cfg->sar_cache_ms, 0, 0, 0};
+    if (!(s->authz = ag_authz_new(&kc, &ao, &kerr))) {
+        ag_kube_config_clear(&kc);
+        free(server);
+        return ag_error_set(err, AG_ERR, "%s", kerr.msg);
+    }
+    s->view.access_ctx = s->authz;
+    s->view.access = ag_authz_view_access;
 
     /* every replica serves admission; only the Lease holder will reconcile */
     char ns[256] = "aimguard-system", ident[300], lease[600];
@@ -265,6 +274,9 @@ static int start_cluster_view(srv *s, ag_error *err)
             return ag_error_set(err, AG_ERR, "%s", kerr.msg);
         }
     }
+    /* the view reads the caches set up above: published once they all exist */
+    s->view.ctx = s;
+    s->view.get = view_get;
     ag_leader_config lc = {lease, ident, (int)s->cfg->lease_seconds, (int)(s->cfg->lease_seconds * 2 / 3),
                            s->cfg->lease_seconds >= 6 ? 2 : 1, on_leadership, s};
     if (!(s->leader = ag_leader_start(&kc, &lc, &kerr))) {
@@ -407,6 +419,7 @@ out:
     ag_informer_request_stop(s.namespaces);
     ag_reconciler_stop(s.reconciler);
     ag_informer_stop(s.namespaces);
+    ag_authz_free(s.authz);
     if (s.mon)
         MHD_stop_daemon(s.mon);
     ag_tls_free(s.tls);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "aimguard/authz.h"
 #include "aimguard/informer.h"
 #include "aimguard/leader.h"
 #include "aimguard/metrics.h"
@@ -27,6 +28,7 @@ typedef struct srv {
     ag_informer *namespaces;     /* the cluster view, when a cluster is configured */
     ag_leader *leader;           /* leader election, when a cluster is configured */
     ag_reconciler *reconciler;   /* when a cluster is configured and --reconcile on */
+    ag_authz *authz;             /* SubjectAccessReviews (view.access), with a cluster */
     ag_view view;
 } srv;
 

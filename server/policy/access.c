@@ -17,6 +17,7 @@ void rbac_free(rbac_cfg *c)
     strlist_free(&c->reserved_sas);
     free(c->status_role);
     free(c->operator_namespace);
+    free(c->refs.verb);
     memset(c, 0, sizeof *c);
 }
 
@@ -127,6 +128,8 @@ void validate_rbac(const policy *pol, eval_ctx *e, vlist *out)
                              ? pol->rbac.operator_namespace : e->ns;
         service_account(pol, e, out, str(json_object_get(e->object, "spec"), "serviceAccountName"), ns,
                         "spec.serviceAccountName");
+        if (pol->rbac.refs.present && pol->rbac.refs.enabled)
+            validate_cluster_refs(pol, e, out);
     }
 }
 

@@ -545,11 +545,62 @@ void compile_secrets(cctx *c, const ag_ynode *n, secrets_cfg *sc)
                        "forbidLiteralEnv or namespaces");
 }
 
+/* validate.rbac.clusterReferences (evaluated in cluster_refs.c) */
+static void compile_cluster_refs(cctx *c, const ag_ynode *n, cluster_refs *r)
+{
+    static const char *const keys[] = {"enabled", "verb", "failClosed", "references", NULL};
+    static const char *const kinds[] = {"models", "templates", "runtimeConfigs", NULL};
+    const char *w = "rbac.clusterReferences";
+    r->enabled = r->fail_closed = 1;
+    r->models = r->templates = r->runtime_configs = 1;
+    r->verb = strdup("use");
+    if (!r->verb)
+        cctx_err(c, n, "out of memory");
+    if (pc_check_map(c, n, w, keys))
+        return;
+    r->present = 1;
+    const ag_ynode *v;
+    if ((v = ag_ynode_get(n, "enabled"))) pc_get_bool(c, v, "rbac.clusterReferences.enabled", &r->enabled);
+    if ((v = ag_ynode_get(n, "failClosed"))) pc_get_bool(c, v, "rbac.clusterReferences.failClosed", &r->fail_closed);
+    if ((v = ag_ynode_get(n, "verb")) && pc_scalar(c, v, "rbac.clusterReferences.verb")) {
+        size_t len = strlen(v->value);
+        int ok = len > 0 && len <= 63;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = (v->value[i] >= 'a' && v->value[i] <= 'z') || (i && v->value[i] >= 'A' && v->value[i] <= 'Z');
+        if (!ok) {
+            cctx_err(c, v, "rbac.clusterReferences.verb: '%s' is not a verb (letters only, e.g. use or get; "
+                     "'*' would ask nothing)", v->value);
+        } else {
+            free(r->verb);
+            if (!(r->verb = strdup(v->value)))
+                cctx_err(c, v, "out of memory");
+        }
+    }
+    if ((v = ag_ynode_get(n, "references"))) {
+        r->models = r->templates = r->runtime_configs = 0;
+        if (v->type != AG_YNODE_SEQ || v->count == 0) {
+            cctx_err(c, v, "rbac.clusterReferences.references must be a non-empty list of models, templates, "
+                     "runtimeConfigs");
+            return;
+        }
+        for (size_t i = 0; i < v->count; i++) {
+            const char *k = pc_scalar(c, v->items[i], "rbac.clusterReferences.references[]");
+            if (!k)
+                continue;
+            if (!strcmp(k, kinds[0])) r->models = 1;
+            else if (!strcmp(k, kinds[1])) r->templates = 1;
+            else if (!strcmp(k, kinds[2])) r->runtime_configs = 1;
+            else cctx_err(c, v->items[i], "rbac.clusterReferences.references: unknown reference '%s' (models, "
+                          "templates or runtimeConfigs)", k);
+        }
+    }
+}
+
 void compile_rbac(cctx *c, const ag_ynode *n, rbac_cfg *r)
 {
     static const char *const keys[] = {"protectedRoles", "broadSubjects", "statusUpdaterRole",
                                        "statusUpdaterBinders", "reservedServiceAccounts",
-                                       "operatorNamespace", NULL};
+                                       "operatorNamespace", "clusterReferences", NULL};
     if (pc_check_map(c, n, "spec.validate.rbac", keys))
         return;
     r->present = 1;
@@ -578,9 +629,11 @@ void compile_rbac(cctx *c, const ag_ynode *n, rbac_cfg *r)
     }
     v = ag_ynode_get(n, "operatorNamespace");
     r->operator_namespace = strdup(v && pc_scalar(c, v, "rbac.operatorNamespace") ? v->value : "aim-system");
-    if (!r->protected_roles.n && !r->status_role && !r->reserved_sas.n)
-        cctx_err(c, n, "spec.validate.rbac says nothing: give protectedRoles, statusUpdaterRole or "
-                       "reservedServiceAccounts");
+    if ((v = ag_ynode_get(n, "clusterReferences")))
+        compile_cluster_refs(c, v, &r->refs);
+    if (!r->protected_roles.n && !r->status_role && !r->reserved_sas.n && !r->refs.present)
+        cctx_err(c, n, "spec.validate.rbac says nothing: give protectedRoles, statusUpdaterRole, "
+                       "reservedServiceAccounts or clusterReferences");
 }
 
 void compile_aim(cctx *c, const ag_ynode *n, aim_cfg *a)

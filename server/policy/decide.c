@@ -309,6 +309,7 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
     e.operation = req->operation;
     e.now = now;
     e.decision = out;
+    e.view = view;
     e.mctx = set->mctx;
     e.object = req->object ? req->object : req->old_object;
     e.pod_update = !strcmp(req->operation, "UPDATE") && !strcmp(req->kind, "Pod") && !*req->group;

@@ -119,8 +119,18 @@ typedef struct secrets_cfg {
     size_t nper_ns;
 } secrets_cfg;
 
+/* validate.rbac.clusterReferences: a namespaced AIM object naming a cluster-scoped
+ * model, template or runtime config needs a SubjectAccessReview for it */
+typedef struct cluster_refs {
+    int present, enabled;
+    char *verb;                    /* "use" unless configured */
+    int fail_closed;               /* when the API cannot answer (default 1) */
+    int models, templates, runtime_configs; /* which references are checked */
+} cluster_refs;
+
 typedef struct rbac_cfg {
     int present;
+    cluster_refs refs;
     strlist protected_roles;       /* globs of role names */
     strlist broad_subjects;        /* group names (globs) */
     char *status_role;             /* e.g. aim-engine-artifact-status-updater */
@@ -209,6 +219,7 @@ typedef struct eval_ctx {
     ag_decision *decision;
     pcre2_match_context *mctx;
     int pod_update;      /* UPDATE of a Pod: spec fields are immutable */
+    const ag_view *view; /* the cluster view, or NULL (aimguard eval, no cluster) */
 } eval_ctx;
 
 /* 1 when an exception of pol waives `control` for this request (records the reason) */
@@ -222,6 +233,8 @@ void secrets_free(secrets_cfg *c);
 void validate_rbac(const policy *pol, eval_ctx *e, vlist *out);
 void validate_aim(const policy *pol, eval_ctx *e, vlist *out);
 void rbac_free(rbac_cfg *c);
+/* validate.rbac.clusterReferences (cluster_refs.c) */
+void validate_cluster_refs(const policy *pol, eval_ctx *e, vlist *out);
 void aim_free(aim_cfg *c);
 /* compiles a list of PCRE2 patterns into l; errors to c */
 void compile_regex_list(cctx *c, const ag_ynode *n, const char *where, regex_list *l);

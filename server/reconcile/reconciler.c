@@ -478,6 +478,23 @@ void ag_reconciler_set_leader(ag_reconciler *r, int leading)
         enqueue_all(r); /* the world may have changed while another replica led */
 }
 
+json_t *ag_reconciler_get(ag_reconciler *r, const char *resource, const char *ns, const char *name)
+{
+    if (!r || !resource || !name)
+        return NULL;
+    for (int i = 0; i < W_COUNT; i++) {
+        if (strcmp(ag_rc_resources[i].plural, resource))
+            continue;
+        char key[512];
+        if (ag_rc_resources[i].namespaced)
+            snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name);
+        else
+            snprintf(key, sizeof key, "%s", name);
+        return ag_informer_get(r->inf[i], key);
+    }
+    return NULL;
+}
+
 void ag_reconciler_resync(ag_reconciler *r)
 {
     if (r)

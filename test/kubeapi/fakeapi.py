@@ -17,7 +17,12 @@ What it models:
   line (ADDED, MODIFIED, DELETED, BOOKMARK), 410 Expired when the resourceVersion is older
   than the compaction point;
 - SubjectAccessReview (POST /apis/authorization.k8s.io/v1/subjectaccessreviews) answered
-  from rules set through the admin endpoint;
+  from rules set through the admin endpoint: the first rule whose "user" is the review's
+  user (or "*") and whose optional "verb", "resource", "name" and "group" (a group the
+  user is in) all match answers; no rule: denied, reason "no rule";
+- counters: GET /_admin (no token needed) answers {"sar_count": N, "sar_requests": [the
+  spec of each SubjectAccessReview received, oldest first, at most 200]};
+  POST /_admin {"reset_counters": true} zeroes them;
 - owner-reference garbage collection: deleting an object deletes, recursively, every
   object whose metadata.ownerReferences names its uid (unless propagationPolicy is
   Orphan). The real collector does this asynchronously; here it happens at once;
@@ -89,6 +94,8 @@ class Store:
         self.garbage = 0        # answers left to send as broken JSON
         self.writes = {}        # "METHOD plural" -> count
         self.reads = 0
+        self.sar_count = 0      # SubjectAccessReviews answered (GET /_admin)
+        self.sar_requests = []  # their specs, the last 200
 
     def bump(self):
         self.rv += 1
@@ -153,6 +160,14 @@ class Handler(BaseHTTPRequestHandler):
     def guard(self):
         if STORE.stall:
             time.sleep(STORE.stall)
+        if not self.guard_checks():
+            # a refused request's body is never read by its handler: drop the connection,
+            # or the body would be parsed as the next request on it
+            self.close_connection = True
+            return False
+        return True
+
+    def guard_checks(self):
         if self.headers.get("Authorization") != "Bearer " + TOKEN:
             self.send_json(*status(401, "Unauthorized", "Unauthorized"))
             return False
@@ -189,6 +204,9 @@ class Handler(BaseHTTPRequestHandler):
                     STORE.drop_watches += 1
                 if "sar_rules" in cmd:
                     STORE.sar_rules = cmd["sar_rules"]
+                if cmd.get("reset_counters"):
+                    STORE.sar_count = 0
+                    STORE.sar_requests = []
                 if "token" in cmd:
                     TOKEN = cmd["token"]
                 if "garbage" in cmd:
@@ -210,12 +228,23 @@ class Handler(BaseHTTPRequestHandler):
             return
         if u.path == "/apis/authorization.k8s.io/v1/subjectaccessreviews":
             sar = json.loads(self.body())
-            user = sar.get("spec", {}).get("user", "")
+            spec = sar.get("spec", {})
+            user = spec.get("user", "")
+            attrs = spec.get("resourceAttributes", {})
             answer = {"allowed": False, "reason": "no rule"}
-            for r in STORE.sar_rules:
-                if r.get("user") in (user, "*"):
-                    answer = {"allowed": r["allowed"], "reason": r.get("reason", "")}
-                    break
+            with STORE.lock:
+                STORE.sar_count += 1
+                STORE.sar_requests = (STORE.sar_requests + [spec])[-200:]
+                rules = list(STORE.sar_rules)
+            for r in rules:
+                if r.get("user") not in (user, "*"):
+                    continue
+                if any(k in r and r[k] != attrs.get(k) for k in ("verb", "resource", "name")):
+                    continue
+                if "group" in r and r["group"] not in (spec.get("groups") or []):
+                    continue
+                answer = {"allowed": r["allowed"], "reason": r.get("reason", "")}
+                break
             sar["status"] = answer
             return self.send_json(201, sar)
         self.write("POST", u)
@@ -324,6 +353,10 @@ class Handler(BaseHTTPRequestHandler):
             with STORE.lock:
                 return self.send_json(200, {"writes": dict(STORE.writes), "reads": STORE.reads,
                                             "total_writes": sum(STORE.writes.values())})
+        if u.path == "/_admin":
+            with STORE.lock:
+                counters = {"sar_count": STORE.sar_count, "sar_requests": list(STORE.sar_requests)}
+            return self.send_json(200, counters)
         if not self.guard():
             return
         with STORE.lock:
