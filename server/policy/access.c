@@ -14,6 +14,7 @@ void rbac_free(rbac_cfg *c)
     strlist_free(&c->protected_roles);
     strlist_free(&c->broad_subjects);
     strlist_free(&c->status_binders);
+    strlist_free(&c->status_sas);
     strlist_free(&c->reserved_sas);
     free(c->status_role);
     free(c->operator_namespace);
@@ -79,13 +80,16 @@ static void bindings(const policy *pol, eval_ctx *e, vlist *out)
         json_t *s;
         json_array_foreach(subjects, i, s) {
             const char *kind = str(s, "kind"), *name = str(s, "name"), *ns = str(s, "namespace");
-            int ok = kind && !strcmp(kind, "ServiceAccount") && name && !strcmp(name, "default") &&
+            int ok = kind && !strcmp(kind, "ServiceAccount") && name && strlist_has_glob(&r->status_sas, name) &&
                      (!ns || !strcmp(ns, e->ns));
             if (!ok) {
-                char path[64];
+                char path[64], allowed[256] = "";
                 snprintf(path, sizeof path, "subjects[%zu]", i);
-                deny(pol, out, "rbac/statusUpdater", path, "\"%s\" may only be bound to the default "
-                     "ServiceAccount of the binding's namespace (%s), not to %s %s%s%s", role, e->ns,
+                for (size_t j = 0; j < r->status_sas.n; j++)
+                    snprintf(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s", j ? ", " : "",
+                             r->status_sas.v[j]);
+                deny(pol, out, "rbac/statusUpdater", path, "\"%s\" may only be bound to a ServiceAccount of the "
+                     "binding's namespace (%s) named %s, not to %s %s%s%s", role, e->ns, allowed,
                      kind ? kind : "?", ns ? ns : "", ns ? "/" : "", name ? name : "");
             }
         }

@@ -599,8 +599,9 @@ static void compile_cluster_refs(cctx *c, const ag_ynode *n, cluster_refs *r)
 void compile_rbac(cctx *c, const ag_ynode *n, rbac_cfg *r)
 {
     static const char *const keys[] = {"protectedRoles", "broadSubjects", "statusUpdaterRole",
-                                       "statusUpdaterBinders", "reservedServiceAccounts",
-                                       "operatorNamespace", "clusterReferences", NULL};
+                                       "statusUpdaterBinders", "statusUpdaterServiceAccounts",
+                                       "reservedServiceAccounts", "operatorNamespace",
+                                       "clusterReferences", NULL};
     if (pc_check_map(c, n, "spec.validate.rbac", keys))
         return;
     r->present = 1;
@@ -620,6 +621,10 @@ void compile_rbac(cctx *c, const ag_ynode *n, rbac_cfg *r)
     if ((v = ag_ynode_get(n, "statusUpdaterBinders"))) pc_get_strlist(c, v, "rbac.statusUpdaterBinders", &r->status_binders);
     if (r->status_role && !r->status_binders.n)
         cctx_err(c, n, "rbac.statusUpdaterRole needs statusUpdaterBinders (the identities that may bind it)");
+    if ((v = ag_ynode_get(n, "statusUpdaterServiceAccounts")))
+        pc_get_strlist(c, v, "rbac.statusUpdaterServiceAccounts", &r->status_sas);
+    else if (strlist_add(&r->status_sas, "default"))
+        cctx_err(c, n, "out of memory");
     if ((v = ag_ynode_get(n, "reservedServiceAccounts"))) {
         pc_get_strlist(c, v, "rbac.reservedServiceAccounts", &r->reserved_sas);
         for (size_t i = 0; i < r->reserved_sas.n; i++)

@@ -135,6 +135,7 @@ typedef struct rbac_cfg {
     strlist broad_subjects;        /* group names (globs) */
     char *status_role;             /* e.g. aim-engine-artifact-status-updater */
     strlist status_binders;        /* usernames (globs) allowed to bind it */
+    strlist status_sas;            /* ServiceAccount names (globs, binding's namespace) it may go to */
     strlist reserved_sas;          /* "namespace/name" globs */
     char *operator_namespace;      /* where AIMClusterModel discovery Jobs run */
 } rbac_cfg;

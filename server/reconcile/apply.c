@@ -74,6 +74,32 @@ static int api_error(ag_error *err, const char *what, const char *path, const ag
                         st->code ? ": " : "", st->code ? st->message : e->msg);
 }
 
+/* Our cache may still hold a parent the API server has already deleted (its child's
+ * DELETED event can come first): before creating a child, read its owner live. A child
+ * created for a gone owner would only wait for the garbage collector. */
+static int owner_alive(rctx *c, json_t *want, const char *ns)
+{
+    json_t *ref = json_array_get(rc_at(want, "metadata.ownerReferences"), 0);
+    const char *kind = rc_str(ref, "kind"), *name = rc_str(ref, "name"), *uid = rc_str(ref, "uid");
+    if (!kind || !name)
+        return 1;
+    for (int i = 0; i < W_COUNT; i++) {
+        if (strcmp(ag_rc_resources[i].kind, kind))
+            continue;
+        char path[700];
+        rc_path(path, sizeof path, i, ns, name, NULL);
+        json_t *live = NULL;
+        ag_kube_status st = {0};
+        ag_error e = {0};
+        int rc = ag_kube_get(c->kube, path, &live, &st, &e);
+        int alive = rc != 0 ? st.code != 404 : /* unsure (API error): let the create say */
+                    !uid || !strcmp(uid, rc_or(json_string_value(rc_at(live, "metadata.uid"))));
+        json_decref(live);
+        return alive;
+    }
+    return 1;
+}
+
 int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
 {
     const char *ns = json_string_value(rc_at(want, "metadata.namespace"));
@@ -83,6 +109,11 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
     ag_kube_status st = {0};
     ag_error e = {0};
     if (!have) {
+        if (!owner_alive(c, want, ns)) {
+            ag_log(AG_LOG_INFO, "reconciler: owner gone; not creating its child", "kind", ag_rc_resources[res].kind,
+                   "namespace", ns, "name", name, NULL);
+            return 0;
+        }
         rc_path(path, sizeof path, res, ns, NULL, NULL);
         count_write(c);
         json_t *out = NULL;

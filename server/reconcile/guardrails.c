@@ -40,14 +40,9 @@ static void add_unique(json_t *set, const char *s)
 static json_t *gateway_namespaces(rctx *c, const char *ns)
 {
     json_t *set = json_object();
-    const char *list = c->r->cfg.gateway_namespaces ? c->r->cfg.gateway_namespaces : "";
-    while (*list) {
-        size_t n = strcspn(list, ",");
-        char one[256];
-        snprintf(one, sizeof one, "%.*s", (int)n, list);
+    char one[256];
+    for (const char *l = c->r->cfg.gateway_namespaces; rc_next_item(&l, one, sizeof one);)
         add_unique(set, one);
-        list += n + (list[n] == ',');
-    }
     json_t *svcs = rc_snapshot(c, W_SERVICES);
     const char *k;
     json_t *svc;
@@ -105,13 +100,9 @@ static int network_policies(rctx *c, const char *ns, ag_error *err)
             "protocol", "TCP", "port", 8000));
     }
     json_decref(gws);
-    const char *list = c->r->cfg.download_egress ? c->r->cfg.download_egress : "";
     json_t *rules = json_array();
-    while (*list) {
-        size_t n = strcspn(list, ",");
-        char one[128];
-        snprintf(one, sizeof one, "%.*s", (int)n, list);
-        list += n + (list[n] == ',');
+    char one[128];
+    for (const char *l = c->r->cfg.download_egress; rc_next_item(&l, one, sizeof one);) {
         char *port = strrchr(one, ':');
         json_t *rule = json_pack("{s:[{s:{s:s}}]}", "to", "ipBlock", "cidr", one);
         if (port) {
@@ -138,13 +129,9 @@ static int network_policies(rctx *c, const char *ns, ag_error *err)
 
 static int pod_security_labels(rctx *c, json_t *nsobj, const char *ns, ag_error *err)
 {
-    const char *list = c->r->cfg.pss_labels ? c->r->cfg.pss_labels : "";
     json_t *labels = json_object();
-    while (*list) {
-        size_t n = strcspn(list, ",");
-        char one[128], key[160];
-        snprintf(one, sizeof one, "%.*s", (int)n, list);
-        list += n + (list[n] == ',');
+    char one[128], key[160];
+    for (const char *l = c->r->cfg.pss_labels; rc_next_item(&l, one, sizeof one);) {
         char *eq = strchr(one, '=');
         if (!eq)
             continue;

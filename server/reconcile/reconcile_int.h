@@ -116,6 +116,9 @@ int rc_runtime_config(rctx *c, const char *ns, const char *name, json_t **spec, 
                       char *why, size_t cap);
 int ag_glob(const char *pattern, const char *s); /* policy module */
 
+/* The next item of a comma list into out (cut to cap); 0 when the list is done. */
+int rc_next_item(const char **list, char *out, size_t cap);
+
 /* small JSON helpers */
 static inline const char *rc_or(const char *s) { return s ? s : ""; }
 const char *rc_str(json_t *o, const char *key);

@@ -47,6 +47,17 @@ void ag_reconcile_config_defaults(ag_reconcile_config *c)
     c->resync_seconds = 600;
 }
 
+int rc_next_item(const char **list, char *out, size_t cap)
+{
+    const char *l = *list ? *list : "";
+    if (!*l)
+        return 0;
+    size_t n = strcspn(l, ",");
+    snprintf(out, cap, "%.*s", (int)n, l);
+    *list = l + n + (l[n] == ',');
+    return 1;
+}
+
 static int dns_label(const char *s)
 {
     size_t n = strlen(s);
@@ -71,33 +82,23 @@ static int egress_entry(const char *e)
 int ag_reconcile_config_check(const ag_reconcile_config *c, ag_error *err)
 {
     char one[256];
-    for (const char *l = c->download_egress ? c->download_egress : ""; *l;) {
-        size_t n = strcspn(l, ",");
-        snprintf(one, sizeof one, "%.*s", (int)n, l);
+    for (const char *l = c->download_egress; rc_next_item(&l, one, sizeof one);)
         if (!egress_entry(one))
             return ag_error_set(err, AG_EINVAL, "--download-egress: '%s' is not CIDR[:PORT] "
                                 "(e.g. 0.0.0.0/0:443)", one);
-        l += n + (l[n] == ',');
-    }
-    for (const char *l = c->pss_labels ? c->pss_labels : ""; *l;) {
-        size_t n = strcspn(l, ",");
-        snprintf(one, sizeof one, "%.*s", (int)n, l);
+    for (const char *l = c->pss_labels; rc_next_item(&l, one, sizeof one);) {
         char *eq = strchr(one, '=');
         if (eq)
             *eq = '\0';
         if (!eq || (strcmp(one, "enforce") && strcmp(one, "warn") && strcmp(one, "audit")) ||
             (strcmp(eq + 1, "privileged") && strcmp(eq + 1, "baseline") && strcmp(eq + 1, "restricted")))
-            return ag_error_set(err, AG_EINVAL, "--pod-security-labels: '%.*s' is not MODE=LEVEL with MODE "
-                                "enforce, warn or audit and LEVEL privileged, baseline or restricted", (int)n, l);
-        l += n + (l[n] == ',');
+            return ag_error_set(err, AG_EINVAL, "--pod-security-labels: '%s%s%s' is not MODE=LEVEL with MODE "
+                                "enforce, warn or audit and LEVEL privileged, baseline or restricted", one,
+                                eq ? "=" : "", eq ? eq + 1 : "");
     }
-    for (const char *l = c->gateway_namespaces ? c->gateway_namespaces : ""; *l;) {
-        size_t n = strcspn(l, ",");
-        snprintf(one, sizeof one, "%.*s", (int)n, l);
+    for (const char *l = c->gateway_namespaces; rc_next_item(&l, one, sizeof one);)
         if (!dns_label(one))
             return ag_error_set(err, AG_EINVAL, "--gateway-namespaces: '%s' is not a namespace name", one);
-        l += n + (l[n] == ',');
-    }
     if (!c->download_sa || !dns_label(c->download_sa))
         return ag_error_set(err, AG_EINVAL, "--download-service-account: '%s' is not a valid name",
                             c->download_sa ? c->download_sa : "");

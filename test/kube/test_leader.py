@@ -1,6 +1,7 @@
 """Leader election on a Lease, with two real aimguard processes against the test API
 server: exactly one leads; killing the leader (no goodbye) hands over within the lease
-duration; a leader that stops cleanly releases the lease for an immediate takeover."""
+duration; a leader that stops cleanly releases the lease for an immediate takeover. The
+reconciler is off here: that only the leader reconciles is tested in test/reconcile/."""
 import os
 import signal
 import sys
@@ -37,7 +38,7 @@ def test_one_leader_and_handover():
     try:
         kc = api.kubeconfig()
         for ident in ("replica-a", "replica-b"):
-            s = Server(extra_args=["--kubeconfig", kc, "--lease-seconds", str(LEASE), "--identity", ident,
+            s = Server(extra_args=["--kubeconfig", kc, "--reconcile", "off", "--lease-seconds", str(LEASE), "--identity", ident,
                                    "--system-namespace", "aimguard-system"])
             s.start()
             servers.append(s)
@@ -63,7 +64,7 @@ def test_one_leader_and_handover():
         # a clean stop releases the lease: a new replica leads almost at once
         t0 = time.time()
         other.stop()
-        third = Server(extra_args=["--kubeconfig", kc, "--lease-seconds", str(LEASE), "--identity", "replica-c",
+        third = Server(extra_args=["--kubeconfig", kc, "--reconcile", "off", "--lease-seconds", str(LEASE), "--identity", "replica-c",
                                    "--system-namespace", "aimguard-system"])
         third.start()
         servers.append(third)

@@ -25,7 +25,8 @@ What it models:
   POST /_admin {"reset_counters": true} zeroes them;
 - owner-reference garbage collection: deleting an object deletes, recursively, every
   object whose metadata.ownerReferences names its uid (unless propagationPolicy is
-  Orphan). The real collector does this asynchronously; here it happens at once;
+  Orphan), and an object created with an owner that does not exist is deleted right
+  after its creation. The real collector does this asynchronously; here it happens at once;
 - counters of what clients sent: GET /_admin/stats answers {"writes": {"POST
   aimservices": N, ...}, "total_writes": N, "reads": N} (writes are POST/PUT/PATCH/
   DELETE on resources, SubjectAccessReviews not included); POST /_admin
@@ -42,6 +43,7 @@ immediate), resourceVersionMatch, watch timeouts, HTTP/2, authorization
 (every authenticated request may do anything).
 """
 import argparse
+import bisect
 import json
 import ssl
 import sys
@@ -85,7 +87,7 @@ class Store:
         self.lock = threading.Condition()
         self.rv = 100
         self.objects = {}       # (g, v, plural, ns, name) -> obj
-        self.events = []        # (rv, key-prefix (g,v,plural), ns, type, obj)
+        self.events = {}        # (g, v, plural) -> [(rv, ns, type, obj)], in rv order
         self.compacted = 0
         self.error_500 = 0
         self.stall = 0.0
@@ -195,7 +197,7 @@ class Handler(BaseHTTPRequestHandler):
             with STORE.lock:
                 if cmd.get("compact"):
                     STORE.compacted = STORE.rv
-                    STORE.events = []
+                    STORE.events = {}
                 if "error_500" in cmd:
                     STORE.error_500 = cmd["error_500"]
                 if "stall_seconds" in cmd:
@@ -221,7 +223,7 @@ class Handler(BaseHTTPRequestHandler):
                         obj["metadata"].setdefault("labels", {})["churn"] = str(i)
                         obj["metadata"]["resourceVersion"] = STORE.bump()
                         STORE.objects[key] = obj
-                        STORE.events.append((STORE.rv, key[:3], None, "MODIFIED", obj))
+                        record(key[:3], None, "MODIFIED", obj)
                 STORE.lock.notify_all()
             return self.send_json(200, {"ok": True})
         if not self.guard():
@@ -287,7 +289,13 @@ class Handler(BaseHTTPRequestHandler):
                 if namespaced:
                     meta["namespace"] = ns
                 obj["apiVersion"], obj["kind"] = (g + "/" + v) if g else v, kind
-                return self.commit(key, obj, "ADDED", 201)
+                self.commit(key, obj, "ADDED", 201)
+                # the garbage collector removes a dependent whose owner does not exist
+                uids = {o["metadata"].get("uid") for o in STORE.objects.values()}
+                if any(r.get("uid") not in uids for r in meta.get("ownerReferences", [])):
+                    delete_object(key, cascade=True)
+                    STORE.lock.notify_all()
+                return None
             if cur is None:
                 return self.send_json(*status(404, "NotFound", '%s "%s" not found' % (plural, name)))
             if method == "DELETE":
@@ -343,7 +351,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def commit(self, key, obj, typ, code):
         STORE.objects[key] = obj
-        STORE.events.append((STORE.rv, key[:3], key[3], typ, json.loads(json.dumps(obj))))
+        record(key[:3], key[3], typ, json.loads(json.dumps(obj)))
         STORE.lock.notify_all()
         return self.send_json(code, obj)
 
@@ -411,8 +419,10 @@ class Handler(BaseHTTPRequestHandler):
                     if sent < STORE.compacted:
                         ev = [{"type": "ERROR", "object": status(410, "Expired", "too old resource version")[1]}]
                     else:
-                        ev = [{"type": t, "object": o} for rv, k, n2, t, o in STORE.events
-                              if rv > sent and k == (g, v, plural) and (ns is None or n2 == ns)]
+                        lst = STORE.events.get((g, v, plural), [])
+                        ev = [{"type": t, "object": o}
+                              for rv, n2, t, o in lst[bisect.bisect_right(lst, sent, key=lambda e: e[0]):]
+                              if ns is None or n2 == ns]
                     if not ev:
                         STORE.lock.wait(0.2)
                         continue_rv = STORE.rv
@@ -440,12 +450,17 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+def record(res, ns, typ, obj):
+    """An event for watchers of res (under STORE.lock, after STORE.bump())."""
+    STORE.events.setdefault(res, []).append((STORE.rv, ns, typ, obj))
+
+
 def delete_object(key, cascade):
     """Deletes under STORE.lock, and with cascade every dependent (garbage collection)."""
     cur = STORE.objects.pop(key)
     gone = json.loads(json.dumps(cur))
     gone["metadata"]["resourceVersion"] = STORE.bump()
-    STORE.events.append((STORE.rv, key[:3], key[3], "DELETED", gone))
+    record(key[:3], key[3], "DELETED", gone)
     uid = cur["metadata"].get("uid")
     if cascade and uid:
         for k2, o in list(STORE.objects.items()):

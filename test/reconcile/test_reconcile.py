@@ -362,9 +362,12 @@ def test_only_the_leader_reconciles_and_a_successor_takes_over():
         api.call("POST", AIM + "/namespaces/team-d/aimservices",
                  {"metadata": {"name": "two"}, "spec": {"model": {"image": "ghcr.io/silogen/aim-dummy:0.1.10"},
                                                        "overrides": {"hardware": {"gpu": {"requests": 1}}}}})
-        wait_for("the successor's child", lambda: api.call(
-            "GET", "/apis/serving.kserve.io/v1beta1/namespaces/team-d/inferenceservices/two").get("kind") == "InferenceService",
-            timeout=20 * follower.slow)
+        try:
+            wait_for("the successor's child", lambda: api.call(
+                "GET", "/apis/serving.kserve.io/v1beta1/namespaces/team-d/inferenceservices/two").get("kind")
+                == "InferenceService", timeout=20 * follower.slow)
+        except AssertionError as e:
+            raise AssertionError("%s\nsuccessor's log:\n%s" % (e, follower.logs()[-4000:]))
         took = time.time() - t0
         assert took < 3 * 2 + 3 * follower.slow, "handover took %.1fs" % took
         print("handover to the successor, its first child written after %.2fs" % took)

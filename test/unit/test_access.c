@@ -58,7 +58,19 @@ static void test_bindings(void)
     m = decide(BINDING("RoleBinding", "aim-engine-artifact-status-updater", "[{\"kind\":\"ServiceAccount\",\"name\":\"runner\",\"namespace\":\"team-a\"}]"),
                "CREATE", "team-a", "system:serviceaccount:aim-system:aim-engine-controller-manager", &ok);
     CHECK(!ok);
-    CHECK_CONTAINS(m, "may only be bound to the default ServiceAccount of the binding's namespace (team-a)");
+    CHECK_CONTAINS(m, "may only be bound to a ServiceAccount of the binding's namespace (team-a) named "
+                      "default, aim-artifact-downloader, not to ServiceAccount team-a/runner");
+    free(m);
+    /* aimguard's reconciler binds its dedicated download identity, never another namespace's */
+    m = decide(BINDING("RoleBinding", "aim-engine-artifact-status-updater",
+                       "[{\"kind\":\"ServiceAccount\",\"name\":\"aim-artifact-downloader\",\"namespace\":\"team-a\"}]"),
+               "CREATE", "team-a", "system:serviceaccount:aimguard-system:aimguard", &ok);
+    CHECK(ok);
+    free(m);
+    m = decide(BINDING("RoleBinding", "aim-engine-artifact-status-updater",
+                       "[{\"kind\":\"ServiceAccount\",\"name\":\"aim-artifact-downloader\",\"namespace\":\"team-b\"}]"),
+               "CREATE", "team-a", "system:serviceaccount:aimguard-system:aimguard", &ok);
+    CHECK(!ok);
     free(m);
 }
 
