@@ -256,6 +256,13 @@ int rc_status(rctx *c, int res, json_t *obj, json_t *conds, json_t *extra, ag_er
         rc_path(path, sizeof path, res, res_ns ? json_string_value(rc_at(obj, "metadata.namespace")) : NULL,
                 json_string_value(rc_at(obj, "metadata.name")), "status");
         json_t *patch = json_pack("{s:o}", "status", d);
+        if (ag_log_enabled(AG_LOG_DEBUG)) {
+            json_t *f = json_pack("{s:s, s:s?, s:s?, s:O}", "kind", ag_rc_resources[res].kind, "namespace",
+                                  json_string_value(rc_at(obj, "metadata.namespace")), "name",
+                                  json_string_value(rc_at(obj, "metadata.name")), "patch", patch);
+            ag_log_json(AG_LOG_DEBUG, "reconciler: status change", f);
+            json_decref(f);
+        }
         ag_kube_status st = {0};
         ag_error e = {0};
         json_t *out = NULL;

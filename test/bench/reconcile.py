@@ -36,7 +36,7 @@ def main():
     m = int(sys.argv[2]) if len(sys.argv) > 2 else 50
     api = FakeAPI()
     srv = Server(extra_args=["--kubeconfig", api.kubeconfig(), "--identity", "bench", "--lease-seconds", "5",
-                             "--resync-seconds", "5", "--log-level", "warn"])
+                             "--resync-seconds", "5", "--log-level", os.environ.get("AG_BENCH_LOG", "warn")])
     try:
         srv.start()
         while srv.metric("aimguard_leader") != 1.0:
@@ -85,11 +85,14 @@ def main():
         print("| API writes by the reconciler | %d (%.2f per AIMService) |" % (total, total / n))
         for k in sorted(writes):
             print("| &nbsp;&nbsp;%s | %d |" % (k, writes[k]))
-        print("| writes over 12 s of an unchanged world (2 full resyncs) | %d |" % sum(idle.values()))
+        print("| writes over 12 s of an unchanged world (2 full resyncs) | %d %s |" % (sum(idle.values()), idle or ""))
         print("| reconcile passes ok / failed | %d / %d |" % (ok, err))
         print("| aimguard peak RSS (VmHWM) | %.1f MiB |" % peak)
         srv.stop()
-        srv.cleanup()
+        if os.environ.get("AG_BENCH_LOG"):
+            print("server log: %s" % srv.log_path)
+        else:
+            srv.cleanup()
     finally:
         if srv.proc and srv.proc.poll() is None:
             srv.proc.kill()

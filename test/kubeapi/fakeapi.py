@@ -143,6 +143,9 @@ def matches_selector(obj, selector):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without TCP_NODELAY the body waits for the
+    # client's delayed ACK (40 ms a request), as no real API server does
+    disable_nagle_algorithm = True
 
     def log_message(self, *a):
         pass
@@ -424,8 +427,10 @@ class Handler(BaseHTTPRequestHandler):
                               for rv, n2, t, o in lst[bisect.bisect_right(lst, sent, key=lambda e: e[0]):]
                               if ns is None or n2 == ns]
                     if not ev:
-                        STORE.lock.wait(0.2)
+                        # every event of ours up to here was sent: a bookmark may say so.
+                        # (Read before waiting: what is committed during the wait is not sent yet.)
                         continue_rv = STORE.rv
+                        STORE.lock.wait(0.2)
                     else:
                         continue_rv = None
                 if ev:
