@@ -1,5 +1,7 @@
 #include "aimguard/metrics.h"
 
+#include "aimguard/buf.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -198,51 +200,17 @@ void ag_metrics_leader(ag_metrics *m, int leading)
         atomic_store(&m->leader, leading);
 }
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} buf;
-
-__attribute__((format(printf, 2, 3))) static void bprintf(buf *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = 1;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t nc = (b->cap + (size_t)n) * 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-}
-
-static void render_histo(buf *b, const char *route, histo *h)
+static void render_histo(ag_buf *b, const char *route, histo *h)
 {
     for (int i = 0; i < NBUCKETS; i++)
-        bprintf(b, "aimguard_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+        ag_buf_printf(b, "aimguard_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
                 route, buckets[i], atomic_load(&h->bucket[i]));
     unsigned long long c = atomic_load(&h->count);
-    bprintf(b, "aimguard_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", route,
+    ag_buf_printf(b, "aimguard_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", route,
             c);
-    bprintf(b, "aimguard_request_duration_seconds_sum{route=\"%s\"} %.9f\n", route,
+    ag_buf_printf(b, "aimguard_request_duration_seconds_sum{route=\"%s\"} %.9f\n", route,
             (double)atomic_load(&h->sum_ns) / 1e9);
-    bprintf(b, "aimguard_request_duration_seconds_count{route=\"%s\"} %llu\n", route, c);
+    ag_buf_printf(b, "aimguard_request_duration_seconds_count{route=\"%s\"} %llu\n", route, c);
 }
 
 void ag_metrics_reconcile(ag_metrics *m, int ok, double seconds)
@@ -264,92 +232,85 @@ void ag_metrics_reconcile_state(ag_metrics *m, size_t depth, uint64_t writes, ui
     atomic_store(&m->rec_watch_restarts, watch_restarts);
 }
 
-static void render_reconciler(buf *b, ag_metrics *m)
+static void render_reconciler(ag_buf *b, ag_metrics *m)
 {
-    bprintf(b, "# HELP aimguard_reconcile_queue_depth Keys waiting in the reconciler's work queue.\n"
+    ag_buf_printf(b, "# HELP aimguard_reconcile_queue_depth Keys waiting in the reconciler's work queue.\n"
                "# TYPE aimguard_reconcile_queue_depth gauge\naimguard_reconcile_queue_depth %lld\n",
             atomic_load(&m->rec_depth));
-    bprintf(b, "# HELP aimguard_reconcile_total Reconcile passes by result.\n"
+    ag_buf_printf(b, "# HELP aimguard_reconcile_total Reconcile passes by result.\n"
                "# TYPE aimguard_reconcile_total counter\n"
                "aimguard_reconcile_total{result=\"success\"} %llu\n"
                "aimguard_reconcile_total{result=\"error\"} %llu\n",
             atomic_load(&m->rec_ok), atomic_load(&m->rec_err));
-    bprintf(b, "# HELP aimguard_reconcile_writes_total Writes (create, patch, status) the "
+    ag_buf_printf(b, "# HELP aimguard_reconcile_writes_total Writes (create, patch, status) the "
                "reconciler sent to the API server.\n# TYPE aimguard_reconcile_writes_total counter\n"
                "aimguard_reconcile_writes_total %llu\n", atomic_load(&m->rec_writes));
-    bprintf(b, "# HELP aimguard_watch_restarts_total Watch streams restarted by the reconciler's "
+    ag_buf_printf(b, "# HELP aimguard_watch_restarts_total Watch streams restarted by the reconciler's "
                "caches.\n# TYPE aimguard_watch_restarts_total counter\n"
                "aimguard_watch_restarts_total %llu\n", atomic_load(&m->rec_watch_restarts));
     histo *h = &m->rec_lat;
-    bprintf(b, "# HELP aimguard_reconcile_duration_seconds Time of one reconcile pass.\n"
+    ag_buf_printf(b, "# HELP aimguard_reconcile_duration_seconds Time of one reconcile pass.\n"
                "# TYPE aimguard_reconcile_duration_seconds histogram\n");
     for (int i = 0; i < NBUCKETS; i++)
-        bprintf(b, "aimguard_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[i],
+        ag_buf_printf(b, "aimguard_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[i],
                 atomic_load(&h->bucket[i]));
     unsigned long long c = atomic_load(&h->count);
-    bprintf(b, "aimguard_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n", c);
-    bprintf(b, "aimguard_reconcile_duration_seconds_sum %.9f\n", (double)atomic_load(&h->sum_ns) / 1e9);
-    bprintf(b, "aimguard_reconcile_duration_seconds_count %llu\n", c);
+    ag_buf_printf(b, "aimguard_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n", c);
+    ag_buf_printf(b, "aimguard_reconcile_duration_seconds_sum %.9f\n", (double)atomic_load(&h->sum_ns) / 1e9);
+    ag_buf_printf(b, "aimguard_reconcile_duration_seconds_count %llu\n", c);
 }
 
 char *ag_metrics_render(ag_metrics *m)
 {
-    buf b = {malloc(4096), 0, 4096, 0};
-    if (!b.p)
-        return NULL;
-    b.p[0] = '\0';
-    bprintf(&b, "# HELP aimguard_build_info Build information.\n# TYPE aimguard_build_info gauge\n"
+    ag_buf b = {0};
+    ag_buf_printf(&b, "# HELP aimguard_build_info Build information.\n# TYPE aimguard_build_info gauge\n"
                 "aimguard_build_info{version=\"%s\"} 1\n", AG_VERSION);
-    bprintf(&b, "# HELP aimguard_requests_total Admission requests by route, kind, operation and "
+    ag_buf_printf(&b, "# HELP aimguard_requests_total Admission requests by route, kind, operation and "
                 "decision.\n# TYPE aimguard_requests_total counter\n");
     size_t n = atomic_load_explicit(&m->nreq, memory_order_acquire);
     for (size_t i = 0; i < n; i++) {
         series *s = &m->req[i];
-        bprintf(&b, "aimguard_requests_total{route=\"%s\",kind=\"%s\",operation=\"%s\","
+        ag_buf_printf(&b, "aimguard_requests_total{route=\"%s\",kind=\"%s\",operation=\"%s\","
                     "decision=\"%s\"} %llu\n", s->route, s->kind, s->operation, s->decision,
                 atomic_load(&s->count));
     }
-    bprintf(&b, "# HELP aimguard_request_duration_seconds Admission decision latency, from body "
+    ag_buf_printf(&b, "# HELP aimguard_request_duration_seconds Admission decision latency, from body "
                 "received to response queued.\n# TYPE aimguard_request_duration_seconds histogram\n");
     render_histo(&b, "mutate", &m->lat_mutate);
     render_histo(&b, "validate", &m->lat_validate);
-    bprintf(&b, "# HELP aimguard_inflight_requests Admission requests being decided.\n"
+    ag_buf_printf(&b, "# HELP aimguard_inflight_requests Admission requests being decided.\n"
                 "# TYPE aimguard_inflight_requests gauge\naimguard_inflight_requests %lld\n",
             atomic_load(&m->inflight));
-    bprintf(&b, "# HELP aimguard_audit_events_total Violations admitted under action audit.\n"
+    ag_buf_printf(&b, "# HELP aimguard_audit_events_total Violations admitted under action audit.\n"
                 "# TYPE aimguard_audit_events_total counter\n");
     n = atomic_load_explicit(&m->naudit, memory_order_acquire);
     for (size_t i = 0; i < n; i++)
-        bprintf(&b, "aimguard_audit_events_total{policy=\"%s\"} %llu\n", m->audit[i].policy,
+        ag_buf_printf(&b, "aimguard_audit_events_total{policy=\"%s\"} %llu\n", m->audit[i].policy,
                 atomic_load(&m->audit[i].count));
-    bprintf(&b, "# HELP aimguard_policy_reload_total Successful policy loads.\n"
+    ag_buf_printf(&b, "# HELP aimguard_policy_reload_total Successful policy loads.\n"
                 "# TYPE aimguard_policy_reload_total counter\naimguard_policy_reload_total %llu\n",
             atomic_load(&m->reload_ok));
-    bprintf(&b, "# HELP aimguard_policy_reload_failures_total Policy loads rejected (the previous "
+    ag_buf_printf(&b, "# HELP aimguard_policy_reload_failures_total Policy loads rejected (the previous "
                 "policies kept serving).\n# TYPE aimguard_policy_reload_failures_total counter\n"
                 "aimguard_policy_reload_failures_total %llu\n", atomic_load(&m->reload_fail));
-    bprintf(&b, "# HELP aimguard_policy_generation Generation of the policy snapshot serving.\n"
+    ag_buf_printf(&b, "# HELP aimguard_policy_generation Generation of the policy snapshot serving.\n"
                 "# TYPE aimguard_policy_generation gauge\naimguard_policy_generation %llu\n",
             atomic_load(&m->generation));
-    bprintf(&b, "# HELP aimguard_policy_last_reload_success_timestamp_seconds When the serving "
+    ag_buf_printf(&b, "# HELP aimguard_policy_last_reload_success_timestamp_seconds When the serving "
                 "policies were loaded.\n# TYPE aimguard_policy_last_reload_success_timestamp_seconds"
                 " gauge\naimguard_policy_last_reload_success_timestamp_seconds %lld\n",
             atomic_load(&m->reload_when));
-    bprintf(&b, "# HELP aimguard_tls_cert_expiry_timestamp_seconds notAfter of the serving "
+    ag_buf_printf(&b, "# HELP aimguard_tls_cert_expiry_timestamp_seconds notAfter of the serving "
                 "certificate.\n# TYPE aimguard_tls_cert_expiry_timestamp_seconds gauge\n"
                 "aimguard_tls_cert_expiry_timestamp_seconds %lld\n", atomic_load(&m->tls_not_after));
-    bprintf(&b, "# HELP aimguard_tls_reload_failures_total Certificate pairs refused on reload.\n"
+    ag_buf_printf(&b, "# HELP aimguard_tls_reload_failures_total Certificate pairs refused on reload.\n"
                 "# TYPE aimguard_tls_reload_failures_total counter\n"
                 "aimguard_tls_reload_failures_total %llu\n", atomic_load(&m->tls_fail));
     if (atomic_load(&m->leader) >= 0)
-        bprintf(&b, "# HELP aimguard_leader 1 while this replica holds the leader Lease (only the "
+        ag_buf_printf(&b, "# HELP aimguard_leader 1 while this replica holds the leader Lease (only the "
                     "leader reconciles).\n# TYPE aimguard_leader gauge\naimguard_leader %d\n",
                 atomic_load(&m->leader));
     if (atomic_load(&m->reconciler))
         render_reconciler(&b, m);
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+    return ag_buf_take(&b);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aimguard/buf.h"
 #include "aimguard/podspec.h"
 
 int ag_glob(const char *p, const char *s)
@@ -231,38 +232,18 @@ static void validate_pss(const policy *pol, eval_ctx *e, vlist *out, ag_error *e
     }
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s)
+static void describe(ag_buf *b, const violation *v)
 {
-    size_t n = strlen(s);
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = (b->len + n + 1) * 2;
-        char *np = realloc(b->p, nc);
-        if (!np)
-            return;
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n + 1);
-    b->len += n;
-}
-
-static void describe(sbuf *b, const violation *v)
-{
-    sb_add(b, "[policy ");
-    sb_add(b, v->pol->name);
-    sb_add(b, ", rule ");
-    sb_add(b, v->rule);
-    sb_add(b, "] ");
-    sb_add(b, v->message);
+    ag_buf_add(b, "[policy ");
+    ag_buf_add(b, v->pol->name);
+    ag_buf_add(b, ", rule ");
+    ag_buf_add(b, v->rule);
+    ag_buf_add(b, "] ");
+    ag_buf_add(b, v->message);
     if (v->path) {
-        sb_add(b, " (field ");
-        sb_add(b, v->path);
-        sb_add(b, ")");
+        ag_buf_add(b, " (field ");
+        ag_buf_add(b, v->path);
+        ag_buf_add(b, ")");
     }
 }
 
@@ -395,42 +376,44 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
         if (vl.oom) {
             rc = ag_error_set(err, AG_ENOMEM, "out of memory while validating");
         } else {
-            sbuf deny = {0};
+            ag_buf deny = {0};
             size_t ndeny = 0;
-            for (size_t i = 0; i < vl.n; i++) {
+            for (size_t i = 0; i < vl.n && !deny.oom; i++) {
                 violation *v = &vl.v[i];
-                sbuf one = {0};
+                ag_buf one = {0};
                 describe(&one, v);
-                if (v->action == AG_ACTION_ENFORCE) {
+                if (one.oom) {
+                    deny.oom = 1; /* a decision is never taken on half a message */
+                } else if (v->action == AG_ACTION_ENFORCE) {
                     if (ndeny++)
-                        sb_add(&deny, "; ");
-                    sb_add(&deny, one.p ? one.p : "");
+                        ag_buf_add(&deny, "; ");
+                    ag_buf_addn(&deny, one.p, one.len);
                 } else if (v->action == AG_ACTION_WARN) {
-                    ag_decision_warn(out, one.p ? one.p : "");
+                    ag_decision_warn(out, one.p);
                 } else {
                     char key[128];
                     snprintf(key, sizeof key, "%s.%zu", v->pol->name, i);
-                    ag_decision_annotate(out, key, one.p ? one.p : "");
+                    ag_decision_annotate(out, key, one.p);
                 }
-                free(one.p);
+                ag_buf_free(&one);
             }
-            if (ndeny) {
+            if (deny.oom) {
+                rc = ag_error_set(err, AG_ENOMEM, "out of memory while describing violations");
+            } else if (ndeny) {
                 out->allowed = 0;
                 out->code = 403;
-                char head[256];
-                snprintf(head, sizeof head, "aimguard denied %s %s%s%s: ", e.kind,
-                         *e.ns ? e.ns : "", *e.ns ? "/" : "", e.name ? e.name : "");
-                sbuf msg = {0};
-                sb_add(&msg, head);
-                sb_add(&msg, deny.p ? deny.p : "");
-                out->message = msg.p;
+                ag_buf msg = {0};
+                ag_buf_printf(&msg, "aimguard denied %s %s%s%s: ", e.kind, *e.ns ? e.ns : "", *e.ns ? "/" : "",
+                              e.name ? e.name : "");
+                ag_buf_addn(&msg, deny.p, deny.len);
+                out->message = ag_buf_take(&msg);
                 if (!out->message)
                     rc = ag_error_set(err, AG_ENOMEM, "out of memory");
                 /* a denied request gets no patch */
                 json_decref(out->patch);
                 out->patch = NULL;
             }
-            free(deny.p);
+            ag_buf_free(&deny);
         }
         vlist_clear(&vl);
     }

@@ -1,39 +1,12 @@
 /* `aimguard explain`: which policies and rules apply to each kind and operation. */
 #include "policy_int.h"
 
+#include "aimguard/buf.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct out {
-    char *p;
-    size_t len, cap;
-} out;
-
-__attribute__((format(printf, 2, 3))) static void put(out *o, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if (o->len + (size_t)n + 1 > o->cap) {
-        size_t nc = (o->len + (size_t)n + 1) * 2;
-        char *np = realloc(o->p, nc);
-        if (!np) {
-            free(s);
-            return;
-        }
-        o->p = np;
-        o->cap = nc;
-    }
-    memcpy(o->p + o->len, s, (size_t)n + 1);
-    o->len += (size_t)n;
-    free(s);
-}
 
 static const char *action_name(int a)
 {
@@ -47,19 +20,19 @@ static int ops_has(const selector *s, const char *op)
     return strlist_has_glob(&s->operations, op);
 }
 
-static void list(out *o, const char *title, const strlist *l)
+static void list(ag_buf *o, const char *title, const strlist *l)
 {
     if (!l->n)
         return;
-    put(o, "      %s:", title);
+    ag_buf_printf(o, "      %s:", title);
     for (size_t i = 0; i < l->n; i++)
-        put(o, " %s", l->v[i]);
-    put(o, "\n");
+        ag_buf_printf(o, " %s", l->v[i]);
+    ag_buf_printf(o, "\n");
 }
 
-static void describe_policy(out *o, const policy *p)
+static void describe_policy(ag_buf *o, const policy *p)
 {
-    put(o, "    %s (%s, %s)\n", p->name, action_name(p->action), p->where);
+    ag_buf_printf(o, "    %s (%s, %s)\n", p->name, action_name(p->action), p->where);
     list(o, "namespaces", &p->match.namespaces);
     if (p->exclude.present) {
         list(o, "excluded namespaces", &p->exclude.namespaces);
@@ -68,32 +41,32 @@ static void describe_policy(out *o, const policy *p)
         list(o, "excluded service accounts", &p->exclude.service_accounts);
     }
     if (p->hard.present) {
-        put(o, "      mutate securityContext:");
-        if (p->hard.run_as_non_root == 1) put(o, " runAsNonRoot");
-        if (p->hard.seccomp) put(o, " seccompProfile=%s", p->hard.seccomp);
-        if (p->hard.allow_priv_esc == 0) put(o, " allowPrivilegeEscalation=false");
-        if (p->hard.drop_caps.n) put(o, " capabilities.drop");
-        if (p->hard.read_only_root == 1) put(o, " readOnlyRootFilesystem");
-        for (size_t i = 0; i < p->hard.ndirs; i++) put(o, " emptyDir:%s", p->hard.dirs[i].path);
-        if (p->hard.has_uid) put(o, " runAsUser=%lld", p->hard.uid);
-        if (p->hard.automount_token == 0) put(o, " automountServiceAccountToken=false");
-        put(o, "\n");
+        ag_buf_printf(o, "      mutate securityContext:");
+        if (p->hard.run_as_non_root == 1) ag_buf_printf(o, " runAsNonRoot");
+        if (p->hard.seccomp) ag_buf_printf(o, " seccompProfile=%s", p->hard.seccomp);
+        if (p->hard.allow_priv_esc == 0) ag_buf_printf(o, " allowPrivilegeEscalation=false");
+        if (p->hard.drop_caps.n) ag_buf_printf(o, " capabilities.drop");
+        if (p->hard.read_only_root == 1) ag_buf_printf(o, " readOnlyRootFilesystem");
+        for (size_t i = 0; i < p->hard.ndirs; i++) ag_buf_printf(o, " emptyDir:%s", p->hard.dirs[i].path);
+        if (p->hard.has_uid) ag_buf_printf(o, " runAsUser=%lld", p->hard.uid);
+        if (p->hard.automount_token == 0) ag_buf_printf(o, " automountServiceAccountToken=false");
+        ag_buf_printf(o, "\n");
     }
     if (p->gpu.present)
-        put(o, "      mutate gpu placement for:%s%s\n", p->gpu.resources.n ? " " : "",
+        ag_buf_printf(o, "      mutate gpu placement for:%s%s\n", p->gpu.resources.n ? " " : "",
             p->gpu.resources.n ? p->gpu.resources.v[0] : "");
     if (p->pss_level > 0)
-        put(o, "      validate podSecurity: %s (v1.37)\n", ag_pss_level_name((ag_pss_level)p->pss_level));
+        ag_buf_printf(o, "      validate podSecurity: %s (v1.37)\n", ag_pss_level_name((ag_pss_level)p->pss_level));
     for (size_t i = 0; i < p->nrules; i++)
-        put(o, "      validate rule %s: %s (%s)\n", p->rules[i].name, p->rules[i].path_text,
+        ag_buf_printf(o, "      validate rule %s: %s (%s)\n", p->rules[i].name, p->rules[i].path_text,
             action_name(p->rules[i].action >= 0 ? p->rules[i].action : p->action));
     for (size_t i = 0; i < p->nexc; i++) {
         const exception_ *x = &p->exc[i];
-        put(o, "      exception:");
-        for (size_t j = 0; j < x->controls.n; j++) put(o, " %s", x->controls.v[j]);
-        put(o, " in");
-        for (size_t j = 0; j < x->namespaces.n; j++) put(o, " %s", x->namespaces.v[j]);
-        put(o, "%s%s (%s)\n", x->expires_text ? " until " : "", x->expires_text ? x->expires_text : "",
+        ag_buf_printf(o, "      exception:");
+        for (size_t j = 0; j < x->controls.n; j++) ag_buf_printf(o, " %s", x->controls.v[j]);
+        ag_buf_printf(o, " in");
+        for (size_t j = 0; j < x->namespaces.n; j++) ag_buf_printf(o, " %s", x->namespaces.v[j]);
+        ag_buf_printf(o, "%s%s (%s)\n", x->expires_text ? " until " : "", x->expires_text ? x->expires_text : "",
             x->reason);
     }
 }
@@ -101,10 +74,10 @@ static void describe_policy(out *o, const policy *p)
 char *ag_policy_explain(const ag_policy_set *set)
 {
     static const char *const ops[] = {"CREATE", "UPDATE", "DELETE", "CONNECT"};
-    out o = {0};
-    put(&o, "Policies are evaluated in this order (files sorted by path, documents in file order):\n");
+    ag_buf o = {0};
+    ag_buf_printf(&o, "Policies are evaluated in this order (files sorted by path, documents in file order):\n");
     for (size_t i = 0; i < set->n; i++)
-        put(&o, "  %zu. %s (%s)\n", i + 1, set->v[i].name, set->v[i].where);
+        ag_buf_printf(&o, "  %zu. %s (%s)\n", i + 1, set->v[i].name, set->v[i].where);
     /* every kind named anywhere, in first-seen order */
     strlist kinds = {0};
     for (size_t i = 0; i < set->n; i++)
@@ -141,11 +114,11 @@ char *ag_policy_explain(const ag_policy_set *set)
                 if (!applies || !ops_has(&p->match, ops[op]))
                     continue;
                 if (!header++)
-                    put(&o, "\n%s %s:\n", kinds.v[k], ops[op]);
+                    ag_buf_printf(&o, "\n%s %s:\n", kinds.v[k], ops[op]);
                 describe_policy(&o, p);
             }
         }
     }
     free(kinds.v);
-    return o.p;
+    return ag_buf_take(&o);
 }

@@ -1,6 +1,8 @@
 /* Finding policy files, building snapshots, publishing them. */
 #include "policy_int.h"
 
+#include "aimguard/buf.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <sched.h>
@@ -271,30 +273,16 @@ size_t ag_policy_set_rule_count(const ag_policy_set *set)
 
 char *ag_policy_expiring(const ag_policy_set *set, time_t now, time_t within)
 {
-    size_t cap = 256, len = 0;
-    char *out = malloc(cap);
-    if (!out)
-        return NULL;
-    out[0] = '\0';
+    ag_buf out = {0};
     for (size_t i = 0; set && i < set->n; i++)
         for (size_t j = 0; j < set->v[i].nexc; j++) {
             const exception_ *x = &set->v[i].exc[j];
             if (!x->expires || x->expires <= now || x->expires - now > within)
                 continue;
-            char line[512];
-            int w = snprintf(line, sizeof line, "%s: policy %s: exception expires %s (%s)\n",
-                             x->where, set->v[i].name, x->expires_text, x->reason);
-            if (w < 0)
-                continue;
-            if (len + (size_t)w + 1 > cap) {
-                char *no = realloc(out, cap = (len + (size_t)w + 1) * 2);
-                if (!no) break;
-                out = no;
-            }
-            memcpy(out + len, line, (size_t)w + 1);
-            len += (size_t)w;
+            ag_buf_printf(&out, "%s: policy %s: exception expires %s (%s)\n", x->where, set->v[i].name,
+                          x->expires_text, x->reason);
         }
-    return out;
+    return ag_buf_take(&out);
 }
 
 /* Readers announce themselves in `readers` while they turn the pointer into a

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aimguard/buf.h"
 #include "aimguard/podspec.h"
 
 int ag_pss_level_parse(const char *s)
@@ -38,45 +39,8 @@ void ag_pss_result_clear(ag_pss_result *res)
     res->count = 0;
 }
 
-/* ---- small text builder ---- */
-typedef struct sb {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sb;
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(sb *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t nc = (b->len + (size_t)n + 1) * 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            free(s);
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, (size_t)n + 1);
-    b->len += (size_t)n;
-    free(s);
-}
-
-/* One check's findings: the things named ("containers "a", "b"") and the first path. */
 typedef struct finding {
-    sb names;       /* comma-separated quoted names */
+    ag_buf names; /* comma-separated quoted names */
     int count;
     char path[320];
 } finding;
@@ -90,13 +54,11 @@ static void note(finding *f, const char *name, const char *path_fmt, ...)
         char q[300];
         snprintf(q, sizeof q, "\"%s\"", name);
         const char *hit = strstr(f->names.p, q);
-        if (hit) {
-            f->count += 0;
+        if (hit)
             return;
-        }
     }
     if (name)
-        sb_printf(&f->names, "%s\"%s\"", f->count ? ", " : "", name);
+        ag_buf_printf(&f->names, "%s\"%s\"", f->count ? ", " : "", name);
     if (!f->count) {
         va_list ap;
         va_start(ap, path_fmt);
@@ -114,7 +76,7 @@ typedef struct ctx {
     int oom;
 } ctx;
 
-static void add(ctx *c, const char *check, sb *msg, const char *path)
+static void add(ctx *c, const char *check, ag_buf *msg, const char *path)
 {
     if (msg->oom || c->oom) {
         c->oom = 1;
@@ -162,8 +124,8 @@ static void finish(ctx *c, const char *check, finding *f, const char *head, cons
         free(f->names.p);
         return;
     }
-    sb msg = {0};
-    sb_printf(&msg, "%s (%s%s %s%s%s)", head, noun, f->count > 1 ? "s" : "", f->names.p ? f->names.p : "",
+    ag_buf msg = {0};
+    ag_buf_printf(&msg, "%s (%s%s %s%s%s)", head, noun, f->count > 1 ? "s" : "", f->names.p ? f->names.p : "",
               *tail ? " " : "", tail);
     free(f->names.p);
     add(c, check, &msg, f->path);
@@ -173,12 +135,12 @@ static void finish(ctx *c, const char *check, finding *f, const char *head, cons
 
 static void check_host_namespaces(ctx *c)
 {
-    sb msg = {0}, which = {0};
+    ag_buf msg = {0}, which = {0};
     const char *first = NULL;
     static const char *const keys[] = {"hostNetwork", "hostPID", "hostIPC"};
     for (int i = 0; i < 3; i++)
         if (json_is_true(obj(c->spec, keys[i]))) {
-            sb_printf(&which, "%s%s=true", which.len ? ", " : "", keys[i]);
+            ag_buf_printf(&which, "%s%s=true", which.len ? ", " : "", keys[i]);
             if (!first)
                 first = keys[i];
         }
@@ -186,7 +148,7 @@ static void check_host_namespaces(ctx *c)
         free(which.p);
         return;
     }
-    sb_printf(&msg, "host namespaces (%s)", which.p ? which.p : "");
+    ag_buf_printf(&msg, "host namespaces (%s)", which.p ? which.p : "");
     free(which.p);
     char path[320];
     snprintf(path, sizeof path, "%s.%s", c->sp, first);
@@ -218,7 +180,7 @@ static int in_list(const char *s, const char *const *l)
 static void check_capabilities_baseline(ctx *c)
 {
     finding f = {0};
-    sb caps = {0};
+    ag_buf caps = {0};
     EACH_CONTAINER(c, l, i, ctr) {
         const json_t *add_ = obj(obj(obj(ctr, "securityContext"), "capabilities"), "add");
         size_t k;
@@ -231,12 +193,12 @@ static void check_capabilities_baseline(ctx *c)
             char q[256];
             snprintf(q, sizeof q, "\"%s\"", s ? s : "");
             if (!caps.p || !strstr(caps.p, q))
-                sb_printf(&caps, "%s%s", caps.len ? ", " : "", q);
+                ag_buf_printf(&caps, "%s%s", caps.len ? ", " : "", q);
         }
     }
     if (f.count) {
-        sb msg = {0};
-        sb_printf(&msg, "non-default capabilities (container%s %s must not include %s in "
+        ag_buf msg = {0};
+        ag_buf_printf(&msg, "non-default capabilities (container%s %s must not include %s in "
                   "securityContext.capabilities.add)", f.count > 1 ? "s" : "", f.names.p, caps.p ? caps.p : "");
         add(c, "capabilities_baseline", &msg, f.path);
     }
@@ -259,7 +221,7 @@ static void check_host_path(ctx *c)
 static void check_host_ports(ctx *c)
 {
     finding f = {0};
-    sb ports = {0};
+    ag_buf ports = {0};
     EACH_CONTAINER(c, l, i, ctr) {
         size_t k;
         const json_t *p;
@@ -267,13 +229,13 @@ static void check_host_ports(ctx *c)
             const json_t *hp = obj(p, "hostPort");
             if (json_is_integer(hp) && json_integer_value(hp) != 0) {
                 note(&f, cname(ctr), "%s.%s[%zu].ports[%zu].hostPort", c->sp, ag_container_lists[l], i, k);
-                sb_printf(&ports, "%s%lld", ports.len ? ", " : "", (long long)json_integer_value(hp));
+                ag_buf_printf(&ports, "%s%lld", ports.len ? ", " : "", (long long)json_integer_value(hp));
             }
         }
     }
     if (f.count) {
-        sb msg = {0};
-        sb_printf(&msg, "hostPort (container%s %s %s hostPort%s %s)", f.count > 1 ? "s" : "", f.names.p,
+        ag_buf msg = {0};
+        ag_buf_printf(&msg, "hostPort (container%s %s %s hostPort%s %s)", f.count > 1 ? "s" : "", f.names.p,
                   f.count > 1 ? "use" : "uses", strchr(ports.p, ',') ? "s" : "", ports.p);
         add(c, "hostPorts", &msg, f.path);
     }
@@ -283,7 +245,7 @@ static void check_host_ports(ctx *c)
 
 static void check_apparmor(ctx *c)
 {
-    sb bad = {0};
+    ag_buf bad = {0};
     char path[320] = "";
     const char *pfx = "container.apparmor.security.beta.kubernetes.io/";
     const char *k;
@@ -294,20 +256,20 @@ static void check_apparmor(ctx *c)
         const char *val = json_string_value(v);
         if (val && (!strcmp(val, "runtime/default") || !strncmp(val, "localhost/", 10) || !*val))
             continue;
-        sb_printf(&bad, "%sannotation \"%s\"=\"%s\"", bad.len ? ", " : "", k, val ? val : "");
+        ag_buf_printf(&bad, "%sannotation \"%s\"=\"%s\"", bad.len ? ", " : "", k, val ? val : "");
         if (!*path)
             snprintf(path, sizeof path, "metadata.annotations['%s']", k);
     }
     const char *t = str(obj(c->psc, "appArmorProfile"), "type");
     if (t && strcmp(t, "RuntimeDefault") && strcmp(t, "Localhost")) {
-        sb_printf(&bad, "%spod must not set securityContext.appArmorProfile.type to \"%s\"", bad.len ? ", " : "", t);
+        ag_buf_printf(&bad, "%spod must not set securityContext.appArmorProfile.type to \"%s\"", bad.len ? ", " : "", t);
         if (!*path)
             snprintf(path, sizeof path, "%s.securityContext.appArmorProfile.type", c->sp);
     }
     EACH_CONTAINER(c, l, i, ctr) {
         const char *ct = str(obj(obj(ctr, "securityContext"), "appArmorProfile"), "type");
         if (ct && strcmp(ct, "RuntimeDefault") && strcmp(ct, "Localhost")) {
-            sb_printf(&bad, "%scontainer \"%s\" must not set securityContext.appArmorProfile.type to \"%s\"",
+            ag_buf_printf(&bad, "%scontainer \"%s\" must not set securityContext.appArmorProfile.type to \"%s\"",
                       bad.len ? ", " : "", cname(ctr), ct);
             if (!*path)
                 snprintf(path, sizeof path, "%s.%s[%zu].securityContext.appArmorProfile.type", c->sp,
@@ -318,13 +280,13 @@ static void check_apparmor(ctx *c)
         free(bad.p);
         return;
     }
-    sb msg = {0};
-    sb_printf(&msg, "forbidden AppArmor profile (%s)", bad.p);
+    ag_buf msg = {0};
+    ag_buf_printf(&msg, "forbidden AppArmor profile (%s)", bad.p);
     free(bad.p);
     add(c, "appArmorProfile", &msg, path);
 }
 
-static int selinux_bad(const json_t *o, sb *why)
+static int selinux_bad(const json_t *o, ag_buf *why)
 {
     if (!o)
         return 0;
@@ -333,26 +295,26 @@ static int selinux_bad(const json_t *o, sb *why)
     int bad = 0;
     const char *t = str(o, "type"), *u = str(o, "user"), *r = str(o, "role");
     if (t && !in_list(t, types))
-        sb_printf(why, "%stype \"%s\"", why->len ? ", " : "", t), bad = 1;
+        ag_buf_printf(why, "%stype \"%s\"", why->len ? ", " : "", t), bad = 1;
     if (u && *u)
-        sb_printf(why, "%suser \"%s\"", why->len ? ", " : "", u), bad = 1;
+        ag_buf_printf(why, "%suser \"%s\"", why->len ? ", " : "", u), bad = 1;
     if (r && *r)
-        sb_printf(why, "%srole \"%s\"", why->len ? ", " : "", r), bad = 1;
+        ag_buf_printf(why, "%srole \"%s\"", why->len ? ", " : "", r), bad = 1;
     return bad;
 }
 
 static void check_selinux(ctx *c)
 {
-    sb bad = {0}, why = {0};
+    ag_buf bad = {0}, why = {0};
     char path[320] = "";
     if (selinux_bad(obj(c->psc, "seLinuxOptions"), &why)) {
-        sb_printf(&bad, "pod set forbidden securityContext.seLinuxOptions: %s", why.p);
+        ag_buf_printf(&bad, "pod set forbidden securityContext.seLinuxOptions: %s", why.p);
         snprintf(path, sizeof path, "%s.securityContext.seLinuxOptions", c->sp);
     }
     EACH_CONTAINER(c, l, i, ctr) {
-        sb w = {0};
+        ag_buf w = {0};
         if (selinux_bad(obj(obj(ctr, "securityContext"), "seLinuxOptions"), &w)) {
-            sb_printf(&bad, "%scontainer \"%s\" set forbidden securityContext.seLinuxOptions: %s",
+            ag_buf_printf(&bad, "%scontainer \"%s\" set forbidden securityContext.seLinuxOptions: %s",
                       bad.len ? "; " : "", cname(ctr), w.p);
             if (!*path)
                 snprintf(path, sizeof path, "%s.%s[%zu].securityContext.seLinuxOptions", c->sp,
@@ -365,8 +327,8 @@ static void check_selinux(ctx *c)
         free(bad.p);
         return;
     }
-    sb msg = {0};
-    sb_printf(&msg, "seLinuxOptions (%s)", bad.p);
+    ag_buf msg = {0};
+    ag_buf_printf(&msg, "seLinuxOptions (%s)", bad.p);
     free(bad.p);
     add(c, "seLinuxOptions", &msg, path);
 }
@@ -404,11 +366,11 @@ static void check_seccomp_baseline(ctx *c)
         free(f.names.p);
         return;
     }
-    sb msg = {0};
+    ag_buf msg = {0};
     char path[320];
     if (pod_bad)
         snprintf(path, sizeof path, "%s.securityContext.seccompProfile.type", c->sp);
-    sb_printf(&msg, "seccompProfile (%s%s%s%s%s must not set securityContext.seccompProfile.type to \"Unconfined\")",
+    ag_buf_printf(&msg, "seccompProfile (%s%s%s%s%s must not set securityContext.seccompProfile.type to \"Unconfined\")",
               pod_bad ? "pod" : "", pod_bad && f.count ? " and " : "", f.count ? (f.count > 1 ? "containers " : "container ") : "",
               f.count ? f.names.p : "", "");
     free(f.names.p);
@@ -434,8 +396,8 @@ static void check_sysctls(ctx *c)
             note(&f, n ? n : "", "%s.securityContext.sysctls[%zu].name", c->sp, i);
     }
     if (f.count) {
-        sb msg = {0};
-        sb_printf(&msg, "forbidden sysctl%s (%s)", f.count > 1 ? "s" : "", f.names.p);
+        ag_buf msg = {0};
+        ag_buf_printf(&msg, "forbidden sysctl%s (%s)", f.count > 1 ? "s" : "", f.names.p);
         add(c, "sysctls", &msg, f.path);
     }
     free(f.names.p);
@@ -454,39 +416,39 @@ static void check_host_process(ctx *c)
         free(f.names.p);
         return;
     }
-    sb msg = {0};
+    ag_buf msg = {0};
     char path[320];
     snprintf(path, sizeof path, "%s.securityContext.windowsOptions.hostProcess", c->sp);
-    sb_printf(&msg, "hostProcess (%s%s%s%s must not set securityContext.windowsOptions.hostProcess=true)",
+    ag_buf_printf(&msg, "hostProcess (%s%s%s%s must not set securityContext.windowsOptions.hostProcess=true)",
               pod ? "pod" : "", pod && f.count ? " and " : "",
               f.count ? (f.count > 1 ? "containers " : "container ") : "", f.count ? f.names.p : "");
     free(f.names.p);
     add(c, "windowsHostProcess", &msg, pod ? path : f.path);
 }
 
-static void host_in_handler(const json_t *h, const char *where, sb *what, int *bad)
+static void host_in_handler(const json_t *h, const char *where, ag_buf *what, int *bad)
 {
     const char *hg = str(obj(h, "httpGet"), "host"), *ts = str(obj(h, "tcpSocket"), "host");
     if (hg && *hg)
-        sb_printf(what, "%s%s.httpGet.host \"%s\"", what->len ? ", " : "", where, hg), *bad = 1;
+        ag_buf_printf(what, "%s%s.httpGet.host \"%s\"", what->len ? ", " : "", where, hg), *bad = 1;
     if (ts && *ts)
-        sb_printf(what, "%s%s.tcpSocket.host \"%s\"", what->len ? ", " : "", where, ts), *bad = 1;
+        ag_buf_printf(what, "%s%s.tcpSocket.host \"%s\"", what->len ? ", " : "", where, ts), *bad = 1;
 }
 
 static void check_host_probes(ctx *c)
 {
-    sb bad = {0};
+    ag_buf bad = {0};
     char path[320] = "";
     static const char *const probes[] = {"livenessProbe", "readinessProbe", "startupProbe"};
     EACH_CONTAINER(c, l, i, ctr) {
-        sb what = {0};
+        ag_buf what = {0};
         int b = 0;
         for (int p = 0; p < 3; p++)
             host_in_handler(obj(ctr, probes[p]), probes[p], &what, &b);
         host_in_handler(obj(obj(ctr, "lifecycle"), "postStart"), "lifecycle.postStart", &what, &b);
         host_in_handler(obj(obj(ctr, "lifecycle"), "preStop"), "lifecycle.preStop", &what, &b);
         if (b) {
-            sb_printf(&bad, "%scontainer \"%s\" uses %s", bad.len ? "; " : "", cname(ctr), what.p);
+            ag_buf_printf(&bad, "%scontainer \"%s\" uses %s", bad.len ? "; " : "", cname(ctr), what.p);
             if (!*path)
                 snprintf(path, sizeof path, "%s.%s[%zu]", c->sp, ag_container_lists[l], i);
         }
@@ -496,8 +458,8 @@ static void check_host_probes(ctx *c)
         free(bad.p);
         return;
     }
-    sb msg = {0};
-    sb_printf(&msg, "probe or lifecycle host (%s)", bad.p);
+    ag_buf msg = {0};
+    ag_buf_printf(&msg, "probe or lifecycle host (%s)", bad.p);
     free(bad.p);
     add(c, "hostProbesAndHostLifecycle", &msg, path);
 }
@@ -510,7 +472,7 @@ static const char *const allowed_volumes[] = {"configMap", "csi", "downwardAPI",
 static void check_restricted_volumes(ctx *c)
 {
     finding f = {0};
-    sb types = {0};
+    ag_buf types = {0};
     size_t i;
     const json_t *v;
     json_array_foreach(obj(c->spec, "volumes"), i, v) {
@@ -523,12 +485,12 @@ static void check_restricted_volumes(ctx *c)
             char q[128];
             snprintf(q, sizeof q, "\"%s\"", k);
             if (!types.p || !strstr(types.p, q))
-                sb_printf(&types, "%s%s", types.len ? ", " : "", q);
+                ag_buf_printf(&types, "%s%s", types.len ? ", " : "", q);
         }
     }
     if (f.count) {
-        sb msg = {0};
-        sb_printf(&msg, "restricted volume types (volume%s %s %s restricted volume type%s %s)",
+        ag_buf msg = {0};
+        ag_buf_printf(&msg, "restricted volume types (volume%s %s %s restricted volume type%s %s)",
                   f.count > 1 ? "s" : "", f.names.p, f.count > 1 ? "use" : "uses",
                   strchr(types.p, ',') ? "s" : "", types.p);
         add(c, "restrictedVolumes", &msg, f.path);
@@ -552,7 +514,7 @@ static void check_allow_privilege_escalation(ctx *c)
 static void check_capabilities_restricted(ctx *c)
 {
     finding drop = {0}, addf = {0};
-    sb caps = {0};
+    ag_buf caps = {0};
     EACH_CONTAINER(c, l, i, ctr) {
         const json_t *capo = obj(obj(ctr, "securityContext"), "capabilities");
         int has_all = 0;
@@ -572,19 +534,19 @@ static void check_capabilities_restricted(ctx *c)
             char q[256];
             snprintf(q, sizeof q, "\"%s\"", s ? s : "");
             if (!caps.p || !strstr(caps.p, q))
-                sb_printf(&caps, "%s%s", caps.len ? ", " : "", q);
+                ag_buf_printf(&caps, "%s%s", caps.len ? ", " : "", q);
         }
     }
     if (drop.count || addf.count) {
-        sb msg = {0};
-        sb_printf(&msg, "unrestricted capabilities (");
+        ag_buf msg = {0};
+        ag_buf_printf(&msg, "unrestricted capabilities (");
         if (drop.count)
-            sb_printf(&msg, "container%s %s must set securityContext.capabilities.drop=[\"ALL\"]",
+            ag_buf_printf(&msg, "container%s %s must set securityContext.capabilities.drop=[\"ALL\"]",
                       drop.count > 1 ? "s" : "", drop.names.p);
         if (addf.count)
-            sb_printf(&msg, "%scontainer%s %s must not include %s in securityContext.capabilities.add",
+            ag_buf_printf(&msg, "%scontainer%s %s must not include %s in securityContext.capabilities.add",
                       drop.count ? "; " : "", addf.count > 1 ? "s" : "", addf.names.p, caps.p);
-        sb_printf(&msg, ")");
+        ag_buf_printf(&msg, ")");
         add(c, "capabilities_restricted", &msg, drop.count ? drop.path : addf.path);
     }
     free(drop.names.p);
@@ -609,24 +571,24 @@ static void check_run_as_non_root(ctx *c)
         free(unset.names.p);
         return;
     }
-    sb msg = {0};
+    ag_buf msg = {0};
     char path[320];
     snprintf(path, sizeof path, "%s.securityContext.runAsNonRoot", c->sp);
-    sb_printf(&msg, "runAsNonRoot != true (");
+    ag_buf_printf(&msg, "runAsNonRoot != true (");
     const char *sep = "";
     if (pod_false) {
-        sb_printf(&msg, "pod must not set securityContext.runAsNonRoot=false");
+        ag_buf_printf(&msg, "pod must not set securityContext.runAsNonRoot=false");
         sep = "; ";
     }
     if (explicit_false.count) {
-        sb_printf(&msg, "%scontainer%s %s must not set securityContext.runAsNonRoot=false", sep,
+        ag_buf_printf(&msg, "%scontainer%s %s must not set securityContext.runAsNonRoot=false", sep,
                   explicit_false.count > 1 ? "s" : "", explicit_false.names.p);
         sep = "; ";
     }
     if (unset.count)
-        sb_printf(&msg, "%spod or container%s %s must set securityContext.runAsNonRoot=true", sep,
+        ag_buf_printf(&msg, "%spod or container%s %s must set securityContext.runAsNonRoot=true", sep,
                   unset.count > 1 ? "s" : "", unset.names.p);
-    sb_printf(&msg, ")");
+    ag_buf_printf(&msg, ")");
     const char *p = pod_false || (unset.count && !explicit_false.count) ? path
                     : explicit_false.count ? explicit_false.path : path;
     add(c, "runAsNonRoot", &msg, p);
@@ -648,10 +610,10 @@ static void check_run_as_user(ctx *c)
         free(f.names.p);
         return;
     }
-    sb msg = {0};
+    ag_buf msg = {0};
     char path[320];
     snprintf(path, sizeof path, "%s.securityContext.runAsUser", c->sp);
-    sb_printf(&msg, "runAsUser=0 (%s%s%s%s must not set runAsUser=0)", pod ? "pod" : "", pod && f.count ? " and " : "",
+    ag_buf_printf(&msg, "runAsUser=0 (%s%s%s%s must not set runAsUser=0)", pod ? "pod" : "", pod && f.count ? " and " : "",
               f.count ? (f.count > 1 ? "containers " : "container ") : "", f.count ? f.names.p : "");
     free(f.names.p);
     add(c, "runAsUser", &msg, pod ? path : f.path);
@@ -676,24 +638,24 @@ static void check_seccomp_restricted(ctx *c)
         free(unset.names.p);
         return;
     }
-    sb msg = {0};
+    ag_buf msg = {0};
     char path[320];
     snprintf(path, sizeof path, "%s.securityContext.seccompProfile.type", c->sp);
-    sb_printf(&msg, "seccompProfile (");
+    ag_buf_printf(&msg, "seccompProfile (");
     const char *sep = "";
     if (pod_bad) {
-        sb_printf(&msg, "pod must not set securityContext.seccompProfile.type to \"%s\"", pt);
+        ag_buf_printf(&msg, "pod must not set securityContext.seccompProfile.type to \"%s\"", pt);
         sep = "; ";
     }
     if (bad.count) {
-        sb_printf(&msg, "%scontainer%s %s must not set securityContext.seccompProfile.type to a value other "
+        ag_buf_printf(&msg, "%scontainer%s %s must not set securityContext.seccompProfile.type to a value other "
                   "than \"RuntimeDefault\" or \"Localhost\"", sep, bad.count > 1 ? "s" : "", bad.names.p);
         sep = "; ";
     }
     if (unset.count)
-        sb_printf(&msg, "%spod or container%s %s must set securityContext.seccompProfile.type to "
+        ag_buf_printf(&msg, "%spod or container%s %s must set securityContext.seccompProfile.type to "
                   "\"RuntimeDefault\" or \"Localhost\"", sep, unset.count > 1 ? "s" : "", unset.names.p);
-    sb_printf(&msg, ")");
+    ag_buf_printf(&msg, ")");
     add(c, "seccompProfile_restricted", &msg, pod_bad ? path : bad.count ? bad.path : path);
     free(bad.names.p);
     free(unset.names.p);

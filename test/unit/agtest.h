@@ -32,4 +32,14 @@ char *agt_read_file(const char *path, size_t *len);
 /* Joins an environment variable holding a directory with a relative path. */
 const char *agt_path(const char *env, const char *rel);
 
+/* Policies and decisions, for the tests of the policy engine. The loaders print the
+ * loader's diagnostics (file:line:column) and return NULL when the policy is refused. */
+struct ag_policy_set;
+struct ag_policy_set *agt_policy_path(const char *path);
+struct ag_policy_set *agt_policy_text(const char *name, const char *text);
+/* Validates obj_json (a whole object) as if `user` sent it with `op` in `ns`, at a fixed
+ * time (2027-01-15); sets *allowed and returns the denial message ("" if none; caller frees). */
+char *agt_validate(struct ag_policy_set *set, const char *obj_json, const char *op, const char *ns,
+                   const char *user, int *allowed);
+
 #endif

@@ -7,23 +7,6 @@
 
 static ag_policy_set *set;
 
-static char *decide(const char *obj_json, const char *op, const char *ns, const char *user, int *allowed)
-{
-    json_t *obj = json_loads(obj_json, 0, NULL);
-    CHECK(obj != NULL);
-    ag_request req;
-    ag_error err = {0};
-    CHECK_INT(ag_request_synthesize(&req, obj, NULL, op, ns, user, NULL, 0, &err), 0);
-    ag_decision d;
-    CHECK_INT(ag_decide(set, &req, NULL, AG_MODE_VALIDATE, (time_t)1800000000, &d, &err), 0);
-    *allowed = d.allowed;
-    char *m = strdup(d.message ? d.message : "");
-    ag_decision_clear(&d);
-    ag_request_clear(&req);
-    json_decref(obj);
-    return m;
-}
-
 #define BINDING(kind, role, subjects) "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"" kind "\"," \
     "\"metadata\":{\"name\":\"b\"},\"roleRef\":{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":\"" role "\"}," \
     "\"subjects\":" subjects "}"
@@ -31,43 +14,43 @@ static char *decide(const char *obj_json, const char *op, const char *ns, const 
 static void test_bindings(void)
 {
     int ok;
-    char *m = decide(BINDING("ClusterRoleBinding", "cluster-admin", "[{\"kind\":\"Group\",\"name\":\"system:authenticated\"}]"),
+    char *m = agt_validate(set, BINDING("ClusterRoleBinding", "cluster-admin", "[{\"kind\":\"Group\",\"name\":\"system:authenticated\"}]"),
                      "CREATE", "", "mallory", &ok);
     CHECK(!ok);
     CHECK_CONTAINS(m, "grants the protected role \"cluster-admin\" to the broad group \"system:authenticated\"");
     free(m);
-    m = decide(BINDING("RoleBinding", "aim-engine-aimservice-admin-role", "[{\"kind\":\"ServiceAccount\",\"name\":\"ci\",\"namespace\":\"other\"}]"),
+    m = agt_validate(set, BINDING("RoleBinding", "aim-engine-aimservice-admin-role", "[{\"kind\":\"ServiceAccount\",\"name\":\"ci\",\"namespace\":\"other\"}]"),
                "CREATE", "team-a", "admin", &ok);
     CHECK(!ok);
     CHECK_CONTAINS(m, "service account of another namespace (other/ci)");
     free(m);
-    m = decide(BINDING("RoleBinding", "view", "[{\"kind\":\"Group\",\"name\":\"system:authenticated\"}]"),
+    m = agt_validate(set, BINDING("RoleBinding", "view", "[{\"kind\":\"Group\",\"name\":\"system:authenticated\"}]"),
                "CREATE", "team-a", "admin", &ok);
     CHECK(ok); /* not a protected role */
     free(m);
     /* the status updater: only the reconciler, only to default of the namespace */
     const char *su = BINDING("RoleBinding", "aim-engine-artifact-status-updater",
                              "[{\"kind\":\"ServiceAccount\",\"name\":\"default\",\"namespace\":\"team-a\"}]");
-    m = decide(su, "CREATE", "team-a", "system:serviceaccount:aim-system:aim-engine-controller-manager", &ok);
+    m = agt_validate(set, su, "CREATE", "team-a", "system:serviceaccount:aim-system:aim-engine-controller-manager", &ok);
     CHECK(ok);
     free(m);
-    m = decide(su, "CREATE", "team-a", "alice", &ok);
+    m = agt_validate(set, su, "CREATE", "team-a", "alice", &ok);
     CHECK(!ok);
     CHECK_CONTAINS(m, "only the reconciler may bind \"aim-engine-artifact-status-updater\" (requested by alice)");
     free(m);
-    m = decide(BINDING("RoleBinding", "aim-engine-artifact-status-updater", "[{\"kind\":\"ServiceAccount\",\"name\":\"runner\",\"namespace\":\"team-a\"}]"),
+    m = agt_validate(set, BINDING("RoleBinding", "aim-engine-artifact-status-updater", "[{\"kind\":\"ServiceAccount\",\"name\":\"runner\",\"namespace\":\"team-a\"}]"),
                "CREATE", "team-a", "system:serviceaccount:aim-system:aim-engine-controller-manager", &ok);
     CHECK(!ok);
     CHECK_CONTAINS(m, "may only be bound to a ServiceAccount of the binding's namespace (team-a) named "
                       "default, aim-artifact-downloader, not to ServiceAccount team-a/runner");
     free(m);
     /* aimguard's reconciler binds its dedicated download identity, never another namespace's */
-    m = decide(BINDING("RoleBinding", "aim-engine-artifact-status-updater",
+    m = agt_validate(set, BINDING("RoleBinding", "aim-engine-artifact-status-updater",
                        "[{\"kind\":\"ServiceAccount\",\"name\":\"aim-artifact-downloader\",\"namespace\":\"team-a\"}]"),
                "CREATE", "team-a", "system:serviceaccount:aimguard-system:aimguard", &ok);
     CHECK(ok);
     free(m);
-    m = decide(BINDING("RoleBinding", "aim-engine-artifact-status-updater",
+    m = agt_validate(set, BINDING("RoleBinding", "aim-engine-artifact-status-updater",
                        "[{\"kind\":\"ServiceAccount\",\"name\":\"aim-artifact-downloader\",\"namespace\":\"team-b\"}]"),
                "CREATE", "team-a", "system:serviceaccount:aimguard-system:aimguard", &ok);
     CHECK(!ok);
@@ -77,7 +60,7 @@ static void test_bindings(void)
 static void test_service_accounts(void)
 {
     int ok;
-    char *m = decide("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},\"spec\":{\"template\":"
+    char *m = agt_validate(set, "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\"},\"spec\":{\"template\":"
                      "{\"spec\":{\"serviceAccountName\":\"aim-engine-controller-manager\",\"containers\":[]}}}}",
                      "CREATE", "aim-system", "alice", &ok);
     CHECK(!ok);
@@ -85,12 +68,12 @@ static void test_service_accounts(void)
     CHECK_CONTAINS(m, "(field spec.template.spec.serviceAccountName)");
     free(m);
     /* an AIMClusterModel's SA is used in the operator namespace */
-    m = decide("{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMClusterModel\",\"metadata\":{\"name\":\"m\"},"
+    m = agt_validate(set, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMClusterModel\",\"metadata\":{\"name\":\"m\"},"
                "\"spec\":{\"image\":\"x:1\",\"serviceAccountName\":\"aim-engine-controller-manager\"}}", "CREATE", "", "alice", &ok);
     CHECK(!ok);
     CHECK_CONTAINS(m, "aim-system/aim-engine-controller-manager");
     free(m);
-    m = decide("{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMService\",\"metadata\":{\"name\":\"s\"},"
+    m = agt_validate(set, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMService\",\"metadata\":{\"name\":\"s\"},"
                "\"spec\":{\"model\":{\"name\":\"m\"},\"serviceAccountName\":\"llama-runner\"}}", "CREATE", "team-a", "alice", &ok);
     CHECK(ok);
     free(m);
@@ -99,7 +82,7 @@ static void test_service_accounts(void)
 static void test_aim_fields(void)
 {
     int ok;
-    char *m = decide("{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMService\",\"metadata\":{\"name\":\"s\",\"namespace\":\"team-a\"},"
+    char *m = agt_validate(set, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMService\",\"metadata\":{\"name\":\"s\",\"namespace\":\"team-a\"},"
                      "\"spec\":{\"model\":{\"name\":\"m\"},\"resources\":{\"limits\":{\"amd.com/gpu\":\"1\",\"example.com/fpga\":\"1\"}},"
                      "\"routing\":{\"enabled\":true,\"gatewayRef\":{\"name\":\"internal\",\"namespace\":\"team-b\"},"
                      "\"pathTemplate\":\"/{.metadata.name}\"}}}", "CREATE", "team-a", "alice", &ok);
@@ -108,12 +91,12 @@ static void test_aim_fields(void)
     CHECK_CONTAINS(m, "routes through the Gateway team-b/internal");
     CHECK_CONTAINS(m, "pathTemplate renders \"/s\": a route must stay under /team-a/");
     free(m);
-    m = decide("{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMService\",\"metadata\":{\"name\":\"s\",\"namespace\":\"team-a\"},"
+    m = agt_validate(set, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMService\",\"metadata\":{\"name\":\"s\",\"namespace\":\"team-a\"},"
                "\"spec\":{\"model\":{\"name\":\"m\"},\"routing\":{\"enabled\":true,\"gatewayRef\":{\"name\":\"public\",\"namespace\":\"gateway-system\"},"
                "\"pathTemplate\":\"/{.metadata.namespace}/{.metadata.name}\"}}}", "CREATE", "team-a", "alice", &ok);
     CHECK(ok);
     free(m);
-    m = decide("{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMService\",\"metadata\":{\"name\":\"s\"},"
+    m = agt_validate(set, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMService\",\"metadata\":{\"name\":\"s\"},"
                "\"spec\":{\"model\":{\"name\":\"m\"},\"routing\":{\"pathTemplate\":\"/\"}}}",
                "CREATE", "a-namespace-name-that-is-longer-than-forty-two", "alice", &ok);
     CHECK(!ok);
@@ -124,12 +107,7 @@ static void test_aim_fields(void)
 
 int main(void)
 {
-    ag_diags d = {0};
-    ag_error err = {0};
-    ag_load_options o = {1, -1};
-    if (ag_policy_load(agt_path("AG_SRC", "policies/examples/aim-access.yaml"), &o, &set, &d, &err))
-        for (size_t i = 0; i < d.count; i++) fprintf(stderr, "%s\n", d.items[i]);
-    ag_diags_clear(&d);
+    set = agt_policy_path(agt_path("AG_SRC", "policies/examples/aim-access.yaml"));
     CHECK(set != NULL);
     if (set) {
         RUN(test_bindings);

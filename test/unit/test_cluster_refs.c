@@ -58,14 +58,7 @@ static ag_policy_set *load(const char *extra)
              "spec:\n  match:\n    kinds: [\"aim.eai.amd.com/*\"]\n  validate:\n    rbac:\n"
              "      clusterReferences: {%s}\n%s", extra, strstr(extra, "failClosed: false") ? "" :
              "  exceptions:\n    - {controls: [rbac_clusterReferences], namespaces: [trusted], reason: the platform team}\n");
-    ag_policy_set *set = NULL;
-    ag_diags d = {0};
-    ag_error err = {0};
-    ag_load_options o = {1, -1};
-    if (ag_policy_load_buffer(text, strlen(text), "c.yaml", &o, &set, &d, &err))
-        for (size_t i = 0; i < d.count; i++) fprintf(stderr, "%s\n", d.items[i]);
-    ag_diags_clear(&d);
-    return set;
+    return agt_policy_text("c.yaml", text);
 }
 
 typedef struct result {
@@ -321,12 +314,8 @@ static void test_compile_errors(void)
 
 static void test_example_policy(void)
 {
-    ag_policy_set *set = NULL;
-    ag_diags d = {0};
-    ag_error err = {0};
-    ag_load_options o = {1, -1};
-    CHECK_INT(ag_policy_load(agt_path("AG_SRC", "policies/examples/aim-cluster-references.yaml"), &o, &set, &d, &err), 0);
-    ag_diags_clear(&d);
+    ag_policy_set *set = agt_policy_path(agt_path("AG_SRC", "policies/examples/aim-cluster-references.yaml"));
+    CHECK(set != NULL);
     if (!set)
         return;
     fake f = {.deny_name = "llama"};

@@ -233,6 +233,24 @@ static void test_exceptions_and_expiry(void)
     CHECK(!strstr(soon, "CNI agent")); /* already expired */
     free(soon);
     ag_policy_set_unref(set);
+
+    /* a reason longer than any line buffer is reported whole (it once over-read one) */
+    char reason[1501];
+    memset(reason, 'r', sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    char *text = NULL;
+    CHECK(asprintf(&text, HEAD "spec:\n  match: {kinds: [Pod]}\n  validate:\n"
+                   "    rules: [{name: no-hostnet, path: spec.hostNetwork, absent: true}]\n"
+                   "  exceptions:\n"
+                   "    - {controls: [no-hostnet], users: [ops-bot], reason: '%s', expires: 2027-02-01}\n",
+                   reason) > 0);
+    set = load(text);
+    free(text);
+    soon = ag_policy_expiring(set, NOW, 30 * 24 * 3600);
+    CHECK_CONTAINS(soon, reason);
+    CHECK(soon && soon[strlen(soon) - 1] == '\n');
+    free(soon);
+    ag_policy_set_unref(set);
 }
 
 static void test_hardening_on_every_carrier(void)

@@ -8,35 +8,6 @@
 
 #define D64 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-static ag_policy_set *load_file(const char *rel)
-{
-    ag_policy_set *set = NULL;
-    ag_diags d = {0};
-    ag_error err = {0};
-    ag_load_options o = {1, -1};
-    if (ag_policy_load(agt_path("AG_SRC", rel), &o, &set, &d, &err))
-        for (size_t i = 0; i < d.count; i++) fprintf(stderr, "%s\n", d.items[i]);
-    ag_diags_clear(&d);
-    return set;
-}
-
-static char *decide_msg(ag_policy_set *set, const char *obj_json, const char *ns, int *allowed)
-{
-    json_t *obj = json_loads(obj_json, 0, NULL);
-    CHECK(obj != NULL);
-    ag_request req;
-    ag_error err = {0};
-    CHECK_INT(ag_request_synthesize(&req, obj, NULL, "CREATE", ns, "alice", NULL, 0, &err), 0);
-    ag_decision d;
-    CHECK_INT(ag_decide(set, &req, NULL, AG_MODE_VALIDATE, (time_t)1800000000, &d, &err), 0);
-    *allowed = d.allowed;
-    char *m = strdup(d.message ? d.message : "");
-    ag_decision_clear(&d);
-    ag_request_clear(&req);
-    json_decref(obj);
-    return m;
-}
-
 static char *pod(const char *image)
 {
     char *s = NULL;
@@ -49,7 +20,7 @@ static char *pod(const char *image)
 
 static void test_example_allowlist(void)
 {
-    ag_policy_set *set = load_file("policies/examples/image-allowlist.yaml");
+    ag_policy_set *set = agt_policy_path(agt_path("AG_SRC", "policies/examples/image-allowlist.yaml"));
     CHECK(set != NULL);
     if (!set) return;
     static const struct { const char *image; int allowed; const char *needle; } cases[] = {
@@ -67,7 +38,7 @@ static void test_example_allowlist(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *obj = pod(cases[i].image);
         int allowed = -1;
-        char *m = decide_msg(set, obj, "team-a", &allowed);
+        char *m = agt_validate(set, obj, "CREATE", "team-a", "alice", &allowed);
         if (allowed != cases[i].allowed) fprintf(stderr, "image %s: %s\n", cases[i].image, m);
         CHECK_INT(allowed, cases[i].allowed);
         if (cases[i].needle) {
@@ -80,38 +51,26 @@ static void test_example_allowlist(void)
     }
     /* AIM image fields */
     int allowed;
-    char *m = decide_msg(set, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMService\",\"metadata\":{\"name\":\"s\"},"
-                         "\"spec\":{\"model\":{\"image\":\"evil.example/llama:1\"}}}", "team-a", &allowed);
+    char *m = agt_validate(set, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMService\",\"metadata\":{\"name\":\"s\"},"
+                         "\"spec\":{\"model\":{\"image\":\"evil.example/llama:1\"}}}", "CREATE", "team-a", "alice", &allowed);
     CHECK(!allowed);
     CHECK_CONTAINS(m, "AIMService spec.model.image uses evil.example/llama:1");
     free(m);
-    m = decide_msg(set, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMArtifact\",\"metadata\":{\"name\":\"a\"},"
-                   "\"spec\":{\"modelDownloadImage\":\"ghcr.io/silogen/aim-artifact-downloader:0.2.1\"}}", "team-a", &allowed);
+    m = agt_validate(set, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMArtifact\",\"metadata\":{\"name\":\"a\"},"
+                   "\"spec\":{\"modelDownloadImage\":\"ghcr.io/silogen/aim-artifact-downloader:0.2.1\"}}", "CREATE", "team-a", "alice", &allowed);
     CHECK(allowed);
     free(m);
-    m = decide_msg(set, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMClusterModel\",\"metadata\":{\"name\":\"m\"},"
-                   "\"spec\":{\"image\":\"docker.io/amdenterpriseai/aim-base\"}}", "", &allowed);
+    m = agt_validate(set, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMClusterModel\",\"metadata\":{\"name\":\"m\"},"
+                   "\"spec\":{\"image\":\"docker.io/amdenterpriseai/aim-base\"}}", "CREATE", "", "alice", &allowed);
     CHECK(!allowed);
     CHECK_CONTAINS(m, "neither a tag nor a digest");
     free(m);
     ag_policy_set_unref(set);
 }
 
-static ag_policy_set *load_text(const char *text)
-{
-    ag_policy_set *set = NULL;
-    ag_diags d = {0};
-    ag_error err = {0};
-    ag_load_options o = {1, -1};
-    int rc = ag_policy_load_buffer(text, strlen(text), "i.yaml", &o, &set, &d, &err);
-    for (size_t i = 0; rc && i < d.count; i++) fprintf(stderr, "%s\n", d.items[i]);
-    ag_diags_clear(&d);
-    return set;
-}
-
 static void test_namespaces_patterns_digest_and_exceptions(void)
 {
-    ag_policy_set *set = load_text(
+    ag_policy_set *set = agt_policy_text("i.yaml",
         "apiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: img}\nspec:\n"
         "  match: {kinds: ['*']}\n  validate:\n    images:\n      allow: [registry.example.com/aim]\n"
         "      requireDigest: true\n      namespaces:\n        - namespaces: ['team-*']\n"
@@ -121,18 +80,18 @@ static void test_namespaces_patterns_digest_and_exceptions(void)
     if (!set) return;
     int allowed;
     char *obj = pod("registry.example.com/aim/x@sha256:" D64);
-    char *m = decide_msg(set, obj, "prod", &allowed);
+    char *m = agt_validate(set, obj, "CREATE", "prod", "alice", &allowed);
     CHECK(!allowed); /* the init container ghcr.io/silogen/tools is not allowed in prod */
     CHECK_CONTAINS(m, "container \"init\" uses ghcr.io/silogen/tools:1.0");
     CHECK_CONTAINS(m, "not pinned by digest");
     free(m);
     free(obj);
     obj = pod("registry.example.com/team-ml/x@sha256:" D64);
-    m = decide_msg(set, obj, "team-ml", &allowed);
+    m = agt_validate(set, obj, "CREATE", "team-ml", "alice", &allowed);
     CHECK(!allowed); /* the team list replaces the global one; init still fails */
     CHECK(!strstr(m, "registry.example.com/team-ml/x@sha256"));
     free(m);
-    m = decide_msg(set, obj, "sandbox", &allowed);
+    m = agt_validate(set, obj, "CREATE", "sandbox", "alice", &allowed);
     CHECK(allowed);
     free(m);
     free(obj);
