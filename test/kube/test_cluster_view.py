@@ -112,6 +112,20 @@ def test_namespace_labels_follow_the_cluster():
             api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": None}}},
                      "application/merge-patch+json")
             wait_for(srv, True)
+            # a watch stream cut in the middle of an event: the half event is dropped, the
+            # cache watches again from the last version it applied and follows the cluster
+            assert "watch failed" not in srv.logs(), srv.logs()[-3000:]
+            api.call("POST", "/_admin", {"cut_watches": True})
+            time.sleep(0.5)
+            api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": "strict"}}},
+                     "application/merge-patch+json")
+            wait_for(srv, False)
+            api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": None}}},
+                     "application/merge-patch+json")
+            wait_for(srv, True)
+            cut = [l for l in srv.logs().splitlines() if "watch failed" in l]
+            assert cut, srv.logs()[-3000:]
+            print("after the cut:", cut[0])
             # a 410 forces a relist; the view survives it
             api.call("POST", "/_admin", {"compact": True, "drop_watches": True})
             api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": "strict"}}},

@@ -33,7 +33,8 @@ What it models:
   {"reset_stats": true} zeroes them;
 - bearer-token authentication (401 otherwise);
 - faults through POST /_admin: {"compact": true}, {"error_500": N}, {"stall_seconds": S},
-  {"drop_watches": true}, {"sar_rules": [{"user": U, "allowed": bool, "reason": R}]},
+  {"drop_watches": true}, {"cut_watches": true} (open watches send half an event and
+  the connection closes without ending the chunked stream), {"sar_rules": [{"user": U, "allowed": bool, "reason": R}]},
   {"token": T} (the token it accepts from now on: a rotation),
   {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load),
   {"garbage": N} (the next N answers are truncated JSON).
@@ -92,6 +93,7 @@ class Store:
         self.error_500 = 0
         self.stall = 0.0
         self.drop_watches = 0   # generation counter: watches end when it changes
+        self.cut_watches = 0    # generation counter: watches break mid-event when it changes
         self.sar_rules = []
         self.garbage = 0        # answers left to send as broken JSON
         self.writes = {}        # "METHOD plural" -> count
@@ -207,6 +209,9 @@ class Handler(BaseHTTPRequestHandler):
                     STORE.stall = cmd["stall_seconds"]
                 if cmd.get("drop_watches"):
                     STORE.drop_watches += 1
+                if cmd.get("cut_watches"):
+                    STORE.cut_watches += 1
+                    STORE.lock.notify_all()
                 if "sar_rules" in cmd:
                     STORE.sar_rules = cmd["sar_rules"]
                 if cmd.get("reset_counters"):
@@ -407,7 +412,7 @@ class Handler(BaseHTTPRequestHandler):
             if since and since < STORE.compacted:
                 code, body = status(410, "Expired", "too old resource version: %d (%d)" % (since, STORE.compacted))
                 return self.send_json(code, body)
-            gen = STORE.drop_watches
+            gen, cut = STORE.drop_watches, STORE.cut_watches
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -419,6 +424,15 @@ class Handler(BaseHTTPRequestHandler):
                 with STORE.lock:
                     if STORE.drop_watches != gen:
                         break
+                    if STORE.cut_watches != cut:
+                        # half of an event in its own chunk, then the connection goes: no
+                        # newline, no terminating chunk (a proxy or node dying mid-write)
+                        half = json.dumps({"type": "MODIFIED", "object": {"metadata": {
+                            "name": "cut", "resourceVersion": str(STORE.rv + 1000)}}}).encode()[:40]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(half), half))
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
                     if sent < STORE.compacted:
                         ev = [{"type": "ERROR", "object": status(410, "Expired", "too old resource version")[1]}]
                     else:
