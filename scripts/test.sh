@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The second README command: install what is missing, build (a release build, and a
 # build with AddressSanitizer + UndefinedBehaviorSanitizer), and run the whole test
-# suite with ctest on both, plus the integration suite again with every server under
-# valgrind memcheck. ctest's summary is the last thing printed.
+# suite with ctest on both, plus the integration, kube and reconcile tests again with every
+# aimguard server under valgrind memcheck. ctest's summary is the last thing printed.
 #   scripts/test.sh [ctest args...]      e.g. scripts/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +22,8 @@ echo "== release build"
 (cd build && ctest --output-on-failure -j2 "$@") > build/ctest.log 2>&1 || { cat build/ctest.log; exit 1; }
 tail -n 3 build/ctest.log
 if [[ $# -eq 0 ]]; then
-  echo "== integration suite with every server under valgrind memcheck (release build)"
-  (cd build && AG_VALGRIND=1 ctest --output-on-failure -j2 -L integration) > build/ctest-valgrind.log 2>&1 \
+  echo "== integration, kube and reconcile tests with every server under valgrind memcheck (release build)"
+  (cd build && AG_VALGRIND=1 ctest --output-on-failure -j2 -L "integration|kube|reconcile") > build/ctest-valgrind.log 2>&1 \
     || { cat build/ctest-valgrind.log; exit 1; }
   grep -E "tests passed" build/ctest-valgrind.log
 fi
