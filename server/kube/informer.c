@@ -92,6 +92,13 @@ static void key_of(json_t *obj, char *out, size_t cap)
     snprintf(out, cap, "%s%s%s", ns ? ns : "", ns ? "/" : "", name ? name : "");
 }
 
+/* What no reader needs is not kept: managedFields (server-side apply bookkeeping) are
+ * often the largest part of an object the API server sends, on every replica's cache. */
+static void trim(json_t *obj)
+{
+    json_object_del(json_object_get(obj, "metadata"), "managedFields");
+}
+
 static void note_rv(ag_informer *inf, json_t *obj)
 {
     const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
@@ -108,6 +115,7 @@ static int on_event(void *ctx, const char *type, json_t *obj)
         return 0;
     char key[512];
     key_of(obj, key, sizeof key);
+    trim(obj);
     if (!strcmp(type, "DELETED"))
         json_object_del(inf->work, key);
     else
@@ -133,6 +141,7 @@ static int relist(ag_informer *inf, ag_error *err)
     json_array_foreach(items, i, o) {
         char key[512];
         key_of(o, key, sizeof key);
+        trim(o);
         json_object_set(inf->work, key, o);
     }
     snprintf(inf->rv, sizeof inf->rv, "%s", rv ? rv : "");

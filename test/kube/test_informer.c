@@ -1,6 +1,7 @@
 /* The watch cache under load: 10,000 watch events through an informer against the test
  * API server, with every JSON allocation counted: the live allocations after the events
- * equal those before (memory stays flat), and readers see the latest object. */
+ * equal those before (memory stays flat), and readers see the latest object. Cached
+ * objects, listed or watched, are kept without their managedFields. */
 #include "agtest.h"
 #include "aimguard/informer.h"
 #include "fakeapi_helper.h"
@@ -38,6 +39,29 @@ static const char *label_of(ag_informer *inf)
     return buf;
 }
 
+/* creates a namespace as a real API server would send it back: labels, and server-side
+ * apply bookkeeping */
+static int create_with_managed_fields(ag_kube *k, const char *name)
+{
+    ag_error err = {0};
+    json_t *ns = json_pack("{s:{s:s, s:{s:s}, s:[{s:s, s:s, s:s, s:{s:{}}}]}}", "metadata", "name", name, "labels",
+                           "owner", "ml", "managedFields", "manager", "kubectl", "operation", "Apply", "fieldsType",
+                           "FieldsV1", "fieldsV1", "f:metadata");
+    int rc = ag_kube_create(k, "/api/v1/namespaces", ns, NULL, NULL, &err);
+    json_decref(ns);
+    return rc;
+}
+
+static int kept_without_managed_fields(ag_informer *inf, const char *name)
+{
+    json_t *o = ag_informer_get(inf, name);
+    json_t *m = json_object_get(o, "metadata");
+    int ok = o && json_object_get(m, "managedFields") == NULL &&
+             json_string_value(json_object_get(json_object_get(m, "labels"), "owner")) != NULL;
+    json_decref(o);
+    return ok;
+}
+
 int main(void)
 {
     json_set_alloc_funcs(count_malloc, count_free);
@@ -51,6 +75,7 @@ int main(void)
     json_t *ns = json_pack("{s:{s:s}}", "metadata", "name", "team-a");
     CHECK_INT(ag_kube_create(k, "/api/v1/namespaces", ns, NULL, NULL, &err), 0);
     json_decref(ns);
+    CHECK_INT(create_with_managed_fields(k, "listed"), 0);
     ag_kube_config cfg = {0};
     char ca[400];
     snprintf(ca, sizeof ca, "%s/certs/ca.crt", fake_dir());
@@ -67,6 +92,13 @@ int main(void)
         usleep(20000);
     }
     CHECK(st.synced);
+    CHECK(kept_without_managed_fields(inf, "listed"));
+    CHECK_INT(create_with_managed_fields(k, "watched"), 0);
+    json_t *w = NULL;
+    for (int i = 0; i < 200 && !(w = ag_informer_get(inf, "watched")); i++)
+        usleep(20000);
+    json_decref(w);
+    CHECK(kept_without_managed_fields(inf, "watched"));
     /* a first round of events brings every cache and buffer to its working size */
     CHECK_INT(fake_admin(k, "{\"churn\": {\"namespace\": \"team-a\", \"count\": 1000}}"), 0);
     for (int i = 0; i < 500 && strcmp(label_of(inf), "999"); i++)
