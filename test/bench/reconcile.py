@@ -68,8 +68,10 @@ def main():
             time.sleep(0.2)
         t_status = time.time() - t0
         time.sleep(2)
-        writes = {k: v for k, v in api.call("GET", "/_admin/stats")["writes"].items()
+        stats = api.call("GET", "/_admin/stats")
+        writes = {k: v for k, v in stats["writes"].items()
                   if not k.endswith("leases") and not k.startswith("POST aimservices")}
+        reads = {k: v for k, v in stats["read_kinds"].items() if not k.endswith("leases")}
         api.call("POST", "/_admin", {"reset_stats": True})
         time.sleep(12)  # two full resyncs of everything
         idle = {k: v for k, v in api.call("GET", "/_admin/stats")["writes"].items() if not k.endswith("leases")}
@@ -85,6 +87,10 @@ def main():
         print("| API writes by the reconciler | %d (%.2f per AIMService) |" % (total, total / n))
         for k in sorted(writes):
             print("| &nbsp;&nbsp;%s | %d |" % (k, writes[k]))
+        print("| API reads by aimguard (Lease renewals aside) | %d (%.2f per AIMService) |"
+              % (sum(reads.values()), sum(reads.values()) / n))
+        for k in sorted(reads):
+            print("| &nbsp;&nbsp;%s | %d |" % (k, reads[k]))
         print("| writes over 12 s of an unchanged world (2 full resyncs) | %d %s |" % (sum(idle.values()), idle or ""))
         print("| reconcile passes ok / failed | %d / %d |" % (ok, err))
         print("| aimguard peak RSS (VmHWM) | %.1f MiB |" % peak)

@@ -28,7 +28,8 @@ What it models:
   Orphan), and an object created with an owner that does not exist is deleted right
   after its creation. The real collector does this asynchronously; here it happens at once;
 - counters of what clients sent: GET /_admin/stats answers {"writes": {"POST
-  aimservices": N, ...}, "total_writes": N, "reads": N} (writes are POST/PUT/PATCH/
+  aimservices": N, ...}, "total_writes": N, "reads": N, "read_kinds": {"GET aimservices": N,
+  "LIST jobs": N, "WATCH jobs": N, ...}} (writes are POST/PUT/PATCH/
   DELETE on resources, SubjectAccessReviews not included); POST /_admin
   {"reset_stats": true} zeroes them;
 - bearer-token authentication (401 otherwise);
@@ -98,6 +99,7 @@ class Store:
         self.garbage = 0        # answers left to send as broken JSON
         self.writes = {}        # "METHOD plural" -> count
         self.reads = 0
+        self.read_kinds = {}    # "GET|LIST|WATCH plural" -> count
         self.sar_count = 0      # SubjectAccessReviews answered (GET /_admin)
         self.sar_requests = []  # their specs, the last 200
 
@@ -222,7 +224,7 @@ class Handler(BaseHTTPRequestHandler):
                 if "garbage" in cmd:
                     STORE.garbage = int(cmd["garbage"])
                 if cmd.get("reset_stats"):
-                    STORE.writes, STORE.reads = {}, 0
+                    STORE.writes, STORE.reads, STORE.read_kinds = {}, 0, {}
                 if "churn" in cmd:  # {"churn": {"namespace": NAME, "count": N}}: N label edits
                     c = cmd["churn"]
                     key = ("", "v1", "namespaces", None, c["namespace"])
@@ -368,6 +370,7 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/_admin/stats":
             with STORE.lock:
                 return self.send_json(200, {"writes": dict(STORE.writes), "reads": STORE.reads,
+                                            "read_kinds": dict(STORE.read_kinds),
                                             "total_writes": sum(STORE.writes.values())})
         if u.path == "/_admin":
             with STORE.lock:
@@ -383,6 +386,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
         g, v, plural, ns, name, sub = p
         kind, namespaced = RESOURCES[(g, v, plural)]
+        verb = "GET" if name else "WATCH" if q.get("watch") in ("1", "true") else "LIST"
+        with STORE.lock:
+            STORE.read_kinds[verb + " " + plural] = STORE.read_kinds.get(verb + " " + plural, 0) + 1
         if name:
             with STORE.lock:
                 obj = STORE.objects.get((g, v, plural, ns if namespaced else None, name))
