@@ -16,8 +16,9 @@ void ag_log_set_level(ag_log_level level);
 int ag_log_level_parse(const char *s); /* -1 when unknown */
 int ag_log_enabled(ag_log_level level);
 
-/* ag_log(level, msg, "key", "value", ..., NULL): NULL values are skipped. */
-void ag_log(ag_log_level level, const char *msg, ...);
+/* ag_log(level, msg, "key", "value", ..., NULL): NULL values are skipped; the list ends
+ * with a NULL key, which the compiler checks is there. */
+void ag_log(ag_log_level level, const char *msg, ...) __attribute__((sentinel));
 /* Logs msg with the fields of `fields` (a JSON object, not consumed). */
 void ag_log_json(ag_log_level level, const char *msg, const json_t *fields);
 
