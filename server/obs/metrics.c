@@ -3,7 +3,6 @@
 #include "aimguard/buf.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,12 +203,12 @@ static void render_histo(ag_buf *b, const char *route, histo *h)
 {
     for (int i = 0; i < NBUCKETS; i++)
         ag_buf_printf(b, "aimguard_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-                route, buckets[i], atomic_load(&h->bucket[i]));
+                      route, buckets[i], atomic_load(&h->bucket[i]));
     unsigned long long c = atomic_load(&h->count);
     ag_buf_printf(b, "aimguard_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", route,
-            c);
+                  c);
     ag_buf_printf(b, "aimguard_request_duration_seconds_sum{route=\"%s\"} %.9f\n", route,
-            (double)atomic_load(&h->sum_ns) / 1e9);
+                  (double)atomic_load(&h->sum_ns) / 1e9);
     ag_buf_printf(b, "aimguard_request_duration_seconds_count{route=\"%s\"} %llu\n", route, c);
 }
 
@@ -235,25 +234,25 @@ void ag_metrics_reconcile_state(ag_metrics *m, size_t depth, uint64_t writes, ui
 static void render_reconciler(ag_buf *b, ag_metrics *m)
 {
     ag_buf_printf(b, "# HELP aimguard_reconcile_queue_depth Keys waiting in the reconciler's work queue.\n"
-               "# TYPE aimguard_reconcile_queue_depth gauge\naimguard_reconcile_queue_depth %lld\n",
-            atomic_load(&m->rec_depth));
+                     "# TYPE aimguard_reconcile_queue_depth gauge\naimguard_reconcile_queue_depth %lld\n",
+                  atomic_load(&m->rec_depth));
     ag_buf_printf(b, "# HELP aimguard_reconcile_total Reconcile passes by result.\n"
-               "# TYPE aimguard_reconcile_total counter\n"
-               "aimguard_reconcile_total{result=\"success\"} %llu\n"
-               "aimguard_reconcile_total{result=\"error\"} %llu\n",
-            atomic_load(&m->rec_ok), atomic_load(&m->rec_err));
+                     "# TYPE aimguard_reconcile_total counter\n"
+                     "aimguard_reconcile_total{result=\"success\"} %llu\n"
+                     "aimguard_reconcile_total{result=\"error\"} %llu\n",
+                  atomic_load(&m->rec_ok), atomic_load(&m->rec_err));
     ag_buf_printf(b, "# HELP aimguard_reconcile_writes_total Writes (create, patch, status) the "
-               "reconciler sent to the API server.\n# TYPE aimguard_reconcile_writes_total counter\n"
-               "aimguard_reconcile_writes_total %llu\n", atomic_load(&m->rec_writes));
+                     "reconciler sent to the API server.\n# TYPE aimguard_reconcile_writes_total counter\n"
+                     "aimguard_reconcile_writes_total %llu\n", atomic_load(&m->rec_writes));
     ag_buf_printf(b, "# HELP aimguard_watch_restarts_total Watch streams restarted by the reconciler's "
-               "caches.\n# TYPE aimguard_watch_restarts_total counter\n"
-               "aimguard_watch_restarts_total %llu\n", atomic_load(&m->rec_watch_restarts));
+                     "caches.\n# TYPE aimguard_watch_restarts_total counter\n"
+                     "aimguard_watch_restarts_total %llu\n", atomic_load(&m->rec_watch_restarts));
     histo *h = &m->rec_lat;
     ag_buf_printf(b, "# HELP aimguard_reconcile_duration_seconds Time of one reconcile pass.\n"
-               "# TYPE aimguard_reconcile_duration_seconds histogram\n");
+                     "# TYPE aimguard_reconcile_duration_seconds histogram\n");
     for (int i = 0; i < NBUCKETS; i++)
         ag_buf_printf(b, "aimguard_reconcile_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[i],
-                atomic_load(&h->bucket[i]));
+                      atomic_load(&h->bucket[i]));
     unsigned long long c = atomic_load(&h->count);
     ag_buf_printf(b, "aimguard_reconcile_duration_seconds_bucket{le=\"+Inf\"} %llu\n", c);
     ag_buf_printf(b, "aimguard_reconcile_duration_seconds_sum %.9f\n", (double)atomic_load(&h->sum_ns) / 1e9);
@@ -264,52 +263,52 @@ char *ag_metrics_render(ag_metrics *m)
 {
     ag_buf b = {0};
     ag_buf_printf(&b, "# HELP aimguard_build_info Build information.\n# TYPE aimguard_build_info gauge\n"
-                "aimguard_build_info{version=\"%s\"} 1\n", AG_VERSION);
+                      "aimguard_build_info{version=\"%s\"} 1\n", AG_VERSION);
     ag_buf_printf(&b, "# HELP aimguard_requests_total Admission requests by route, kind, operation and "
-                "decision.\n# TYPE aimguard_requests_total counter\n");
+                      "decision.\n# TYPE aimguard_requests_total counter\n");
     size_t n = atomic_load_explicit(&m->nreq, memory_order_acquire);
     for (size_t i = 0; i < n; i++) {
         series *s = &m->req[i];
         ag_buf_printf(&b, "aimguard_requests_total{route=\"%s\",kind=\"%s\",operation=\"%s\","
-                    "decision=\"%s\"} %llu\n", s->route, s->kind, s->operation, s->decision,
-                atomic_load(&s->count));
+                          "decision=\"%s\"} %llu\n", s->route, s->kind, s->operation, s->decision,
+                      atomic_load(&s->count));
     }
     ag_buf_printf(&b, "# HELP aimguard_request_duration_seconds Admission decision latency, from body "
-                "received to response queued.\n# TYPE aimguard_request_duration_seconds histogram\n");
+                      "received to response queued.\n# TYPE aimguard_request_duration_seconds histogram\n");
     render_histo(&b, "mutate", &m->lat_mutate);
     render_histo(&b, "validate", &m->lat_validate);
     ag_buf_printf(&b, "# HELP aimguard_inflight_requests Admission requests being decided.\n"
-                "# TYPE aimguard_inflight_requests gauge\naimguard_inflight_requests %lld\n",
-            atomic_load(&m->inflight));
+                      "# TYPE aimguard_inflight_requests gauge\naimguard_inflight_requests %lld\n",
+                  atomic_load(&m->inflight));
     ag_buf_printf(&b, "# HELP aimguard_audit_events_total Violations admitted under action audit.\n"
-                "# TYPE aimguard_audit_events_total counter\n");
+                      "# TYPE aimguard_audit_events_total counter\n");
     n = atomic_load_explicit(&m->naudit, memory_order_acquire);
     for (size_t i = 0; i < n; i++)
         ag_buf_printf(&b, "aimguard_audit_events_total{policy=\"%s\"} %llu\n", m->audit[i].policy,
-                atomic_load(&m->audit[i].count));
+                      atomic_load(&m->audit[i].count));
     ag_buf_printf(&b, "# HELP aimguard_policy_reload_total Successful policy loads.\n"
-                "# TYPE aimguard_policy_reload_total counter\naimguard_policy_reload_total %llu\n",
-            atomic_load(&m->reload_ok));
+                      "# TYPE aimguard_policy_reload_total counter\naimguard_policy_reload_total %llu\n",
+                  atomic_load(&m->reload_ok));
     ag_buf_printf(&b, "# HELP aimguard_policy_reload_failures_total Policy loads rejected (the previous "
-                "policies kept serving).\n# TYPE aimguard_policy_reload_failures_total counter\n"
-                "aimguard_policy_reload_failures_total %llu\n", atomic_load(&m->reload_fail));
+                      "policies kept serving).\n# TYPE aimguard_policy_reload_failures_total counter\n"
+                      "aimguard_policy_reload_failures_total %llu\n", atomic_load(&m->reload_fail));
     ag_buf_printf(&b, "# HELP aimguard_policy_generation Generation of the policy snapshot serving.\n"
-                "# TYPE aimguard_policy_generation gauge\naimguard_policy_generation %llu\n",
-            atomic_load(&m->generation));
+                      "# TYPE aimguard_policy_generation gauge\naimguard_policy_generation %llu\n",
+                  atomic_load(&m->generation));
     ag_buf_printf(&b, "# HELP aimguard_policy_last_reload_success_timestamp_seconds When the serving "
-                "policies were loaded.\n# TYPE aimguard_policy_last_reload_success_timestamp_seconds"
-                " gauge\naimguard_policy_last_reload_success_timestamp_seconds %lld\n",
-            atomic_load(&m->reload_when));
+                      "policies were loaded.\n# TYPE aimguard_policy_last_reload_success_timestamp_seconds"
+                      " gauge\naimguard_policy_last_reload_success_timestamp_seconds %lld\n",
+                  atomic_load(&m->reload_when));
     ag_buf_printf(&b, "# HELP aimguard_tls_cert_expiry_timestamp_seconds notAfter of the serving "
-                "certificate.\n# TYPE aimguard_tls_cert_expiry_timestamp_seconds gauge\n"
-                "aimguard_tls_cert_expiry_timestamp_seconds %lld\n", atomic_load(&m->tls_not_after));
+                      "certificate.\n# TYPE aimguard_tls_cert_expiry_timestamp_seconds gauge\n"
+                      "aimguard_tls_cert_expiry_timestamp_seconds %lld\n", atomic_load(&m->tls_not_after));
     ag_buf_printf(&b, "# HELP aimguard_tls_reload_failures_total Certificate pairs refused on reload.\n"
-                "# TYPE aimguard_tls_reload_failures_total counter\n"
-                "aimguard_tls_reload_failures_total %llu\n", atomic_load(&m->tls_fail));
+                      "# TYPE aimguard_tls_reload_failures_total counter\n"
+                      "aimguard_tls_reload_failures_total %llu\n", atomic_load(&m->tls_fail));
     if (atomic_load(&m->leader) >= 0)
         ag_buf_printf(&b, "# HELP aimguard_leader 1 while this replica holds the leader Lease (only the "
-                    "leader reconciles).\n# TYPE aimguard_leader gauge\naimguard_leader %d\n",
-                atomic_load(&m->leader));
+                          "leader reconciles).\n# TYPE aimguard_leader gauge\naimguard_leader %d\n",
+                      atomic_load(&m->leader));
     if (atomic_load(&m->reconciler))
         render_reconciler(&b, m);
     return ag_buf_take(&b);

@@ -3,7 +3,6 @@
 
 #include "aimguard/buf.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,12 +53,12 @@ static void describe_policy(ag_buf *o, const policy *p)
     }
     if (p->gpu.present)
         ag_buf_printf(o, "      mutate gpu placement for:%s%s\n", p->gpu.resources.n ? " " : "",
-            p->gpu.resources.n ? p->gpu.resources.v[0] : "");
+                      p->gpu.resources.n ? p->gpu.resources.v[0] : "");
     if (p->pss_level > 0)
         ag_buf_printf(o, "      validate podSecurity: %s (v1.37)\n", ag_pss_level_name((ag_pss_level)p->pss_level));
     for (size_t i = 0; i < p->nrules; i++)
         ag_buf_printf(o, "      validate rule %s: %s (%s)\n", p->rules[i].name, p->rules[i].path_text,
-            action_name(p->rules[i].action >= 0 ? p->rules[i].action : p->action));
+                      action_name(p->rules[i].action >= 0 ? p->rules[i].action : p->action));
     for (size_t i = 0; i < p->nexc; i++) {
         const exception_ *x = &p->exc[i];
         ag_buf_printf(o, "      exception:");
@@ -67,7 +66,7 @@ static void describe_policy(ag_buf *o, const policy *p)
         ag_buf_printf(o, " in");
         for (size_t j = 0; j < x->namespaces.n; j++) ag_buf_printf(o, " %s", x->namespaces.v[j]);
         ag_buf_printf(o, "%s%s (%s)\n", x->expires_text ? " until " : "", x->expires_text ? x->expires_text : "",
-            x->reason);
+                      x->reason);
     }
 }
 

@@ -39,6 +39,7 @@ void ag_pss_result_clear(ag_pss_result *res)
     res->count = 0;
 }
 
+/* One check's findings: the things named ("containers "a", "b"") and the first path. */
 typedef struct finding {
     ag_buf names; /* comma-separated quoted names */
     int count;
@@ -126,7 +127,7 @@ static void finish(ctx *c, const char *check, finding *f, const char *head, cons
     }
     ag_buf msg = {0};
     ag_buf_printf(&msg, "%s (%s%s %s%s%s)", head, noun, f->count > 1 ? "s" : "", f->names.p ? f->names.p : "",
-              *tail ? " " : "", tail);
+                  *tail ? " " : "", tail);
     free(f->names.p);
     add(c, check, &msg, f->path);
 }
@@ -199,7 +200,7 @@ static void check_capabilities_baseline(ctx *c)
     if (f.count) {
         ag_buf msg = {0};
         ag_buf_printf(&msg, "non-default capabilities (container%s %s must not include %s in "
-                  "securityContext.capabilities.add)", f.count > 1 ? "s" : "", f.names.p, caps.p ? caps.p : "");
+                      "securityContext.capabilities.add)", f.count > 1 ? "s" : "", f.names.p, caps.p ? caps.p : "");
         add(c, "capabilities_baseline", &msg, f.path);
     }
     free(f.names.p);
@@ -236,7 +237,7 @@ static void check_host_ports(ctx *c)
     if (f.count) {
         ag_buf msg = {0};
         ag_buf_printf(&msg, "hostPort (container%s %s %s hostPort%s %s)", f.count > 1 ? "s" : "", f.names.p,
-                  f.count > 1 ? "use" : "uses", strchr(ports.p, ',') ? "s" : "", ports.p);
+                      f.count > 1 ? "use" : "uses", strchr(ports.p, ',') ? "s" : "", ports.p);
         add(c, "hostPorts", &msg, f.path);
     }
     free(f.names.p);
@@ -270,7 +271,7 @@ static void check_apparmor(ctx *c)
         const char *ct = str(obj(obj(ctr, "securityContext"), "appArmorProfile"), "type");
         if (ct && strcmp(ct, "RuntimeDefault") && strcmp(ct, "Localhost")) {
             ag_buf_printf(&bad, "%scontainer \"%s\" must not set securityContext.appArmorProfile.type to \"%s\"",
-                      bad.len ? ", " : "", cname(ctr), ct);
+                          bad.len ? ", " : "", cname(ctr), ct);
             if (!*path)
                 snprintf(path, sizeof path, "%s.%s[%zu].securityContext.appArmorProfile.type", c->sp,
                          ag_container_lists[l], i);
@@ -315,7 +316,7 @@ static void check_selinux(ctx *c)
         ag_buf w = {0};
         if (selinux_bad(obj(obj(ctr, "securityContext"), "seLinuxOptions"), &w)) {
             ag_buf_printf(&bad, "%scontainer \"%s\" set forbidden securityContext.seLinuxOptions: %s",
-                      bad.len ? "; " : "", cname(ctr), w.p);
+                          bad.len ? "; " : "", cname(ctr), w.p);
             if (!*path)
                 snprintf(path, sizeof path, "%s.%s[%zu].securityContext.seLinuxOptions", c->sp,
                          ag_container_lists[l], i);
@@ -371,8 +372,8 @@ static void check_seccomp_baseline(ctx *c)
     if (pod_bad)
         snprintf(path, sizeof path, "%s.securityContext.seccompProfile.type", c->sp);
     ag_buf_printf(&msg, "seccompProfile (%s%s%s%s%s must not set securityContext.seccompProfile.type to \"Unconfined\")",
-              pod_bad ? "pod" : "", pod_bad && f.count ? " and " : "", f.count ? (f.count > 1 ? "containers " : "container ") : "",
-              f.count ? f.names.p : "", "");
+                  pod_bad ? "pod" : "", pod_bad && f.count ? " and " : "", f.count ? (f.count > 1 ? "containers " : "container ") : "",
+                  f.count ? f.names.p : "", "");
     free(f.names.p);
     add(c, "seccompProfile_baseline", &msg, pod_bad ? path : f.path);
 }
@@ -420,8 +421,8 @@ static void check_host_process(ctx *c)
     char path[320];
     snprintf(path, sizeof path, "%s.securityContext.windowsOptions.hostProcess", c->sp);
     ag_buf_printf(&msg, "hostProcess (%s%s%s%s must not set securityContext.windowsOptions.hostProcess=true)",
-              pod ? "pod" : "", pod && f.count ? " and " : "",
-              f.count ? (f.count > 1 ? "containers " : "container ") : "", f.count ? f.names.p : "");
+                  pod ? "pod" : "", pod && f.count ? " and " : "",
+                  f.count ? (f.count > 1 ? "containers " : "container ") : "", f.count ? f.names.p : "");
     free(f.names.p);
     add(c, "windowsHostProcess", &msg, pod ? path : f.path);
 }
@@ -491,8 +492,8 @@ static void check_restricted_volumes(ctx *c)
     if (f.count) {
         ag_buf msg = {0};
         ag_buf_printf(&msg, "restricted volume types (volume%s %s %s restricted volume type%s %s)",
-                  f.count > 1 ? "s" : "", f.names.p, f.count > 1 ? "use" : "uses",
-                  strchr(types.p, ',') ? "s" : "", types.p);
+                      f.count > 1 ? "s" : "", f.names.p, f.count > 1 ? "use" : "uses",
+                      strchr(types.p, ',') ? "s" : "", types.p);
         add(c, "restrictedVolumes", &msg, f.path);
     }
     free(f.names.p);
@@ -542,10 +543,10 @@ static void check_capabilities_restricted(ctx *c)
         ag_buf_printf(&msg, "unrestricted capabilities (");
         if (drop.count)
             ag_buf_printf(&msg, "container%s %s must set securityContext.capabilities.drop=[\"ALL\"]",
-                      drop.count > 1 ? "s" : "", drop.names.p);
+                          drop.count > 1 ? "s" : "", drop.names.p);
         if (addf.count)
             ag_buf_printf(&msg, "%scontainer%s %s must not include %s in securityContext.capabilities.add",
-                      drop.count ? "; " : "", addf.count > 1 ? "s" : "", addf.names.p, caps.p);
+                          drop.count ? "; " : "", addf.count > 1 ? "s" : "", addf.names.p, caps.p);
         ag_buf_printf(&msg, ")");
         add(c, "capabilities_restricted", &msg, drop.count ? drop.path : addf.path);
     }
@@ -582,12 +583,12 @@ static void check_run_as_non_root(ctx *c)
     }
     if (explicit_false.count) {
         ag_buf_printf(&msg, "%scontainer%s %s must not set securityContext.runAsNonRoot=false", sep,
-                  explicit_false.count > 1 ? "s" : "", explicit_false.names.p);
+                      explicit_false.count > 1 ? "s" : "", explicit_false.names.p);
         sep = "; ";
     }
     if (unset.count)
         ag_buf_printf(&msg, "%spod or container%s %s must set securityContext.runAsNonRoot=true", sep,
-                  unset.count > 1 ? "s" : "", unset.names.p);
+                      unset.count > 1 ? "s" : "", unset.names.p);
     ag_buf_printf(&msg, ")");
     const char *p = pod_false || (unset.count && !explicit_false.count) ? path
                     : explicit_false.count ? explicit_false.path : path;
@@ -614,7 +615,7 @@ static void check_run_as_user(ctx *c)
     char path[320];
     snprintf(path, sizeof path, "%s.securityContext.runAsUser", c->sp);
     ag_buf_printf(&msg, "runAsUser=0 (%s%s%s%s must not set runAsUser=0)", pod ? "pod" : "", pod && f.count ? " and " : "",
-              f.count ? (f.count > 1 ? "containers " : "container ") : "", f.count ? f.names.p : "");
+                  f.count ? (f.count > 1 ? "containers " : "container ") : "", f.count ? f.names.p : "");
     free(f.names.p);
     add(c, "runAsUser", &msg, pod ? path : f.path);
 }
@@ -649,12 +650,12 @@ static void check_seccomp_restricted(ctx *c)
     }
     if (bad.count) {
         ag_buf_printf(&msg, "%scontainer%s %s must not set securityContext.seccompProfile.type to a value other "
-                  "than \"RuntimeDefault\" or \"Localhost\"", sep, bad.count > 1 ? "s" : "", bad.names.p);
+                      "than \"RuntimeDefault\" or \"Localhost\"", sep, bad.count > 1 ? "s" : "", bad.names.p);
         sep = "; ";
     }
     if (unset.count)
         ag_buf_printf(&msg, "%spod or container%s %s must set securityContext.seccompProfile.type to "
-                  "\"RuntimeDefault\" or \"Localhost\"", sep, unset.count > 1 ? "s" : "", unset.names.p);
+                      "\"RuntimeDefault\" or \"Localhost\"", sep, unset.count > 1 ? "s" : "", unset.names.p);
     ag_buf_printf(&msg, ")");
     add(c, "seccompProfile_restricted", &msg, pod_bad ? path : bad.count ? bad.path : path);
     free(bad.names.p);
