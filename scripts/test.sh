@@ -7,14 +7,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh test
-if [[ ! -d ../shared/conformance ]]; then
-  echo "error: the test fixtures in ../shared (next to this repository) are missing" >&2
+# The shared test fixtures (conformance, reference): $AG_SHARED if set, else ../shared next
+# to this checkout, else ../shared next to the local repository it was cloned from (a
+# throw-away clone elsewhere, e.g. in /tmp, tests against the same fixtures).
+shared=${AG_SHARED:-}
+if [[ -z $shared ]]; then
+  shared=../shared
+  origin=$(git remote get-url origin 2>/dev/null || true)
+  if [[ ! -d $shared/conformance && -d $origin ]]; then
+    shared=$origin/../shared
+  fi
+fi
+if [[ ! -d $shared/conformance ]]; then
+  echo "error: the test fixtures are missing: no conformance/ in $shared (../shared next to this" \
+       "repository or to the one it was cloned from; or set AG_SHARED)" >&2
   exit 1
 fi
+export AG_SHARED=$(cd "$shared" && pwd)
 jobs=$(nproc)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAG_SANITIZE=OFF -DAG_FUZZ=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAG_SANITIZE=OFF -DAG_FUZZ=OFF -DAG_SHARED="$AG_SHARED" >/dev/null
 cmake --build build -j"$jobs"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAG_SANITIZE=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAG_SANITIZE=ON -DAG_SHARED="$AG_SHARED" >/dev/null
 cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

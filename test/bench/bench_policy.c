@@ -65,8 +65,11 @@ int main(int argc, char **argv)
     const char *fixture = getenv("AG_BENCH_OBJECT");
     char fallback[512];
     if (!fixture) {
-        snprintf(fallback, sizeof fallback, "%s/../shared/conformance/psa/restricted/pass/base.yaml",
-                 getenv("AG_SRC") ? getenv("AG_SRC") : ".");
+        if (getenv("AG_SHARED"))
+            snprintf(fallback, sizeof fallback, "%s/conformance/psa/restricted/pass/base.yaml", getenv("AG_SHARED"));
+        else
+            snprintf(fallback, sizeof fallback, "%s/../shared/conformance/psa/restricted/pass/base.yaml",
+                     getenv("AG_SRC") ? getenv("AG_SRC") : ".");
         fixture = fallback;
     }
     if (ag_load_object_file(fixture, &obj, &err)) {

@@ -8,7 +8,7 @@ import sys
 import yaml
 
 src, out = sys.argv[1], sys.argv[2]
-shared = os.path.join(src, "..", "shared", "conformance", "admissionreview")
+shared = os.path.join(os.environ.get("AG_SHARED") or os.path.join(src, "..", "shared"), "conformance", "admissionreview")
 
 
 def review(obj, kind, group, version, resource, uid):

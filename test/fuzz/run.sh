@@ -22,7 +22,7 @@ if ((${#targets[@]} == 0)); then
 fi
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}" >/dev/null
 
-shared=$root/../shared
+shared=${AG_SHARED:-$root/../shared}
 seeds=build-fuzz/seeds
 rm -rf "$seeds"
 mkdir -p "$seeds"/{fuzz_review,fuzz_policy,fuzz_yaml,fuzz_imageref,fuzz_watch}
