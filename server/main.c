@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "aimguard/admission.h"
+#include "aimguard/cli.h"
 #include "aimguard/log.h"
 #include "aimguard/policy.h"
 #include "aimguard/server.h"
@@ -18,10 +19,10 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  serve     run the admission webhook server\n"
-    "  eval      decide one object offline: aimguard eval -p POLICIES -f OBJECT.yaml\n"
+    "  eval      decide objects offline: aimguard eval -p POLICIES -f FILE|DIR|-\n"
     "  check     lint policies: aimguard check PATH\n"
     "  explain   show which policies and rules apply per kind and operation\n"
-    "  version   print the version\n"
+    "  version   print the version, commit, build date and library versions\n"
     "\n"
     "run 'aimguard <command> --help' for the flags of a command\n";
 
@@ -81,21 +82,6 @@ static int on_off(const char *flag, const char *v)
     fprintf(stderr, "aimguard serve: %s must be on or off, not '%s'\n", flag, v);
     return -1;
 }
-
-static const char eval_usage[] =
-    "usage: aimguard eval -p POLICIES -f OBJECT [flags]\n"
-    "  -p, --policies PATH       policy directory or file\n"
-    "  -f, --file FILE           the object (YAML or JSON; '-' for stdin); an AdmissionReview\n"
-    "                            is taken as the request itself\n"
-    "  --operation OP            CREATE (default), UPDATE, DELETE or CONNECT\n"
-    "  --old FILE                the old object, for UPDATE and DELETE\n"
-    "  --namespace NS            namespace (default: the object's metadata.namespace)\n"
-    "  --user U, --group G       the requesting identity (--group may repeat)\n"
-    "  --mode MODE               mutate, validate or both (default both: mutate, then validate\n"
-    "                            the mutated object)\n"
-    "  --output FORMAT           review (default: the AdmissionReview response) or object\n"
-    "                            (the object after mutation)\n"
-    "exit status: 0 allowed, 1 denied, 2 usage or input error\n";
 
 static const char *env_or(const char *name, const char *dflt)
 {
@@ -354,123 +340,6 @@ static int cmd_explain(int argc, char **argv)
     return 0;
 }
 
-#define MAX_GROUPS 32
-
-static int cmd_eval(int argc, char **argv)
-{
-    const char *policies = NULL, *file = NULL, *old = NULL, *ns = NULL, *user = "";
-    const char *operation = "CREATE", *mode_s = "both", *output = "review";
-    const char *groups[MAX_GROUPS];
-    size_t ngroups = 0;
-    static const struct option opts[] = {
-        {"policies", required_argument, 0, 'p'}, {"file", required_argument, 0, 'f'},
-        {"operation", required_argument, 0, 'o'}, {"old", required_argument, 0, 'O'},
-        {"namespace", required_argument, 0, 'n'}, {"user", required_argument, 0, 'u'},
-        {"group", required_argument, 0, 'g'},   {"mode", required_argument, 0, 'm'},
-        {"output", required_argument, 0, 'x'},  {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    int o;
-    while ((o = getopt_long(argc, argv, "p:f:", opts, NULL)) != -1) {
-        switch (o) {
-        case 'p': policies = optarg; break;
-        case 'f': file = optarg; break;
-        case 'o': operation = optarg; break;
-        case 'O': old = optarg; break;
-        case 'n': ns = optarg; break;
-        case 'u': user = optarg; break;
-        case 'g':
-            if (ngroups == MAX_GROUPS) {
-                fprintf(stderr, "aimguard eval: at most %d --group flags\n", MAX_GROUPS);
-                return 2;
-            }
-            groups[ngroups++] = optarg;
-            break;
-        case 'm': mode_s = optarg; break;
-        case 'x': output = optarg; break;
-        case 'h': fputs(eval_usage, stdout); return 0;
-        default: fputs(eval_usage, stderr); return 2;
-        }
-    }
-    if (!policies || !file || optind < argc) {
-        fprintf(stderr, "aimguard eval: -p POLICIES and -f OBJECT are required\n%s", eval_usage);
-        return 2;
-    }
-    ag_mode mode = !strcmp(mode_s, "mutate") ? AG_MODE_MUTATE
-                   : !strcmp(mode_s, "validate") ? AG_MODE_VALIDATE
-                   : !strcmp(mode_s, "both") ? AG_MODE_BOTH : 0;
-    if (!mode) {
-        fprintf(stderr, "aimguard eval: --mode must be mutate, validate or both\n");
-        return 2;
-    }
-    if (strcmp(output, "review") && strcmp(output, "object")) {
-        fprintf(stderr, "aimguard eval: --output must be review or object\n");
-        return 2;
-    }
-    if (strcmp(operation, "CREATE") && strcmp(operation, "UPDATE") && strcmp(operation, "DELETE") &&
-        strcmp(operation, "CONNECT")) {
-        fprintf(stderr, "aimguard eval: --operation must be CREATE, UPDATE, DELETE or CONNECT\n");
-        return 2;
-    }
-    ag_error err = {0};
-    ag_diags d = {0};
-    ag_policy_set *set = NULL;
-    ag_load_options lo = {1, -1};
-    if (ag_policy_load(policies, &lo, &set, &d, &err)) {
-        print_diags(&d);
-        fprintf(stderr, "aimguard eval: %s\n", err.msg);
-        ag_diags_clear(&d);
-        return 2;
-    }
-    json_t *obj = NULL, *oldobj = NULL;
-    ag_request req;
-    int rc = 2;
-    if (ag_load_object_file(file, &obj, &err) || (old && ag_load_object_file(old, &oldobj, &err))) {
-        fprintf(stderr, "aimguard eval: %s\n", err.msg);
-        goto out;
-    }
-    const char *kind = json_string_value(json_object_get(obj, "kind"));
-    if (kind && !strcmp(kind, "AdmissionReview")) {
-        char *text = json_dumps(obj, JSON_COMPACT);
-        int drc = text ? ag_request_decode(text, strlen(text), &req, &err) : AG_ENOMEM;
-        free(text);
-        if (drc) {
-            fprintf(stderr, "aimguard eval: %s: %s\n", file, err.msg);
-            goto out;
-        }
-    } else {
-        int del = !strcmp(operation, "DELETE");
-        if (ag_request_synthesize(&req, del ? NULL : obj, del ? obj : oldobj, operation, ns, user,
-                                  groups, ngroups, &err)) {
-            fprintf(stderr, "aimguard eval: %s: %s\n", file, err.msg);
-            goto out;
-        }
-    }
-    ag_decision dec;
-    if (ag_decide(set, &req, NULL, mode, time(NULL), &dec, &err)) {
-        fprintf(stderr, "aimguard eval: %s\n", err.msg);
-        ag_decision_clear(&dec);
-        ag_request_clear(&req);
-        goto out;
-    }
-    json_t *result = !strcmp(output, "object") && dec.object_after ? json_incref(dec.object_after)
-                                                                  : ag_review_response(&req, &dec);
-    char *text = result ? json_dumps(result, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-    if (text)
-        printf("%s\n", text);
-    free(text);
-    json_decref(result);
-    if (!dec.allowed)
-        fprintf(stderr, "denied: %s\n", dec.message ? dec.message : "");
-    rc = dec.allowed ? 0 : 1;
-    ag_decision_clear(&dec);
-    ag_request_clear(&req);
-out:
-    json_decref(obj);
-    json_decref(oldobj);
-    ag_policy_set_unref(set);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -479,8 +348,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("aimguard %s\n", AG_VERSION);
-        return 0;
+        return ag_cli_version();
     }
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage, stdout);
@@ -489,7 +357,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "serve"))
         return cmd_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
-        return cmd_eval(argc - 1, argv + 1);
+        return ag_cli_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "check"))
         return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain"))

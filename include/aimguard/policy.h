@@ -53,6 +53,10 @@ size_t ag_policy_set_rule_count(const ag_policy_set *set);
 char *ag_policy_expiring(const ag_policy_set *set, time_t now, time_t within);
 /* Human-readable: per kind and operation, which policies and rules apply. */
 char *ag_policy_explain(const ag_policy_set *set);
+/* What the set reads from the cluster: *ns_labels names the first policy with a
+ * namespaceSelector (match or exclude), *refs the first with
+ * validate.rbac.clusterReferences (*refs); each NULL when none (names borrowed from set). */
+void ag_policy_cluster_needs(const ag_policy_set *set, const char **ns_labels, const char **refs);
 
 int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *view,
               ag_mode mode, time_t now, ag_decision *out, ag_error *err);

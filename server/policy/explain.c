@@ -121,3 +121,15 @@ char *ag_policy_explain(const ag_policy_set *set)
     free(kinds.v);
     return ag_buf_take(&o);
 }
+
+void ag_policy_cluster_needs(const ag_policy_set *set, const char **ns_labels, const char **refs)
+{
+    *ns_labels = *refs = NULL;
+    for (size_t i = 0; set && i < set->n; i++) {
+        const policy *p = &set->v[i];
+        if (!*ns_labels && (p->match.ns_labels.n || (p->exclude.present && p->exclude.ns_labels.n)))
+            *ns_labels = p->name;
+        if (!*refs && p->rbac.refs.present && p->rbac.refs.enabled)
+            *refs = p->name;
+    }
+}

@@ -32,7 +32,7 @@ def test_every_sample_has_its_verdict():
                                  "-f", os.path.join(SHARED, "reference", "aim-samples", name))
         assert code == want, (name, code, err)
         if phrase:
-            assert phrase in err and "[policy credentials, rule secrets/literalCredential]" in err, (name, err)
+            assert phrase in out and "[policy credentials, rule secrets/literalCredential]" in out, (name, out)
 
 
 def test_verdicts_are_documented():

@@ -47,11 +47,11 @@ def run_level(level):
             else:
                 want = check_of(f)
                 ok = code == 1 and want is not None and \
-                    ("[policy pss-%s, rule podSecurity/%s/%s] " % (level, level, want)) in err and want_in(err, want)
+                    ("[policy pss-%s, rule podSecurity/%s/%s] " % (level, level, want)) in out and want_in(out, want)
             if ok:
                 agree += 1
             else:
-                problems.append("%s/%s/%s: exit %d %s" % (level, outcome, os.path.basename(f), code, err.strip()[:300]))
+                problems.append("%s/%s/%s: exit %d %s" % (level, outcome, os.path.basename(f), code, (out + err).strip()[:300]))
     print("%s: %d/%d fixtures agree" % (level, agree, total))
     assert not problems, "\n".join(problems)
 

@@ -161,7 +161,7 @@ def test_service_children_status_updates_and_deletion():
         assert sc["capabilities"]["drop"] == ["ALL"], sc
         assert "/tmp" in [m["mountPath"] for m in c["volumeMounts"]], c["volumeMounts"]
         code, out, _ = run_cli("eval", "-p", os.path.join(SRC, "policies", "default"), "-f", "-",
-                               "--mode", "mutate", stdin=json.dumps(isvc).encode())
+                               "--mode", "mutate", "-o", "review", stdin=json.dumps(isvc).encode())
         assert code == 0 and "patch" not in json.loads(out)["response"], out  # nothing left to mutate
         rule = route["spec"]["rules"][0]
         assert route["spec"]["parentRefs"] == [{"name": "kserve-ingress-gateway", "namespace": "kgateway-system"}]

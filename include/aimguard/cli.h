@@ -1,0 +1,15 @@
+/* The offline commands of the aimguard binary that are more than a few lines:
+ * `aimguard eval` and `aimguard version`. main.c dispatches to them.
+ *
+ * Each takes the command's own argv (argv[0] is the command name), prints to stdout and
+ * stderr, and returns the process exit status (it never calls exit()).
+ * Thread-safety: single-threaded callers only (getopt state). */
+#ifndef AIMGUARD_CLI_H
+#define AIMGUARD_CLI_H
+
+/* exit status: 0 every object allowed, 1 any denied, 2 any error (usage, input, object) */
+int ag_cli_eval(int argc, char **argv);
+/* prints the version, commit, build date and the libraries' versions; returns 0 */
+int ag_cli_version(void);
+
+#endif

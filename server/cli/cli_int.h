@@ -1,0 +1,52 @@
+/* Internals of the offline CLI (server/cli): the objects eval was given, the offline
+ * cluster view, and a JSON-to-YAML printer. Not thread-safe; one CLI run at a time. */
+#ifndef AG_CLI_INT_H
+#define AG_CLI_INT_H
+
+#include <stdio.h>
+#include <jansson.h>
+
+#include "aimguard/error.h"
+#include "aimguard/view.h"
+
+/* One object to judge, or one thing that could not be read as one. */
+typedef struct eval_item {
+    char *file;      /* path as given or found, "<stdin>" for - (owned) */
+    size_t doc;      /* 1-based YAML document within file; 0: the file as a whole */
+    char *item;      /* "items[3]" (nested: "items[0].items[2]") inside a List, or NULL (owned) */
+    json_t *obj;     /* the object (owned), NULL when error is set */
+    char *error;     /* why it could not be read (owned), or NULL */
+} eval_item;
+
+typedef struct eval_items {
+    eval_item *v;
+    size_t n, cap;
+} eval_items;
+
+/* Adds every object found at path: "-" (stdin), a file (any name), or a directory
+ * (recursively: *.yaml, *.yml and *.json, dotfiles and dot-directories skipped, in byte
+ * order of their paths). Lists (kind: List or FooList with items) are opened item by
+ * item. What cannot be read becomes an item with an error; only running out of memory
+ * fails (<0). */
+int eval_collect(const char *path, eval_items *out, ag_error *err);
+void eval_items_free(eval_items *items);
+
+/* "file#doc" or "file#doc items[2]" or "file": where an item came from (caller's buffer). */
+void eval_item_where(const eval_item *it, char *buf, size_t cap);
+
+/* The offline cluster view built from --cluster-objects: Namespaces, AIM objects and any
+ * other object, served by resource (lower-case plural of the kind), namespace and name.
+ * access: AG_ACCESS_ALLOWED / AG_ACCESS_DENIED answer every SubjectAccessReview so;
+ * -1 leaves ag_view.access unset (no answer, as without a cluster). */
+typedef struct eval_view eval_view;
+int eval_view_new(eval_view **out, int access, ag_error *err);
+/* Adds the objects found at path (as eval_collect); an unreadable one is an error. */
+int eval_view_add(eval_view *v, const char *path, ag_error *err);
+size_t eval_view_count(const eval_view *v);
+const ag_view *eval_view_get(const eval_view *v);
+void eval_view_free(eval_view *v);
+
+/* Writes a JSON value as one YAML document (block style, keys in their order). */
+int yaml_print(FILE *f, const json_t *value, ag_error *err);
+
+#endif
