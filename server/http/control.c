@@ -296,6 +296,7 @@ static int start_cluster_view(srv *s, ag_error *err)
 int ag_server_run(const ag_server_config *cfg, ag_error *err)
 {
     srv s = {0};
+    pthread_mutex_init(&s.mhd_log_mu, NULL);
     s.cfg = cfg;
     int rc = 0;
     /* signals are taken synchronously by the control loop only */
@@ -427,5 +428,6 @@ out:
     ag_metrics_free(s.metrics);
     if (sfd >= 0)
         close(sfd);
+    pthread_mutex_destroy(&s.mhd_log_mu);
     return rc;
 }

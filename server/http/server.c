@@ -2,6 +2,8 @@
 #include "server_int.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -292,13 +294,61 @@ static enum MHD_Result on_metrics(void *cls, struct MHD_Connection *c, const cha
 
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
-    (void)cls;
+    srv *s = cls;
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
+    if (s) {
+        pthread_mutex_lock(&s->mhd_log_mu);
+        snprintf(s->mhd_last, sizeof s->mhd_last, "%s", msg);
+        pthread_mutex_unlock(&s->mhd_log_mu);
+    }
     ag_log(AG_LOG_DEBUG, "libmicrohttpd", "detail", msg, NULL);
+}
+
+/* What an operator can do about a bind or listen failure. */
+static const char *bind_hint(int e, const struct sockaddr_storage *ss)
+{
+    unsigned port = ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+                                                    : ((const struct sockaddr_in *)ss)->sin_port);
+    switch (e) {
+    case EADDRINUSE:
+        return " (another process listens on this port: 'ss -ltnp' shows which)";
+    case EACCES:
+    case EPERM:
+        return port < 1024 ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE; the defaults are 9443 "
+                             "and 8443)"
+                           : " (not permitted here: a security policy refuses the bind)";
+    case EADDRNOTAVAIL:
+        return " (the address is not one of this host's)";
+    default:
+        return "";
+    }
+}
+
+/* The listening socket is made here, not by libmicrohttpd, so a failure says what the
+ * kernel said (errno). SO_REUSEADDR lets a restart bind while old connections sit in
+ * TIME_WAIT; SO_REUSEPORT is deliberately not set: a second aimguard on the same port
+ * must fail loudly, not silently take half of the connections. */
+static int open_listener(const char *listen_spec, const struct sockaddr_storage *ss, socklen_t len,
+                         ag_error *err)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return ag_error_set(err, AG_EIO, "cannot listen on %s: socket: %s", listen_spec, strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)ss, len) || listen(fd, SOMAXCONN)) {
+        int e = errno;
+        close(fd);
+        ag_error_set(err, AG_EIO, "cannot listen on %s: %s%s", listen_spec, strerror(e), bind_hint(e, ss));
+        return -1;
+    }
+    return fd;
 }
 
 int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, int *v6,
@@ -350,17 +400,22 @@ struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics
     int v6 = 0;
     if (parse_listen(listen, &ss, &len, &v6, err))
         return NULL;
+    int fd = open_listener(listen, &ss, len, err);
+    if (fd < 0)
+        return NULL;
+    pthread_mutex_lock(&s->mhd_log_mu);
+    s->mhd_last[0] = '\0';
+    pthread_mutex_unlock(&s->mhd_log_mu);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0) | (v6 ? MHD_USE_IPv6 : 0);
     unsigned threads = metrics ? 1 : s->cfg->threads;
     struct MHD_OptionItem opts[] = {
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first: it logs the rest */
-        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s}, /* first: it logs the rest */
+        {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
          threads > 1 ? threads : 1024, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->conn_timeout, NULL},
         {MHD_OPTION_CONNECTION_LIMIT, metrics ? 64 : s->cfg->max_connections, NULL},
-        {MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
         {tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, (void *)AG_TLS_PRIORITIES},
         {tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, ag_tls_callback()},
@@ -369,8 +424,13 @@ struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics
     struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL,
                                             metrics ? on_metrics : on_request, s,
                                             MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-    if (!d)
-        ag_error_set(err, AG_EIO, "cannot listen on %s (address in use, no permission, or TLS "
-                     "setup failed)", listen);
+    if (!d) {
+        close(fd);
+        pthread_mutex_lock(&s->mhd_log_mu);
+        ag_error_set(err, AG_EIO, "cannot start the %s listener on %s: %s%s", metrics ? "metrics" : "webhook",
+                     listen, *s->mhd_last ? s->mhd_last : "libmicrohttpd gave no reason",
+                     tls ? " (TLS: the certificate pair, or the TLS priorities of this GnuTLS)" : "");
+        pthread_mutex_unlock(&s->mhd_log_mu);
+    }
     return d;
 }

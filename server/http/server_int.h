@@ -3,6 +3,7 @@
 #define AIMGUARD_SERVER_INT_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -30,6 +31,9 @@ typedef struct srv {
     ag_reconciler *reconciler;   /* when a cluster is configured and --reconcile on */
     ag_authz *authz;             /* SubjectAccessReviews (view.access), with a cluster */
     ag_view view;
+    /* libmicrohttpd's last message, kept so a listener that cannot start says why */
+    pthread_mutex_t mhd_log_mu;
+    char mhd_last[256];
 } srv;
 
 struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics, ag_error *err);
