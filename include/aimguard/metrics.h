@@ -23,6 +23,9 @@ void ag_metrics_request(ag_metrics *m, const char *route, const char *kind,
                         const char *operation, const char *decision, double seconds);
 void ag_metrics_inflight(ag_metrics *m, int delta);
 void ag_metrics_policy_reload(ag_metrics *m, int ok, uint64_t generation, int64_t when);
+/* The outcome of the latest policy load (ok or not), how many files it refused, and on
+ * success the digest of the set now serving (e.g. "sha256-..."; copied). */
+void ag_metrics_policy_state(ag_metrics *m, int ok, size_t failing_files, const char *digest);
 void ag_metrics_audit(ag_metrics *m, const char *policy);
 void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after);
 /* -1: no leader election (no cluster); 0 follower; 1 leader */

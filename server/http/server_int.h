@@ -37,6 +37,10 @@ typedef struct srv {
 } srv;
 
 struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics, ag_error *err);
+/* policy_digest.c: "sha256-<hex>" of the policy files at path (0, or -1), and how many
+ * files a refused load's diagnostics blame (at least 1). */
+int policy_digest(const char *path, char *out, size_t cap);
+size_t policy_failing_files(const ag_diags *d);
 int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, int *v6,
                  ag_error *err);
 

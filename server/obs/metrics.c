@@ -41,6 +41,9 @@ struct ag_metrics {
     atomic_llong inflight;
     atomic_ullong reload_ok, reload_fail, generation;
     atomic_llong reload_when;
+    atomic_int last_reload_ok;      /* -1 before the first load */
+    atomic_ullong failing_files;
+    char digest[80];                /* of the serving set, under `grow` */
     atomic_ullong tls_fail;
     atomic_llong tls_not_after;
     atomic_int leader;
@@ -56,6 +59,7 @@ ag_metrics *ag_metrics_new(void)
     if (m) {
         pthread_mutex_init(&m->grow, NULL);
         atomic_store(&m->leader, -1);
+        atomic_store(&m->last_reload_ok, -1);
     }
     return m;
 }
@@ -154,6 +158,19 @@ void ag_metrics_policy_reload(ag_metrics *m, int ok, uint64_t generation, int64_
         atomic_store(&m->reload_when, when);
     } else {
         atomic_fetch_add(&m->reload_fail, 1);
+    }
+}
+
+void ag_metrics_policy_state(ag_metrics *m, int ok, size_t failing_files, const char *digest)
+{
+    if (!m)
+        return;
+    atomic_store(&m->last_reload_ok, ok ? 1 : 0);
+    atomic_store(&m->failing_files, (unsigned long long)failing_files);
+    if (ok && digest) {
+        pthread_mutex_lock(&m->grow);
+        sanitize(m->digest, sizeof m->digest, digest);
+        pthread_mutex_unlock(&m->grow);
     }
 }
 
@@ -299,6 +316,24 @@ char *ag_metrics_render(ag_metrics *m)
                       "policies were loaded.\n# TYPE aimguard_policy_last_reload_success_timestamp_seconds"
                       " gauge\naimguard_policy_last_reload_success_timestamp_seconds %lld\n",
                   atomic_load(&m->reload_when));
+    /* state, not events: an alert on these fires exactly while the files on disk are
+     * refused, whatever happened before (a counter's increase() clears after its window
+     * while the broken file is still deployed) */
+    if (atomic_load(&m->last_reload_ok) >= 0)
+        ag_buf_printf(&b, "# HELP aimguard_policy_last_reload_ok 1 when the policy files on disk were "
+                          "loaded, 0 while they are refused (the last good set keeps serving).\n"
+                          "# TYPE aimguard_policy_last_reload_ok gauge\naimguard_policy_last_reload_ok %d\n"
+                          "# HELP aimguard_policy_failing_files Policy files the last load refused (0 "
+                          "when it succeeded).\n# TYPE aimguard_policy_failing_files gauge\n"
+                          "aimguard_policy_failing_files %llu\n",
+                      atomic_load(&m->last_reload_ok), atomic_load(&m->failing_files));
+    pthread_mutex_lock(&m->grow);
+    if (m->digest[0])
+        ag_buf_printf(&b, "# HELP aimguard_policy_info The serving policy set: digest of its files' "
+                          "names and contents (equal on replicas serving the same policies).\n"
+                          "# TYPE aimguard_policy_info gauge\naimguard_policy_info{digest=\"%s\"} 1\n",
+                      m->digest);
+    pthread_mutex_unlock(&m->grow);
     ag_buf_printf(&b, "# HELP aimguard_tls_cert_expiry_timestamp_seconds notAfter of the serving "
                       "certificate.\n# TYPE aimguard_tls_cert_expiry_timestamp_seconds gauge\n"
                       "aimguard_tls_cert_expiry_timestamp_seconds %lld\n", atomic_load(&m->tls_not_after));
