@@ -29,42 +29,197 @@ static void list(ag_buf *o, const char *title, const strlist *l)
     ag_buf_printf(o, "\n");
 }
 
+static void labels(ag_buf *o, const char *title, const kvlist *l)
+{
+    if (!l->n)
+        return;
+    ag_buf_printf(o, "      %s:", title);
+    for (size_t i = 0; i < l->n; i++)
+        ag_buf_printf(o, " %s=%s", l->k[i], l->v[i]);
+    ag_buf_printf(o, "\n");
+}
+
+static void patterns(ag_buf *o, const char *title, const regex_list *l)
+{
+    if (!l->n)
+        return;
+    ag_buf_printf(o, "      %s:", title);
+    for (size_t i = 0; i < l->n; i++)
+        ag_buf_printf(o, " %s", l->text[i]);
+    ag_buf_printf(o, "\n");
+}
+
+/* A JSON value on one line, as compact as jansson writes it. */
+static void json_line(ag_buf *o, const char *title, const json_t *v)
+{
+    if (!v || (json_is_array(v) && !json_array_size(v)))
+        return;
+    char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    ag_buf_printf(o, "      %s: %s\n", title, t ? t : "?");
+    free(t);
+}
+
+static void selector_lines(ag_buf *o, const char *prefix, const selector *s, int is_match)
+{
+    char t[64];
+#define SEL_LIST(field, name)                                   \
+    do {                                                        \
+        snprintf(t, sizeof t, "%s%s", prefix, name);            \
+        list(o, t, &s->field);                                  \
+    } while (0)
+    if (!is_match)
+        SEL_LIST(kinds, "kinds");
+    if (!is_match)
+        SEL_LIST(operations, "operations");
+    SEL_LIST(namespaces, "namespaces");
+    SEL_LIST(names, "names");
+    SEL_LIST(users, "users");
+    SEL_LIST(groups, "groups");
+    SEL_LIST(service_accounts, "service accounts");
+#undef SEL_LIST
+    snprintf(t, sizeof t, "%snamespaceSelector", prefix);
+    labels(o, t, &s->ns_labels);
+    snprintf(t, sizeof t, "%sobjectSelector", prefix);
+    labels(o, t, &s->obj_labels);
+}
+
+static void describe_images(ag_buf *o, const images_cfg *im)
+{
+    ag_buf_printf(o, "      validate images:%s%s%s\n", im->require_digest ? " requireDigest" : "",
+                  im->forbid_latest ? " forbidLatest" : "", im->forbid_tagless ? " forbidTagless" : "");
+    list(o, "  allow (prefixes)", &im->global.prefixes);
+    patterns(o, "  allow (patterns)", &im->global.patterns);
+    for (size_t i = 0; i < im->nper_ns; i++) {
+        const image_allow *a = &im->per_ns[i];
+        ag_buf_printf(o, "        in");
+        for (size_t j = 0; j < a->namespaces.n; j++)
+            ag_buf_printf(o, " %s", a->namespaces.v[j]);
+        ag_buf_printf(o, " instead:");
+        for (size_t j = 0; j < a->prefixes.n; j++)
+            ag_buf_printf(o, " %s", a->prefixes.v[j]);
+        for (size_t j = 0; j < a->patterns.n; j++)
+            ag_buf_printf(o, " %s", a->patterns.text[j]);
+        ag_buf_printf(o, "\n");
+    }
+}
+
+static void describe_secrets(ag_buf *o, const secrets_cfg *sc)
+{
+    ag_buf_printf(o, "      validate secrets:%s%s\n", sc->has_allow ? " references must match allowNames" : "",
+                  sc->forbid_literal ? " forbidLiteralEnv" : "");
+    patterns(o, "  allowNames", &sc->allow);
+    patterns(o, "  reserved", &sc->reserved);
+    if (sc->forbid_literal)
+        patterns(o, "  credentialEnvNames", &sc->credential_names);
+    for (size_t i = 0; i < sc->nper_ns; i++) {
+        ag_buf_printf(o, "        in");
+        for (size_t j = 0; j < sc->per_ns[i].namespaces.n; j++)
+            ag_buf_printf(o, " %s", sc->per_ns[i].namespaces.v[j]);
+        ag_buf_printf(o, " allowNames:");
+        for (size_t j = 0; j < sc->per_ns[i].allow.n; j++)
+            ag_buf_printf(o, " %s", sc->per_ns[i].allow.text[j]);
+        ag_buf_printf(o, "\n");
+    }
+}
+
+static void describe_rbac(ag_buf *o, const rbac_cfg *r)
+{
+    const cluster_refs *c = &r->refs;
+    if (c->present && c->enabled)
+        ag_buf_printf(o, "      validate rbac clusterReferences: verb %s on%s%s%s; API unreachable: %s "
+                         "(a SubjectAccessReview per reference)\n", c->verb ? c->verb : "use",
+                      c->models ? " models" : "", c->templates ? " templates" : "",
+                      c->runtime_configs ? " runtimeConfigs" : "", c->fail_closed ? "deny" : "admit with a warning");
+    list(o, "validate rbac protectedRoles", &r->protected_roles);
+    list(o, "validate rbac broadSubjects", &r->broad_subjects);
+    if (r->status_role) {
+        ag_buf_printf(o, "      validate rbac statusUpdaterRole: %s\n", r->status_role);
+        list(o, "  statusUpdaterBinders", &r->status_binders);
+        list(o, "  statusUpdaterServiceAccounts", &r->status_sas);
+    }
+    list(o, "validate rbac reservedServiceAccounts", &r->reserved_sas);
+    if (r->operator_namespace)
+        ag_buf_printf(o, "      validate rbac operatorNamespace: %s\n", r->operator_namespace);
+}
+
 static void describe_policy(ag_buf *o, const policy *p)
 {
     ag_buf_printf(o, "    %s (%s, %s)\n", p->name, action_name(p->action), p->where);
-    list(o, "namespaces", &p->match.namespaces);
-    if (p->exclude.present) {
-        list(o, "excluded namespaces", &p->exclude.namespaces);
-        list(o, "excluded users", &p->exclude.users);
-        list(o, "excluded groups", &p->exclude.groups);
-        list(o, "excluded service accounts", &p->exclude.service_accounts);
-    }
+    selector_lines(o, "", &p->match, 1);
+    if (p->exclude.present)
+        selector_lines(o, "excluded ", &p->exclude, 0);
     if (p->hard.present) {
         ag_buf_printf(o, "      mutate securityContext:");
         if (p->hard.run_as_non_root == 1) ag_buf_printf(o, " runAsNonRoot");
         if (p->hard.seccomp) ag_buf_printf(o, " seccompProfile=%s", p->hard.seccomp);
         if (p->hard.allow_priv_esc == 0) ag_buf_printf(o, " allowPrivilegeEscalation=false");
-        if (p->hard.drop_caps.n) ag_buf_printf(o, " capabilities.drop");
+        if (p->hard.drop_caps.n) {
+            ag_buf_printf(o, " capabilities.drop=");
+            for (size_t i = 0; i < p->hard.drop_caps.n; i++)
+                ag_buf_printf(o, "%s%s", i ? "," : "", p->hard.drop_caps.v[i]);
+        }
         if (p->hard.read_only_root == 1) ag_buf_printf(o, " readOnlyRootFilesystem");
         for (size_t i = 0; i < p->hard.ndirs; i++) ag_buf_printf(o, " emptyDir:%s", p->hard.dirs[i].path);
         if (p->hard.has_uid) ag_buf_printf(o, " runAsUser=%lld", p->hard.uid);
+        if (p->hard.has_gid) ag_buf_printf(o, " runAsGroup=%lld", p->hard.gid);
+        if (p->hard.has_fsgroup) ag_buf_printf(o, " fsGroup=%lld", p->hard.fsgroup);
         if (p->hard.automount_token == 0) ag_buf_printf(o, " automountServiceAccountToken=false");
         ag_buf_printf(o, "\n");
     }
-    if (p->gpu.present)
-        ag_buf_printf(o, "      mutate gpu placement for:%s%s\n", p->gpu.resources.n ? " " : "",
-                      p->gpu.resources.n ? p->gpu.resources.v[0] : "");
+    if (p->gpu.present) {
+        ag_buf_printf(o, "      mutate gpu placement for pods requesting:");
+        for (size_t i = 0; i < p->gpu.resources.n; i++)
+            ag_buf_printf(o, " %s", p->gpu.resources.v[i]);
+        ag_buf_printf(o, "\n");
+        labels(o, "  nodeSelector", &p->gpu.node_selector);
+        json_line(o, "  nodeAffinity", p->gpu.match_expressions);
+        json_line(o, "  tolerations", p->gpu.tolerations);
+        json_line(o, "  nonGpuPods avoid", p->gpu.non_gpu_expressions);
+    }
     if (p->pss_level > 0)
         ag_buf_printf(o, "      validate podSecurity: %s (v1.37)\n", ag_pss_level_name((ag_pss_level)p->pss_level));
-    for (size_t i = 0; i < p->nrules; i++)
-        ag_buf_printf(o, "      validate rule %s: %s (%s)\n", p->rules[i].name, p->rules[i].path_text,
-                      action_name(p->rules[i].action >= 0 ? p->rules[i].action : p->action));
+    if (p->images.present)
+        describe_images(o, &p->images);
+    if (p->secrets.present)
+        describe_secrets(o, &p->secrets);
+    if (p->rbac.present)
+        describe_rbac(o, &p->rbac);
+    if (p->aim.present) {
+        ag_buf_printf(o, "      validate aim:");
+        if (p->aim.max_ns_len) ag_buf_printf(o, " maxNamespaceLength=%lld", p->aim.max_ns_len);
+        if (p->aim.path_under_namespace) ag_buf_printf(o, " pathUnderNamespace");
+        ag_buf_printf(o, "\n");
+        list(o, "  allowedResources", &p->aim.allowed_resources);
+        list(o, "  allowedGateways", &p->aim.allowed_gateways);
+    }
+    for (size_t i = 0; i < p->nrules; i++) {
+        const generic_rule *r = &p->rules[i];
+        static const char *const conds[] = {"absent", "equals", "oneOf", "matches", "notMatches", "range"};
+        ag_buf_printf(o, "      validate rule %s: %s %s", r->name, r->path_text, conds[r->cond]);
+        if (r->cond == COND_EQUALS || r->cond == COND_ONEOF) {
+            char *t = json_dumps(r->value, JSON_COMPACT | JSON_ENCODE_ANY);
+            ag_buf_printf(o, " %s", t ? t : "?");
+            free(t);
+        } else if (r->cond == COND_MATCHES || r->cond == COND_NOTMATCHES) {
+            ag_buf_printf(o, " %s", r->pattern ? r->pattern : "");
+        } else if (r->cond == COND_RANGE) {
+            if (r->has_min) ag_buf_printf(o, " min %g", r->min);
+            if (r->has_max) ag_buf_printf(o, " max %g", r->max);
+        }
+        ag_buf_printf(o, "%s (%s)\n", r->required ? ", required" : "",
+                      action_name(r->action >= 0 ? r->action : p->action));
+    }
     for (size_t i = 0; i < p->nexc; i++) {
         const exception_ *x = &p->exc[i];
         ag_buf_printf(o, "      exception:");
         for (size_t j = 0; j < x->controls.n; j++) ag_buf_printf(o, " %s", x->controls.v[j]);
-        ag_buf_printf(o, " in");
-        for (size_t j = 0; j < x->namespaces.n; j++) ag_buf_printf(o, " %s", x->namespaces.v[j]);
+        if (x->namespaces.n) {
+            ag_buf_printf(o, " in");
+            for (size_t j = 0; j < x->namespaces.n; j++) ag_buf_printf(o, " %s", x->namespaces.v[j]);
+        }
+        for (size_t j = 0; j < x->kinds.n; j++) ag_buf_printf(o, "%s%s", j ? "," : " for kinds ", x->kinds.v[j]);
+        for (size_t j = 0; j < x->names.n; j++) ag_buf_printf(o, "%s%s", j ? "," : " for names ", x->names.v[j]);
+        for (size_t j = 0; j < x->users.n; j++) ag_buf_printf(o, "%s%s", j ? "," : " for users ", x->users.v[j]);
         ag_buf_printf(o, "%s%s (%s)\n", x->expires_text ? " until " : "", x->expires_text ? x->expires_text : "",
                       x->reason);
     }
