@@ -86,5 +86,34 @@ def test_policy_reference_snippets_are_accepted():
     assert checked >= 3, checked
 
 
+def test_every_eval_flag_and_output_is_documented():
+    """The other direction for eval: what the binary offers, docs/cli.md describes."""
+    code, helptext, _ = run_cli("eval", "--help")
+    assert code == 0
+    cli = open(os.path.join(SRC, "docs", "cli.md")).read()
+    section = cli[cli.index("## eval"):cli.index("## check")]
+    missing = [f for f in set(re.findall(r"--[a-z][a-z-]+", helptext)) - {"--help"} if f not in section]
+    assert not missing, missing
+    code, _, err = run_cli("eval", "-p", os.path.join(SRC, "policies", "default"), "-f", "-", "-o", "bogus",
+                           stdin=b"")
+    formats = re.search(r"--output must be (.*)", err).group(1).replace(" or ", ", ").split(", ")
+    assert len(formats) >= 6, formats
+    for fmt in formats:
+        assert "| `%s` |" % fmt in section, fmt
+
+
+def test_every_served_metric_is_documented():
+    """Every series a server exports (and every one metrics.c can export) is in the docs."""
+    with Server() as srv:
+        text = srv.metrics()
+    served = set(re.findall(r"^# TYPE (aimguard_[a-z_]+)", text, re.M))
+    served |= set(re.findall(r"# TYPE (aimguard_[a-z_]+)", open(os.path.join(SRC, "server", "obs", "metrics.c")).read()))
+    docs = "".join(doc_text().values())
+    missing = sorted(m for m in served if m not in docs)
+    assert not missing, missing
+    for new in ("aimguard_policy_last_reload_ok", "aimguard_policy_failing_files", "aimguard_policy_info"):
+        assert new in served, new
+
+
 if __name__ == "__main__":
     run_tests(globals())
