@@ -398,12 +398,18 @@ int ag_cli_eval(int argc, char **argv)
             return 2;
         }
     }
+    size_t stdin_uses = 0;
     for (size_t i = 0; i < npaths; i++)
-        for (size_t j = 0; j < i; j++)
-            if (!strcmp(paths[i], "-") && !strcmp(paths[j], "-")) {
-                fprintf(stderr, "aimguard eval: stdin (-f -) can be read once\n");
-                return 2;
-            }
+        stdin_uses += !strcmp(paths[i], "-");
+    for (size_t i = 0; i < nolds; i++)
+        stdin_uses += !strcmp(olds[i], "-");
+    for (size_t i = 0; i < ncluster; i++)
+        stdin_uses += !strcmp(cluster[i], "-");
+    if (stdin_uses > 1) {
+        fprintf(stderr, "aimguard eval: stdin ('-') can be read once: give it to one of -f, --old, "
+                "--cluster-objects\n");
+        return 2;
+    }
     r.user = user;
     r.groups = groups;
     r.ngroups = ngroups;

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 static int emit(yaml_emitter_t *em, yaml_event_t *ev)
@@ -12,22 +13,19 @@ static int emit(yaml_emitter_t *em, yaml_event_t *ev)
     return yaml_emitter_emit(em, ev) ? 0 : -1;
 }
 
-/* 1 when a plain scalar with this text would be read as something else than a string
- * under the YAML 1.1 and 1.2 core schemas (libyaml picks the style, but not by type). */
+/* 1 when a plain scalar with this text could be read back as something else than a
+ * string. libyaml picks a style by syntax, not by type; kubectl's YAML reader is YAML 1.1
+ * (yes/no/on/off, 0b101, 1_000, 1:20 and dates are not strings there), so anything that
+ * starts like a number is quoted, which is always safe. */
 static int needs_quotes(const char *s)
 {
-    static const char *const words[] = {"true", "false", "yes", "no", "on", "off", "null", "~", "y", "n",
-                                        "True", "False", "Yes", "No", "On", "Off", "Null", "NULL", "TRUE",
-                                        "FALSE", "YES", "NO", "ON", "OFF", "Y", "N", ""};
+    static const char *const words[] = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~", ""};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (!strcmp(s, words[i]))
+        if (!strcasecmp(s, words[i]))
             return 1;
-    char *end;
-    (void)strtod(s, &end);
-    if (end != s && !*end)
-        return 1; /* a number (int, float, 1e3, 0x1f, inf...) */
-    return !strcmp(s, ".inf") || !strcmp(s, "-.inf") || !strcmp(s, ".nan") || !strcmp(s, ".NaN") ||
-           !strcmp(s, ".Inf") || !strcmp(s, "-.Inf");
+    if (strchr("0123456789+-.", s[0]) && strspn(s, "0123456789abcdefABCDEFxXoO_.:+-eEinftyINFTYaAN ") == strlen(s))
+        return 1;
+    return 0;
 }
 
 static int scalar(yaml_emitter_t *em, const char *text, size_t len, int plain_ok)

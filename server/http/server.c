@@ -302,7 +302,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
         msg[--n] = '\0';
     if (s) {
         pthread_mutex_lock(&s->mhd_log_mu);
-        snprintf(s->mhd_last, sizeof s->mhd_last, "%s", msg);
+        (void)ag_strfmt(s->mhd_last, sizeof s->mhd_last, "%s", msg); /* a cut message still says why */
         pthread_mutex_unlock(&s->mhd_log_mu);
     }
     ag_log(AG_LOG_DEBUG, "libmicrohttpd", "detail", msg, NULL);

@@ -195,6 +195,21 @@ def test_machine_outputs():
     assert code == 2 and "--output must be" in err, err
 
 
+def test_yaml_outputs_keep_strings_strings():
+    # values that a YAML 1.1 reader (kubectl's) would retype if printed plain
+    tricky = ["1.10", "true", "yes", "on", "NO", "null", "~", "", "0x1f", "1_000", "1:20", "0b101", "2026-12-01",
+              ".5", "-1", "+1", ".inf", "a: b", "- x", "#c", "multi\nline", "caf\u00e9", "nginx:1.25"]
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "t", "namespace": "team-a"},
+          "data": {"k%d" % i: v for i, v in enumerate(tricky)}, "binaryData": None}
+    cm["data"]["1"] = "key that looks like a number"
+    cm["immutable"] = False
+    code, out, err = run_cli("eval", "-p", DEFAULT, "-f", "-", "-o", "object-yaml", stdin=json.dumps(cm).encode())
+    assert code == 0, err
+    assert yaml.safe_load(out) == cm, out
+    code, out, err = run_cli("eval", "-p", DEFAULT, "-f", "-", "-o", "yaml", stdin=json.dumps(cm).encode())
+    assert yaml.safe_load(out)["results"][0]["name"] == "t", out
+
+
 def test_several_files_and_one_process():
     d = tempfile.mkdtemp()
     try:
