@@ -28,25 +28,24 @@ typedef struct eval_items {
  * order of their paths). Lists (kind: List or FooList with items) are opened item by
  * item. What cannot be read becomes an item with an error; only running out of memory
  * fails (<0). */
-int eval_collect(const char *path, eval_items *out, ag_error *err);
-void eval_items_free(eval_items *items);
+int cli_collect(const char *path, eval_items *out, ag_error *err);
+void cli_items_free(eval_items *items);
 
 /* "file#doc" or "file#doc items[2]" or "file": where an item came from (caller's buffer). */
-void eval_item_where(const eval_item *it, char *buf, size_t cap);
+void cli_item_where(const eval_item *it, char *buf, size_t cap);
 
 /* The offline cluster view built from --cluster-objects: Namespaces, AIM objects and any
  * other object, served by resource (lower-case plural of the kind), namespace and name.
  * access: AG_ACCESS_ALLOWED / AG_ACCESS_DENIED answer every SubjectAccessReview so;
  * -1 leaves ag_view.access unset (no answer, as without a cluster). */
 typedef struct eval_view eval_view;
-int eval_view_new(eval_view **out, int access, ag_error *err);
-/* Adds the objects found at path (as eval_collect); an unreadable one is an error. */
-int eval_view_add(eval_view *v, const char *path, ag_error *err);
-size_t eval_view_count(const eval_view *v);
-const ag_view *eval_view_get(const eval_view *v);
-void eval_view_free(eval_view *v);
+int cli_view_new(eval_view **out, int access, ag_error *err);
+/* Adds the objects found at path (as cli_collect); an unreadable one is an error. */
+int cli_view_add(eval_view *v, const char *path, ag_error *err);
+const ag_view *cli_view_get(const eval_view *v);
+void cli_view_free(eval_view *v);
 
 /* Writes a JSON value as one YAML document (block style, keys in their order). */
-int yaml_print(FILE *f, const json_t *value, ag_error *err);
+int cli_yaml_print(FILE *f, const json_t *value, ag_error *err);
 
 #endif

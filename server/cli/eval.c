@@ -85,7 +85,7 @@ static const char *denial_text(const char *msg)
 static void record_error(eval_run *r, const eval_item *it, const char *msg)
 {
     char where[1200];
-    eval_item_where(it, where, sizeof where);
+    cli_item_where(it, where, sizeof where);
     r->count[R_ERROR]++;
     if (r->out == OUT_TEXT) {
         printf("ERROR %s: %s\n", where, msg);
@@ -264,7 +264,7 @@ static void finish(eval_run *r)
             if (text)
                 printf("%s\n", text);
             free(text);
-        } else if (yaml_print(stdout, doc, &err)) {
+        } else if (cli_yaml_print(stdout, doc, &err)) {
             fprintf(stderr, "aimguard eval: %s\n", err.msg);
         }
         json_decref(doc);
@@ -286,7 +286,7 @@ static void finish(eval_run *r)
     }
     case OUT_OBJECT_YAML:
         for (size_t i = 0; i < json_array_size(r->objects); i++)
-            if (yaml_print(stdout, json_array_get(r->objects, i), &err))
+            if (cli_yaml_print(stdout, json_array_get(r->objects, i), &err))
                 fprintf(stderr, "aimguard eval: %s\n", err.msg);
         break;
     default:
@@ -432,24 +432,24 @@ int ag_cli_eval(int argc, char **argv)
     eval_view *view = NULL;
     eval_items items = {0}, old_items = {0};
     if (ncluster || answer >= 0) {
-        if (eval_view_new(&view, answer, &err))
+        if (cli_view_new(&view, answer, &err))
             goto fail;
         for (size_t i = 0; i < ncluster; i++)
-            if (eval_view_add(view, cluster[i], &err))
+            if (cli_view_add(view, cluster[i], &err))
                 goto fail;
-        r.view = eval_view_get(view);
+        r.view = cli_view_get(view);
     }
     notice_missing_cluster(set, ncluster > 0, answer >= 0);
     for (size_t i = 0; i < npaths; i++)
-        if (eval_collect(paths[i], &items, &err))
+        if (cli_collect(paths[i], &items, &err))
             goto fail;
     for (size_t i = 0; i < nolds; i++)
-        if (eval_collect(olds[i], &old_items, &err))
+        if (cli_collect(olds[i], &old_items, &err))
             goto fail;
     for (size_t i = 0; i < old_items.n; i++)
         if (old_items.v[i].error) {
             char where[1200];
-            eval_item_where(&old_items.v[i], where, sizeof where);
+            cli_item_where(&old_items.v[i], where, sizeof where);
             ag_error_set(&err, AG_EINVAL, "--old %s: %s", where, old_items.v[i].error);
             goto fail;
         }
@@ -475,9 +475,9 @@ fail:
 out:
     json_decref(r.results);
     json_decref(r.objects);
-    eval_items_free(&items);
-    eval_items_free(&old_items);
-    eval_view_free(view);
+    cli_items_free(&items);
+    cli_items_free(&old_items);
+    cli_view_free(view);
     ag_policy_set_unref(set);
     fflush(stdout);
     return rc;

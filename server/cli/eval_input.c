@@ -46,7 +46,7 @@ static int push(eval_items *out, const char *file, size_t doc, const char *item,
     return 0;
 }
 
-void eval_items_free(eval_items *items)
+void cli_items_free(eval_items *items)
 {
     if (!items)
         return;
@@ -60,7 +60,7 @@ void eval_items_free(eval_items *items)
     memset(items, 0, sizeof *items);
 }
 
-void eval_item_where(const eval_item *it, char *buf, size_t cap)
+void cli_item_where(const eval_item *it, char *buf, size_t cap)
 {
     if (!it->doc)
         ag_strfmt(buf, cap, "%s", it->file);
@@ -252,7 +252,7 @@ static int add_dir(eval_items *out, const char *dir, int depth)
     return rc;
 }
 
-int eval_collect(const char *path, eval_items *out, ag_error *err)
+int cli_collect(const char *path, eval_items *out, ag_error *err)
 {
     struct stat st;
     int rc;

@@ -56,7 +56,7 @@ static int view_access(void *ctx, const char *user, const json_t *groups, const 
     return v->access;
 }
 
-int eval_view_new(eval_view **out, int access, ag_error *err)
+int cli_view_new(eval_view **out, int access, ag_error *err)
 {
     eval_view *v = calloc(1, sizeof *v);
     if (!v || !(v->objects = json_object())) {
@@ -74,14 +74,14 @@ int eval_view_new(eval_view **out, int access, ag_error *err)
     return 0;
 }
 
-int eval_view_add(eval_view *v, const char *path, ag_error *err)
+int cli_view_add(eval_view *v, const char *path, ag_error *err)
 {
     eval_items items = {0};
-    int rc = eval_collect(path, &items, err);
+    int rc = cli_collect(path, &items, err);
     for (size_t i = 0; !rc && i < items.n; i++) {
         const eval_item *it = &items.v[i];
         char where[1200];
-        eval_item_where(it, where, sizeof where);
+        cli_item_where(it, where, sizeof where);
         if (it->error) {
             rc = ag_error_set(err, AG_EINVAL, "--cluster-objects %s: %s", where, it->error);
             break;
@@ -103,21 +103,16 @@ int eval_view_add(eval_view *v, const char *path, ag_error *err)
         if (json_object_set(v->objects, k, it->obj))
             rc = ag_error_set(err, AG_ENOMEM, "out of memory");
     }
-    eval_items_free(&items);
+    cli_items_free(&items);
     return rc;
 }
 
-size_t eval_view_count(const eval_view *v)
-{
-    return json_object_size(v->objects);
-}
-
-const ag_view *eval_view_get(const eval_view *v)
+const ag_view *cli_view_get(const eval_view *v)
 {
     return &v->view;
 }
 
-void eval_view_free(eval_view *v)
+void cli_view_free(eval_view *v)
 {
     if (!v)
         return;

@@ -92,7 +92,7 @@ static int write_cb(void *data, unsigned char *buf, size_t size)
     return fwrite(buf, 1, size, data) == size;
 }
 
-int yaml_print(FILE *f, const json_t *v, ag_error *err)
+int cli_yaml_print(FILE *f, const json_t *v, ag_error *err)
 {
     yaml_emitter_t em;
     yaml_event_t ev;
