@@ -95,7 +95,8 @@ int policy_digest(const char *path, char *out, size_t cap)
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
         names files = {0};
         collect(path, "", 0, &files);
-        qsort(files.v, files.n, sizeof *files.v, by_path);
+        if (files.n) /* qsort(NULL, 0) is undefined behaviour */
+            qsort(files.v, files.n, sizeof *files.v, by_path);
         for (size_t i = 0; i < files.n; i++) {
             char full[8192];
             if (!ag_strfmt(full, sizeof full, "%s/%s", path, files.v[i]))
