@@ -27,6 +27,7 @@ void ag_metrics_policy_reload(ag_metrics *m, int ok, uint64_t generation, int64_
  * success the digest of the set now serving (e.g. "sha256-..."; copied). */
 void ag_metrics_policy_state(ag_metrics *m, int ok, size_t failing_files, const char *digest);
 void ag_metrics_audit(ag_metrics *m, const char *policy);
+/* A certificate pair loaded (ok, its notAfter) or refused: a counter and a state gauge. */
 void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after);
 /* -1: no leader election (no cluster); 0 follower; 1 leader */
 void ag_metrics_leader(ag_metrics *m, int leading);

@@ -46,6 +46,7 @@ struct ag_metrics {
     char digest[80];                /* of the serving set, under `grow` */
     atomic_ullong tls_fail;
     atomic_llong tls_not_after;
+    atomic_int tls_ok;              /* -1 before the first pair */
     atomic_int leader;
     atomic_int reconciler;          /* 1 once a reconciler reports */
     atomic_ullong rec_ok, rec_err, rec_writes, rec_watch_restarts;
@@ -60,6 +61,7 @@ ag_metrics *ag_metrics_new(void)
         pthread_mutex_init(&m->grow, NULL);
         atomic_store(&m->leader, -1);
         atomic_store(&m->last_reload_ok, -1);
+        atomic_store(&m->tls_ok, -1);
     }
     return m;
 }
@@ -204,6 +206,7 @@ void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after)
 {
     if (!m)
         return;
+    atomic_store(&m->tls_ok, ok ? 1 : 0);
     if (ok)
         atomic_store(&m->tls_not_after, not_after);
     else
@@ -340,6 +343,11 @@ char *ag_metrics_render(ag_metrics *m)
     ag_buf_printf(&b, "# HELP aimguard_tls_reload_failures_total Certificate pairs refused on reload.\n"
                       "# TYPE aimguard_tls_reload_failures_total counter\n"
                       "aimguard_tls_reload_failures_total %llu\n", atomic_load(&m->tls_fail));
+    if (atomic_load(&m->tls_ok) >= 0)
+        ag_buf_printf(&b, "# HELP aimguard_tls_last_reload_ok 0 while the certificate pair on disk is refused "
+                          "(the previous pair keeps serving), 1 once a pair is loaded.\n"
+                          "# TYPE aimguard_tls_last_reload_ok gauge\naimguard_tls_last_reload_ok %d\n",
+                      atomic_load(&m->tls_ok));
     if (atomic_load(&m->leader) >= 0)
         ag_buf_printf(&b, "# HELP aimguard_leader 1 while this replica holds the leader Lease (only the "
                           "leader reconciles).\n# TYPE aimguard_leader gauge\naimguard_leader %d\n",

@@ -1,6 +1,7 @@
 """The alerts docs/operations.md recommends, evaluated against what real servers serve on
 /metrics: each state alert fires exactly while its problem lasts (a broken policy file
-deployed; replicas serving different policy files; a certificate about to expire) and is
+deployed; replicas serving different policy files; a certificate pair refused; a
+certificate about to expire) and is
 quiet otherwise. The expressions are read from the document, so the docs cannot drift
 from the metrics; a small evaluator covers the PromQL they use (selectors, count/sum/max
 [by], arithmetic and comparisons with numbers, time()). Alerts over rates need a series
@@ -274,6 +275,28 @@ def test_certificate_expiry_alert():
     try:
         with Server(certs=certs) as srv:
             assert firing(a, srv)
+    finally:
+        shutil.rmtree(certs)
+
+
+def test_certificate_refused_fires_while_the_broken_pair_is_on_disk():
+    a = alerts()["AimguardCertificateRefused"]
+    certs = make_certs(tempfile.mkdtemp(prefix="ag-certs-own-"))
+    try:
+        with Server(certs=certs) as srv:
+            assert gauge(srv, "aimguard_tls_last_reload_ok") == 1 and not firing(a, srv)
+            crt = os.path.join(certs, "tls.crt")
+            good = open(crt).read()
+            with open(crt, "w") as f:
+                f.write(good[: len(good) // 2])  # half-written
+            wait_for("the pair to be refused", lambda: gauge(srv, "aimguard_tls_last_reload_ok") == 0)
+            assert firing(a, srv)
+            time.sleep(1.5)  # later polls see the same broken pair: still firing
+            assert firing(a, srv)
+            with open(crt, "w") as f:
+                f.write(good)
+            wait_for("the pair to load", lambda: gauge(srv, "aimguard_tls_last_reload_ok") == 1)
+            assert not firing(a, srv)
     finally:
         shutil.rmtree(certs)
 
