@@ -1,8 +1,7 @@
 """The alerts docs/operations.md recommends, evaluated against what real servers serve on
 /metrics: each state alert fires exactly while its problem lasts (a broken policy file
 deployed; replicas serving different policy files; a certificate pair refused; a
-certificate about to expire) and is
-quiet otherwise. The expressions are read from the document, so the docs cannot drift
+certificate about to expire) and is quiet otherwise. The expressions are read from the document, so the docs cannot drift
 from the metrics; a small evaluator covers the PromQL they use (selectors, count/sum/max
 [by], arithmetic and comparisons with numbers, time()). Alerts over rates need a series
 of scrapes (and `up` is Prometheus' own): for those, the metrics they name must exist."""
