@@ -95,8 +95,12 @@ static void record_error(eval_run *r, const eval_item *it, const char *msg)
             json_object_set_new(src, "document", json_integer((json_int_t)it->doc));
         if (src && it->item)
             json_object_set_new(src, "item", json_string(it->item));
-        json_array_append_new(r->results, json_pack("{s:o?, s:s, s:s}", "source", src, "result", "error",
-                                                     "error", msg));
+        json_t *e = json_string(msg);
+        /* a message quoting a file name or YAML that is not UTF-8 must not lose the result */
+        json_t *o = json_pack("{s:o?, s:s, s:o}", "source", src, "result", "error", "error",
+                              e ? e : json_string("(the message is not valid UTF-8)"));
+        if (!o || json_array_append_new(r->results, o))
+            fprintf(stderr, "aimguard eval: %s: %s\n", where, msg);
     } else {
         fprintf(stderr, "aimguard eval: %s: %s\n", where, msg);
     }

@@ -138,6 +138,16 @@ def test_errors_are_per_object_and_exit_2():
         assert ls[1].startswith("DENY apps/Deployment team-a/web"), ls
     finally:
         shutil.rmtree(d)
+    # a file name that is not UTF-8 still gets its result in JSON
+    d = tempfile.mkdtemp()
+    try:
+        with open(os.path.join(d.encode(), b"bad\xff.yaml"), "w") as f:
+            f.write("kind: [\n")
+        code, out, err = run_cli("eval", "-p", DEFAULT, "-f", d, "-o", "json")
+        res = json.loads(out)
+        assert code == 2 and res["summary"]["errors"] == 1 and res["results"][0]["result"] == "error", (out, err)
+    finally:
+        shutil.rmtree(d)
 
 
 def test_worst_result_wins_and_warnings_are_shown():
