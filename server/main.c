@@ -9,6 +9,7 @@
 
 #include "aimguard/admission.h"
 #include "aimguard/log.h"
+#include "aimguard/podspec.h"
 #include "aimguard/policy.h"
 #include "aimguard/server.h"
 #include "aimguard/yaml.h"
@@ -332,10 +333,30 @@ static int cmd_check(int argc, char **argv)
     return 0;
 }
 
+/* The pod carrier table: one line per place a kind carries a pod spec or a single
+ * container ("group/Kind  resource  podspec|container  path"), for people and for the
+ * test that holds policies and webhook configurations to it. */
+static int explain_carriers(void)
+{
+    const ag_carrier_info *c;
+    for (size_t i = 0; (c = ag_podspec_carrier(i)); i++) {
+        ag_carrier_path p[32];
+        size_t n = ag_podspec_carrier_paths(i, p, 32);
+        for (size_t k = 0; k < n && k < 32; k++)
+            printf("%s%s%s\t%s\t%s\t%s%s%s\n", c->group, *c->group ? "/" : "", c->kind, c->resource,
+                   p[k].single ? "container" : "podspec", p[k].path, p[k].single ? "." : "",
+                   p[k].single ? p[k].single : "");
+    }
+    return 0;
+}
+
 static int cmd_explain(int argc, char **argv)
 {
+    if (argc == 2 && !strcmp(argv[1], "--carriers"))
+        return explain_carriers();
     if (argc != 2 || !strcmp(argv[1], "--help")) {
-        fprintf(argc == 2 ? stdout : stderr, "usage: aimguard explain POLICY_DIR\n");
+        fprintf(argc == 2 ? stdout : stderr, "usage: aimguard explain POLICY_DIR\n"
+                "       aimguard explain --carriers   the kinds that carry pod specs, and where\n");
         return argc == 2 ? 0 : 2;
     }
     ag_policy_set *set = NULL;

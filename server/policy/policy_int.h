@@ -9,6 +9,7 @@
 
 #include "aimguard/policy.h"
 #include "aimguard/patch.h"
+#include "aimguard/podspec.h"
 #include "aimguard/pss.h"
 #include "aimguard/yaml.h"
 
@@ -221,6 +222,8 @@ typedef struct eval_ctx {
     pcre2_match_context *mctx;
     int pod_update;      /* UPDATE of a Pod: spec fields are immutable */
     const ag_view *view; /* the cluster view, or NULL (aimguard eval, no cluster) */
+    ag_podspec_ref specs[AG_PODSPEC_MAX]; /* the pod specs of object, found once */
+    size_t nspecs;
 } eval_ctx;
 
 /* 1 when an exception of pol waives `control` for this request (records the reason) */
