@@ -399,6 +399,8 @@ void compile_rule(cctx *c, const ag_ynode *n, policy *p, generic_rule *r)
             if (r->has_min && r->has_max && r->min > r->max) cctx_err(c, cn, "range: min > max");
         }
     }
+    if (nconds == 0 && r->required)
+        r->cond = COND_EXISTS; /* "the path exists", nothing more */
     if (nconds != 1 && !(nconds == 0 && r->required))
         cctx_err(c, n, "rule %s: exactly one condition is needed (absent, equals, oneOf, "
                        "matches, notMatches or range)", r->name ? r->name : "");

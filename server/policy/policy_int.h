@@ -60,7 +60,8 @@ typedef struct path_seg {
     size_t index;
 } path_seg;
 
-typedef enum { COND_ABSENT, COND_EQUALS, COND_ONEOF, COND_MATCHES, COND_NOTMATCHES, COND_RANGE } cond_type;
+typedef enum { COND_ABSENT, COND_EQUALS, COND_ONEOF, COND_MATCHES, COND_NOTMATCHES, COND_RANGE,
+               COND_EXISTS /* required: true alone */ } cond_type;
 
 typedef struct generic_rule {
     char *name;

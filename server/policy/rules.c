@@ -117,6 +117,8 @@ static void judge(const policy *pol, const generic_rule *r, eval_ctx *e, json_t 
     char msg[768], path[PATHMAX];
     const char *dflt = NULL;
     switch (r->cond) {
+    case COND_EXISTS:
+        break; /* present (missing() judges the absence) */
     case COND_ABSENT:
         dflt = "{path} must not be set";
         break;
