@@ -59,7 +59,8 @@ typedef struct ag_container_ref {
     int list;            /* index into ag_container_lists (a single-container spec: 0) */
     size_t index;        /* index in its list (a single-container spec: 0) */
     const char *single;  /* the key of a single-container spec, NULL for list elements */
-    char path[AG_PODSPEC_PATH + 48]; /* dotted: "spec.containers[1]", "spec.predictor.model" */
+    const ag_podspec_ref *ref;       /* the pod spec holding it */
+    char path[AG_PODSPEC_PATH + 48]; /* filled by ag_container_path, on demand */
 } ag_container_ref;
 
 typedef struct ag_container_iter {
@@ -71,6 +72,9 @@ typedef struct ag_container_iter {
 void ag_container_iter_init(ag_container_iter *it, const ag_podspec_ref *ref);
 /* Fills out with the next container; 0 when there is none left. */
 int ag_container_next(ag_container_iter *it, ag_container_ref *out);
+/* The dotted path of a container ("spec.containers[1]", "spec.predictor.model"), built on
+ * first use (messages only need it on a violation: rules walk thousands of containers). */
+const char *ag_container_path(ag_container_ref *c);
 /* The JSON pointer of a container ("/spec/containers/1", "/spec/predictor/model"). */
 void ag_container_ptr(const ag_podspec_ref *ref, const ag_container_ref *c, char *buf, size_t cap);
 

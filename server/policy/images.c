@@ -109,7 +109,7 @@ void validate_images(const policy *pol, eval_ctx *e, vlist *out)
             char who[300], path[400];
             const char *name = json_string_value(json_object_get(cr.c, "name"));
             snprintf(who, sizeof who, "container \"%s\"", name ? name : "");
-            ag_strfmt(path, sizeof path, "%s.image", cr.path);
+            ag_strfmt(path, sizeof path, "%s.image", ag_container_path(&cr));
             judge(pol, e, out, who, json_string_value(json_object_get(cr.c, "image")), path);
         }
     }

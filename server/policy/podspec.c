@@ -193,7 +193,8 @@ int ag_container_next(ag_container_iter *it, ag_container_ref *out)
             out->list = it->list;
             out->index = i;
             out->single = NULL;
-            ag_strfmt(out->path, sizeof out->path, "%s.%s[%zu]", ref->path, ag_container_lists[it->list], i);
+            out->ref = ref;
+            out->path[0] = '\0';
             return 1;
         }
     }
@@ -206,10 +207,22 @@ int ag_container_next(ag_container_iter *it, ag_container_ref *out)
         out->list = 0;
         out->index = 0;
         out->single = key;
-        ag_strfmt(out->path, sizeof out->path, "%s.%s", ref->path, key);
+        out->ref = ref;
+        out->path[0] = '\0';
         return 1;
     }
     return 0;
+}
+
+const char *ag_container_path(ag_container_ref *c)
+{
+    if (!c->path[0]) {
+        if (c->single)
+            ag_strfmt(c->path, sizeof c->path, "%s.%s", c->ref->path, c->single);
+        else
+            ag_strfmt(c->path, sizeof c->path, "%s.%s[%zu]", c->ref->path, ag_container_lists[c->list], c->index);
+    }
+    return c->path;
 }
 
 void ag_container_ptr(const ag_podspec_ref *ref, const ag_container_ref *c, char *buf, size_t cap)

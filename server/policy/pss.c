@@ -162,7 +162,7 @@ static void check_privileged(ctx *c)
     finding f = {0};
     EACH_CONTAINER(c, cr, ctr) {
         if (json_is_true(obj(obj(ctr, "securityContext"), "privileged")))
-            note(&f, cname(ctr), "%s.securityContext.privileged", cr.path);
+            note(&f, cname(ctr), "%s.securityContext.privileged", ag_container_path(&cr));
     }
     finish(c, "privileged", &f, "privileged", "container", "must not set securityContext.privileged=true");
 }
@@ -191,7 +191,7 @@ static void check_capabilities_baseline(ctx *c)
             const char *s = json_string_value(cap);
             if (in_list(s, baseline_caps))
                 continue;
-            note(&f, cname(ctr), "%s.securityContext.capabilities.add[%zu]", cr.path, k);
+            note(&f, cname(ctr), "%s.securityContext.capabilities.add[%zu]", ag_container_path(&cr), k);
             char q[256];
             snprintf(q, sizeof q, "\"%s\"", s ? s : "");
             if (!caps.p || !strstr(caps.p, q))
@@ -230,7 +230,7 @@ static void check_host_ports(ctx *c)
         json_array_foreach(obj(ctr, "ports"), k, p) {
             const json_t *hp = obj(p, "hostPort");
             if (json_is_integer(hp) && json_integer_value(hp) != 0) {
-                note(&f, cname(ctr), "%s.ports[%zu].hostPort", cr.path, k);
+                note(&f, cname(ctr), "%s.ports[%zu].hostPort", ag_container_path(&cr), k);
                 ag_buf_printf(&ports, "%s%lld", ports.len ? ", " : "", (long long)json_integer_value(hp));
             }
         }
@@ -274,7 +274,7 @@ static void check_apparmor(ctx *c)
             ag_buf_printf(&bad, "%scontainer \"%s\" must not set securityContext.appArmorProfile.type to \"%s\"",
                           bad.len ? ", " : "", cname(ctr), ct);
             if (!*path)
-                snprintf(path, sizeof path, "%s.securityContext.appArmorProfile.type", cr.path);
+                snprintf(path, sizeof path, "%s.securityContext.appArmorProfile.type", ag_container_path(&cr));
         }
     }
     if (!bad.len) {
@@ -318,7 +318,7 @@ static void check_selinux(ctx *c)
             ag_buf_printf(&bad, "%scontainer \"%s\" set forbidden securityContext.seLinuxOptions: %s",
                           bad.len ? "; " : "", cname(ctr), w.p);
             if (!*path)
-                snprintf(path, sizeof path, "%s.securityContext.seLinuxOptions", cr.path);
+                snprintf(path, sizeof path, "%s.securityContext.seLinuxOptions", ag_container_path(&cr));
         }
         free(w.p);
     }
@@ -344,7 +344,7 @@ static void check_proc_mount(ctx *c, int restricted)
     EACH_CONTAINER(c, cr, ctr) {
         const char *pm = str(obj(ctr, "securityContext"), "procMount");
         if (pm && strcmp(pm, "Default"))
-            note(&f, cname(ctr), "%s.securityContext.procMount", cr.path);
+            note(&f, cname(ctr), "%s.securityContext.procMount", ag_container_path(&cr));
     }
     finish(c, restricted ? "procMount_restricted" : "procMount", &f, "procMount", "container",
            "must not set securityContext.procMount to \"Unmasked\"");
@@ -360,7 +360,7 @@ static void check_seccomp_baseline(ctx *c)
     EACH_CONTAINER(c, cr, ctr) {
         const char *ct = str(obj(obj(ctr, "securityContext"), "seccompProfile"), "type");
         if (ct && !strcmp(ct, "Unconfined"))
-            note(&f, cname(ctr), "%s.securityContext.seccompProfile.type", cr.path);
+            note(&f, cname(ctr), "%s.securityContext.seccompProfile.type", ag_container_path(&cr));
     }
     if (!pod_bad && !f.count) {
         free(f.names.p);
@@ -409,7 +409,7 @@ static void check_host_process(ctx *c)
     int pod = json_is_true(obj(obj(c->psc, "windowsOptions"), "hostProcess"));
     EACH_CONTAINER(c, cr, ctr) {
         if (json_is_true(obj(obj(obj(ctr, "securityContext"), "windowsOptions"), "hostProcess")))
-            note(&f, cname(ctr), "%s.securityContext.windowsOptions.hostProcess", cr.path);
+            note(&f, cname(ctr), "%s.securityContext.windowsOptions.hostProcess", ag_container_path(&cr));
     }
     if (!pod && !f.count) {
         free(f.names.p);
@@ -449,7 +449,7 @@ static void check_host_probes(ctx *c)
         if (b) {
             ag_buf_printf(&bad, "%scontainer \"%s\" uses %s", bad.len ? "; " : "", cname(ctr), what.p);
             if (!*path)
-                snprintf(path, sizeof path, "%s", cr.path);
+                snprintf(path, sizeof path, "%s", ag_container_path(&cr));
         }
         free(what.p);
     }
@@ -503,7 +503,7 @@ static void check_allow_privilege_escalation(ctx *c)
     finding f = {0};
     EACH_CONTAINER(c, cr, ctr) {
         if (!json_is_false(obj(obj(ctr, "securityContext"), "allowPrivilegeEscalation")))
-            note(&f, cname(ctr), "%s.securityContext.allowPrivilegeEscalation", cr.path);
+            note(&f, cname(ctr), "%s.securityContext.allowPrivilegeEscalation", ag_container_path(&cr));
     }
     finish(c, "allowPrivilegeEscalation", &f, "allowPrivilegeEscalation != false", "container",
            "must set securityContext.allowPrivilegeEscalation=false");
@@ -523,12 +523,12 @@ static void check_capabilities_restricted(ctx *c)
             has_all |= s && !strcmp(s, "ALL");
         }
         if (!has_all)
-            note(&drop, cname(ctr), "%s.securityContext.capabilities.drop", cr.path);
+            note(&drop, cname(ctr), "%s.securityContext.capabilities.drop", ag_container_path(&cr));
         json_array_foreach(obj(capo, "add"), k, cap) {
             const char *s = json_string_value(cap);
             if (s && !strcmp(s, "NET_BIND_SERVICE"))
                 continue;
-            note(&addf, cname(ctr), "%s.securityContext.capabilities.add[%zu]", cr.path, k);
+            note(&addf, cname(ctr), "%s.securityContext.capabilities.add[%zu]", ag_container_path(&cr), k);
             char q[256];
             snprintf(q, sizeof q, "\"%s\"", s ? s : "");
             if (!caps.p || !strstr(caps.p, q))
@@ -560,9 +560,9 @@ static void check_run_as_non_root(ctx *c)
     EACH_CONTAINER(c, cr, ctr) {
         const json_t *cv = obj(obj(ctr, "securityContext"), "runAsNonRoot");
         if (json_is_false(cv))
-            note(&explicit_false, cname(ctr), "%s.securityContext.runAsNonRoot", cr.path);
+            note(&explicit_false, cname(ctr), "%s.securityContext.runAsNonRoot", ag_container_path(&cr));
         else if (!json_is_true(cv) && !pod_true)
-            note(&unset, cname(ctr), "%s.securityContext.runAsNonRoot", cr.path);
+            note(&unset, cname(ctr), "%s.securityContext.runAsNonRoot", ag_container_path(&cr));
     }
     if (!pod_false && !explicit_false.count && !unset.count) {
         free(explicit_false.names.p);
@@ -602,7 +602,7 @@ static void check_run_as_user(ctx *c)
     EACH_CONTAINER(c, cr, ctr) {
         const json_t *cu = obj(obj(ctr, "securityContext"), "runAsUser");
         if (json_is_integer(cu) && json_integer_value(cu) == 0)
-            note(&f, cname(ctr), "%s.securityContext.runAsUser", cr.path);
+            note(&f, cname(ctr), "%s.securityContext.runAsUser", ag_container_path(&cr));
     }
     if (!pod && !f.count) {
         free(f.names.p);
@@ -627,9 +627,9 @@ static void check_seccomp_restricted(ctx *c)
     EACH_CONTAINER(c, cr, ctr) {
         const char *ct = str(obj(obj(ctr, "securityContext"), "seccompProfile"), "type");
         if (ct && !seccomp_ok(ct))
-            note(&bad, cname(ctr), "%s.securityContext.seccompProfile.type", cr.path);
+            note(&bad, cname(ctr), "%s.securityContext.seccompProfile.type", ag_container_path(&cr));
         else if (!ct && (!pod_set || pod_bad))
-            note(&unset, cname(ctr), "%s.securityContext.seccompProfile.type", cr.path);
+            note(&unset, cname(ctr), "%s.securityContext.seccompProfile.type", ag_container_path(&cr));
     }
     if (!pod_bad && !bad.count && !unset.count) {
         free(bad.names.p);

@@ -130,12 +130,12 @@ static void pod_spec(sctx *s, const ag_podspec_ref *ref)
         const char *cn = json_string_value(json_object_get(cr.c, "name"));
         char who[300];
         ag_strfmt(who, sizeof who, "container \"%s\"", cn ? cn : "");
-        ag_strfmt(p, sizeof p, "%s.env", cr.path);
+        ag_strfmt(p, sizeof p, "%s.env", ag_container_path(&cr));
         env_list(s, json_object_get(cr.c, "env"), who, p);
         size_t j;
         json_t *ef;
         json_array_foreach(json_object_get(cr.c, "envFrom"), j, ef) {
-            ag_strfmt(p, sizeof p, "%s.envFrom[%zu].secretRef.name", cr.path, j);
+            ag_strfmt(p, sizeof p, "%s.envFrom[%zu].secretRef.name", ag_container_path(&cr), j);
             char where[340];
             ag_strfmt(where, sizeof where, "%s envFrom", who);
             secret_ref(s, json_string_value(json_object_get(json_object_get(ef, "secretRef"), "name")), where, p);

@@ -53,7 +53,7 @@ static void test_list_paths_visit_every_element_with_its_index(void)
     ag_container_ref c;
     ag_container_iter_init(&it, &r[0]);
     CHECK(ag_container_next(&it, &c));
-    CHECK_STR(c.path, "spec.predictor.model");
+    CHECK_STR(ag_container_path(&c), "spec.predictor.model");
     CHECK_STR(c.single, "model");
     char ptr[256];
     ag_container_ptr(&r[0], &c, ptr, sizeof ptr);
@@ -62,14 +62,14 @@ static void test_list_paths_visit_every_element_with_its_index(void)
     /* the worker spec has no single-container specs of its own */
     ag_container_iter_init(&it, &r[1]);
     CHECK(ag_container_next(&it, &c));
-    CHECK_STR(c.path, "spec.predictor.workerSpec.containers[0]");
+    CHECK_STR(ag_container_path(&c), "spec.predictor.workerSpec.containers[0]");
     CHECK(c.single == NULL);
     ag_container_ptr(&r[1], &c, ptr, sizeof ptr);
     CHECK_STR(ptr, "/spec/predictor/workerSpec/containers/0");
     CHECK(!ag_container_next(&it, &c));
     ag_container_iter_init(&it, &r[3]);
     CHECK(ag_container_next(&it, &c));
-    CHECK_STR(c.path, "spec.canary[2].predictor.pytorch");
+    CHECK_STR(ag_container_path(&c), "spec.canary[2].predictor.pytorch");
     json_decref(o);
 }
 
@@ -87,7 +87,7 @@ static void test_container_lists_in_order_and_non_objects_skipped(void)
     ag_container_iter_init(&it, &r[0]);
     for (int i = 0; i < 4; i++) {
         CHECK(ag_container_next(&it, &c));
-        CHECK_STR(c.path, want[i]);
+        CHECK_STR(ag_container_path(&c), want[i]);
         CHECK_INT(c.list, lists[i]);
     }
     CHECK(!ag_container_next(&it, &c));
