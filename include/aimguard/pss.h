@@ -42,4 +42,8 @@ int ag_pss_check(ag_pss_level level, const json_t *pod_meta, const json_t *pod_s
 
 void ag_pss_result_clear(ag_pss_result *res);
 
+/* Every check ID ag_pss_check() can report (static, NULL-terminated): the control names
+ * a policy exception may waive (with their prefixes before '_', e.g. "seccompProfile"). */
+const char *const *ag_pss_check_ids(void);
+
 #endif
