@@ -7,9 +7,10 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from agharness import SRC, run_cli, run_tests
+from agharness import SRC, Server, run_cli, run_tests
 
 HEAD = "apiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: %s}\n"
 
@@ -272,6 +273,28 @@ def test_known_kinds_table():
               "LLMInferenceServiceConfig", "InferenceGraph", "TrainedModel", "LocalModelCache"):
         assert ("serving.kserve.io", k) in table, k
     assert table[("leaderworkerset.x-k8s.io", "LeaderWorkerSet")][2] == "leaderworkersets", out
+
+
+def test_serve_logs_and_counts_policy_warnings():
+    text = policy("warned", "  match: {kinds: [Service, Pod]}\n"
+                            "  validate: {podSecurity: {level: baseline}}\n"
+                            "  exceptions:\n"
+                            "    - {controls: [privileged], namespaces: [a], reason: r}\n"
+                            "    - {controls: [privileged], namespaces: [b], reason: r, expires: 2020-01-01}\n")
+    with Tree({"p.yaml": text}) as t, Server(policies=t.path()) as srv:
+        assert srv.metric("aimguard_policy_warnings") == 3, srv.metrics()
+        warns = [l for l in srv.log_lines() if l.get("msg") == "policy warning"]
+        assert len(warns) == 3, srv.logs()
+        assert any("p.yaml:5:19: warning: spec.match.kinds: Service is not sent" in l["warning"] for l in warns), warns
+        # fixed: the gauge follows the serving policies
+        gen = srv.metric("aimguard_policy_generation")
+        with open(os.path.join(srv.policies, "p.yaml"), "w") as f:
+            f.write(policy("warned", "  match: {kinds: [Pod]}\n  validate: {podSecurity: {level: baseline}}\n"))
+        deadline = time.time() + 20
+        while srv.metric("aimguard_policy_generation") == gen and time.time() < deadline:
+            time.sleep(0.05)
+        assert srv.metric("aimguard_policy_generation") > gen
+        assert srv.metric("aimguard_policy_warnings") == 0, srv.metrics()
 
 
 if __name__ == "__main__":
