@@ -398,6 +398,32 @@ static time_t parse_date(const char *s)
     return timegm(&tm);
 }
 
+/* 1 when a block or rule of p reports or sets `name` (an exception naming a control the
+ * policy never checks waives nothing). Mutator names count for the whole securityContext
+ * block, PSS IDs for any podSecurity level but privileged (which checks nothing). */
+static int control_used(const policy *p, const char *name)
+{
+    static const char *const mutators[] = {
+        "runAsNonRoot", "seccompProfile", "runAsUser", "runAsGroup", "fsGroup",
+        "allowPrivilegeEscalation", "capabilities", "readOnlyRootFilesystem",
+        "automountServiceAccountToken", NULL};
+    for (size_t i = 0; i < p->nrules; i++)
+        if (p->rules[i].name && control_matches(name, p->rules[i].name))
+            return 1;
+    for (const char *const *h = mutators; p->hard.present && *h; h++)
+        if (control_matches(name, *h))
+            return 1;
+    for (const char *const *id = ag_pss_check_ids(); p->pss_level > AG_PSS_PRIVILEGED && *id; id++)
+        if (control_matches(name, *id))
+            return 1;
+    return (p->gpu.present && control_matches(name, "gpuPlacement")) ||
+           (p->images.present && control_matches(name, "images")) ||
+           (p->secrets.present && control_matches(name, "secrets")) ||
+           (p->rbac.present && control_matches(name, "rbac")) ||
+           (p->rbac.refs.present && control_matches(name, "rbac_clusterReferences")) ||
+           (p->aim.present && control_matches(name, "aim"));
+}
+
 /* The controls an exception may name: what the blocks of a policy check (PSS check IDs,
  * mutators, blocks) and the policy's own rule names; "capabilities" stands for every
  * capabilities_* check (control_matches). */
@@ -425,9 +451,12 @@ static void check_controls(cctx *c, const ag_ynode *v, const policy *p, const ex
         int ok = !strcmp(name, "*"); /* refused on its own below */
         for (size_t j = 0; !ok && j < n; j++)
             ok = control_matches(name, all[j]);
+        const ag_ynode *at = v && v->type == AG_YNODE_SEQ && i < v->count ? v->items[i] : v;
+        if (ok && strcmp(name, "*") && !control_used(p, name))
+            cctx_warn(c, at, "exceptions[].controls: '%s' waives nothing: no block or rule of policy %s "
+                      "checks it", name, p->name ? p->name : "");
         if (ok)
             continue;
-        const ag_ynode *at = v && v->type == AG_YNODE_SEQ && i < v->count ? v->items[i] : v;
         const char *best = pc_closest(name, all);
         if (best)
             cctx_err(c, at, "exceptions[].controls: unknown control '%s' (did you mean '%s'?)", name, best);

@@ -177,6 +177,19 @@ def test_exception_expired_or_without_expiry_is_a_warning():
     assert "2 warnings" in out, out
 
 
+def test_exception_for_a_control_the_policy_never_checks_is_a_warning():
+    code, out, err = check(policy("exc", "  match: {kinds: [Pod]}\n"
+                                         "  validate: {podSecurity: {level: baseline}}\n"
+                                         "  exceptions:\n"
+                                         "    - {controls: [images, seccompProfile, hostPorts], namespaces: [a], reason: r,\n"
+                                         "       expires: 2099-01-01}\n"))
+    assert code == 0, (code, out, err)
+    assert "DIR/p.yaml:8:19: warning: exceptions[].controls: 'images' waives nothing: no block or rule of " \
+           "policy exc checks it" in err, err
+    assert "seccompProfile' waives" not in err and "hostPorts' waives" not in err, err
+    assert "1 warning" in out, out
+
+
 def test_errors_are_sorted_by_file_and_line():
     files = {
         "b.yaml": policy("b", "  match: {kinds: [Pods]}\n  validate: {podSecurity: {level: baseline}}\n"),
