@@ -442,11 +442,15 @@ static void compile_allow(cctx *c, const ag_ynode *n, const char *where, image_a
         char w[96];
         snprintf(w, sizeof w, "%s.allowPatterns", where);
         compile_regex_list(c, v, w, &a->patterns);
-        for (size_t i = 0; v->type == AG_YNODE_SEQ && i < v->count; i++)
-            if (v->items[i]->type == AG_YNODE_SCALAR && v->items[i]->value[0] != '^')
+        for (size_t i = 0, ok = 0; v->type == AG_YNODE_SEQ && i < v->count; i++, ok = 0) {
+            /* a pattern that did not compile has its one error already */
+            for (size_t j = 0; v->items[i]->type == AG_YNODE_SCALAR && j < a->patterns.n; j++)
+                ok |= a->patterns.text[j] && !strcmp(a->patterns.text[j], v->items[i]->value);
+            if (ok && v->items[i]->value[0] != '^')
                 cctx_err(c, v->items[i], "%s.allowPatterns: '%s' must be anchored with '^' (an "
                          "unanchored pattern lets evil.io/registry.example.com/... through)", where,
                          v->items[i]->value);
+        }
     }
 }
 

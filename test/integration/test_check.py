@@ -209,6 +209,7 @@ def test_one_bad_pattern_is_one_error():
     for body in ("  match: {kinds: [Pod]}\n  validate:\n    rules: [{name: r, path: metadata.name, matches: '(['}]\n",
                  "  match: {kinds: [Pod]}\n  validate:\n    secrets: {allowNames: ['(['], forbidLiteralEnv: true}\n",
                  "  match: {kinds: [Pod]}\n  validate:\n    images: {allowPatterns: ['^a(']}\n",
+                 "  match: {kinds: [Pod]}\n  validate:\n    images: {allowPatterns: ['a(['], forbidLatest: true}\n",
                  "  match: {kinds: [Pod]}\n  validate:\n    secrets: {allowNames: ['(['], namespaces: [{namespaces: [a], allowNames: ['^x(']}]}\n"):
         code, out, err = check(policy("re", body))
         assert code == 1, (body, code, err)
