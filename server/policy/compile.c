@@ -427,7 +427,7 @@ static int control_used(const policy *p, const char *name)
 /* The controls an exception may name: what the blocks of a policy check (PSS check IDs,
  * mutators, blocks) and the policy's own rule names; "capabilities" stands for every
  * capabilities_* check (control_matches). */
-static void check_controls(cctx *c, const ag_ynode *v, const policy *p, const exception_ *x)
+static void check_controls(cctx *c, const ag_ynode *v, const policy *p)
 {
     static const char *const fixed[] = {
         "runAsNonRoot", "seccompProfile", "runAsUser", "runAsGroup", "fsGroup",
@@ -446,12 +446,14 @@ static void check_controls(cctx *c, const ag_ynode *v, const policy *p, const ex
     for (size_t i = 0; i < npss; i++) all[n++] = pss[i];
     for (size_t i = 0; i < p->nrules; i++)
         if (p->rules[i].name) all[n++] = p->rules[i].name;
-    for (size_t i = 0; i < x->controls.n; i++) {
-        const char *name = x->controls.v[i];
+    for (size_t i = 0; v && v->type == AG_YNODE_SEQ && i < v->count; i++) {
+        const ag_ynode *at = v->items[i];
+        if (at->type != AG_YNODE_SCALAR)
+            continue; /* reported by pc_get_strlist */
+        const char *name = at->value;
         int ok = !strcmp(name, "*"); /* refused on its own below */
         for (size_t j = 0; !ok && j < n; j++)
             ok = control_matches(name, all[j]);
-        const ag_ynode *at = v && v->type == AG_YNODE_SEQ && i < v->count ? v->items[i] : v;
         if (ok && strcmp(name, "*") && !control_used(p, name))
             cctx_warn(c, at, "exceptions[].controls: '%s' waives nothing: no block or rule of policy %s "
                       "checks it", name, p->name ? p->name : "");
@@ -479,7 +481,7 @@ static void compile_exception(cctx *c, const ag_ynode *n, const policy *p, excep
     const ag_ynode *v;
     if ((v = ag_ynode_get(n, "controls"))) {
         pc_get_strlist(c, v, "exceptions[].controls", &x->controls);
-        check_controls(c, v, p, x);
+        check_controls(c, v, p);
     }
     if (x->controls.n == 0)
         cctx_err(c, n, "an exception must name the controls it waives");
