@@ -125,6 +125,9 @@ static int load_policies(srv *s, uint64_t generation)
     for (size_t i = 0; i < warns.count; i++)
         ag_log(AG_LOG_WARN, "policy warning", "warning", warns.items[i], NULL);
     ag_diags_clear(&warns);
+    const ag_diags *notes = ag_policy_set_notes(set);
+    for (size_t i = 0; i < notes->count; i++)
+        ag_log(AG_LOG_INFO, "policy document skipped", "note", notes->items[i], NULL);
     ag_policy_holder_publish(s->policies, set);
     atomic_store(&s->generation, generation);
     ag_metrics_policy_reload(s->metrics, 1, generation, (int64_t)now);

@@ -1,5 +1,5 @@
 /* Finding policy files, building snapshots, publishing them. */
-#include "policy_int.h"
+#include "compile_int.h"
 
 #include "aimguard/buf.h"
 
@@ -121,6 +121,11 @@ static int not_a_policy(ag_policy_set *set, const ag_ynode *doc, const char *fil
         return 0;
     const ag_ynode *kind = ag_ynode_get(doc, "kind");
     const char *k = kind && kind->type == AG_YNODE_SCALAR ? kind->value : "(none)";
+    /* a policy with a mistyped apiVersion must not be skipped: it would never apply */
+    char group[64];
+    snprintf(group, sizeof group, "%.*s", (int)strcspn(api->value, "/"), api->value);
+    if (!strcmp(k, "AdmissionPolicy") || pc_distance(group, "policy.aimguard.io") <= 3)
+        return 0;
     diag(&set->notes, "%s:%u:%u: note: skipped: apiVersion %.200s kind %.200s is not a policy "
          "(policy.aimguard.io/...)", file, doc->line, doc->column, api->value, k);
     set->skipped++;

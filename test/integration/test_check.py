@@ -236,10 +236,14 @@ def test_documents_that_are_not_policies_are_skipped_with_a_note():
     assert re.search(r"kustomization\.yaml:1:1: note: skipped: apiVersion kustomize\.config\.k8s\.io/v1beta1 "
                      r"kind Kustomization is not a policy", err), err
     assert "1 policy in 2 files (2 documents skipped)" in out, out
-    # a document that claims to be a policy is still judged
-    with Tree({"p.yaml": "apiVersion: policy.aimguard.io/v1\nkind: AdmissionPolicy\n"}) as t:
-        code, out, err = run_cli("check", t.path())
-    assert code == 1 and "apiVersion must be policy.aimguard.io/v1alpha1" in err, err
+    # a document that claims to be a policy is still judged: its apiVersion is policy.aimguard.io/,
+    # its kind is AdmissionPolicy, or its apiVersion is a typo of policy.aimguard.io
+    for text in ("apiVersion: policy.aimguard.io/v1\nkind: AdmissionPolicy\n",
+                 "apiVersion: v1\nkind: AdmissionPolicy\n",
+                 "apiVersion: polcy.aimguard.io/v1alpha1\nkind: AdmisionPolicy\n"):
+        with Tree({"p.yaml": text}) as t:
+            code, out, err = run_cli("check", t.path())
+        assert code == 1 and "apiVersion must be policy.aimguard.io/v1alpha1" in err, (text, err)
     # a directory of nothing but other documents loads no policy: an error
     with Tree({"kustomization.yaml": kust}) as t:
         code, out, err = run_cli("check", t.path())
