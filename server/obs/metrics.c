@@ -302,8 +302,8 @@ char *ag_metrics_render(ag_metrics *m)
     ag_buf_printf(&b, "# HELP aimguard_policy_generation Generation of the policy snapshot serving.\n"
                       "# TYPE aimguard_policy_generation gauge\naimguard_policy_generation %llu\n",
                   atomic_load(&m->generation));
-    ag_buf_printf(&b, "# HELP aimguard_policy_warnings Warnings of the serving policies: a kind the shipped "
-                      "webhooks never send, an exception expired or without expiry (aimguard check lists them).\n"
+    ag_buf_printf(&b, "# HELP aimguard_policy_warnings Warnings of the serving policies: parts that cannot fire as "
+                      "written (aimguard check lists them).\n"
                       "# TYPE aimguard_policy_warnings gauge\naimguard_policy_warnings %llu\n",
                   atomic_load(&m->policy_warnings));
     ag_buf_printf(&b, "# HELP aimguard_policy_last_reload_success_timestamp_seconds When the serving "
