@@ -306,14 +306,24 @@ static int print_diags(const ag_diags *d)
 
 static int cmd_check(int argc, char **argv)
 {
+    /* --strict (a CI gate that refuses warnings too) may come before or after PATH */
+    int strict = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--strict")) {
+            strict = 1;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
+            argc--;
+            break;
+        }
     if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fprintf(argc == 2 ? stdout : stderr, "usage: aimguard check PATH\n"
+        fprintf(argc == 2 ? stdout : stderr, "usage: aimguard check [--strict] PATH\n"
                 "       aimguard check --kinds\n"
                 "  lints a policy file or directory; prints file:line:column: message for each\n"
                 "  error, file:line:column: warning: message for each policy that cannot fire as\n"
                 "  written, a note for each document skipped (another apiVersion than\n"
                 "  policy.aimguard.io/), and a summary; exit 0 when there is no error (warnings\n"
                 "  included), 1 when there is one, 2 on usage errors or a missing PATH\n"
+                "  --strict  exit 1 when there is a warning too\n"
                 "  --kinds   print the kinds aimguard knows: group, kind, resource, scope, the\n"
                 "            shipped webhooks that send it, whether it carries a pod spec\n");
         return argc == 2 ? 0 : 2;
@@ -362,6 +372,10 @@ static int cmd_check(int argc, char **argv)
     }
     free(soon);
     ag_policy_set_unref(set);
+    if (strict && nwarn) {
+        fprintf(stderr, "aimguard check: --strict: %zu %s\n", nwarn, nwarn == 1 ? "warning" : "warnings");
+        return 1;
+    }
     return 0;
 }
 

@@ -118,6 +118,19 @@ def test_custom_kind_written_with_its_group_is_accepted_with_a_warning():
     assert "1 warning" in out, out
 
 
+def test_strict_makes_warnings_fail():
+    text = policy("svc", "  match: {kinds: [Service]}\n  validate: {podSecurity: {level: baseline}}\n")
+    with Tree({"p.yaml": text}) as t:
+        code, out, err = run_cli("check", "--strict", t.path())
+        assert code == 1 and "1 warning" in out and "aimguard check: --strict: 1 warning" in err, (code, out, err)
+        code, out, err = run_cli("check", t.path(), "--strict")
+        assert code == 1, (code, out, err)
+        code, out, err = run_cli("check", t.path())
+        assert code == 0, (code, out, err)
+    code, out, err = run_cli("check", "--strict", os.path.join(SRC, "policies"))
+    assert code == 0, (code, out, err)
+
+
 def test_kind_the_shipped_webhooks_never_send_is_a_warning():
     code, out, err = check(policy("svc", "  match: {kinds: [Service, Pod]}\n"
                                          "  validate:\n"
