@@ -307,11 +307,37 @@ static int print_diags(const ag_diags *d)
 
 static int cmd_check(int argc, char **argv)
 {
+    /* --strict (a CI gate that refuses warnings too) may come before or after PATH */
+    int strict = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--strict")) {
+            strict = 1;
+            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i - 1) * sizeof *argv);
+            argc--;
+            break;
+        }
     if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fprintf(argc == 2 ? stdout : stderr, "usage: aimguard check PATH\n"
+        fprintf(argc == 2 ? stdout : stderr, "usage: aimguard check [--strict] PATH\n"
+                "       aimguard check --kinds\n"
                 "  lints a policy file or directory; prints file:line:column: message for each\n"
-                "  problem; exit 0 when clean, 1 when not, 2 on usage errors\n");
+                "  error, file:line:column: warning: message for each policy that cannot fire as\n"
+                "  written, a note for each document skipped (another apiVersion than\n"
+                "  policy.aimguard.io/), and a summary; exit 0 when there is no error (warnings\n"
+                "  included), 1 when there is one, 2 on usage errors or a missing PATH\n"
+                "  --strict  exit 1 when there is a warning too\n"
+                "  --kinds   print the kinds aimguard knows: group, kind, resource, scope, the\n"
+                "            shipped webhooks that send it, whether it carries a pod spec\n");
         return argc == 2 ? 0 : 2;
+    }
+    if (!strcmp(argv[1], "--kinds")) {
+        char *text = ag_policy_kinds_text();
+        fputs(text ? text : "", stdout);
+        free(text);
+        return text ? 0 : 1;
+    }
+    if (access(argv[1], F_OK) != 0) {
+        fprintf(stderr, "aimguard check: %s: %s\n", argv[1], strerror(errno));
+        return 2;
     }
     ag_policy_set *set = NULL;
     ag_diags d = {0};
@@ -323,13 +349,34 @@ static int cmd_check(int argc, char **argv)
         ag_diags_clear(&d);
         return 1;
     }
-    printf("%s: ok: %zu policies, %zu rules\n", argv[1], ag_policy_set_count(set),
-           ag_policy_set_rule_count(set));
+    print_diags(ag_policy_set_notes(set));
+    size_t nwarn = ag_policy_warnings(set, time(NULL), &d);
+    print_diags(&d);
+    ag_diags_clear(&d);
+    ag_policy_stats st;
+    ag_policy_set_stats(set, &st);
+#define PL(n, one, many) (n), (n) == 1 ? (one) : (many)
+    char skipped[64] = "";
+    if (st.skipped)
+        snprintf(skipped, sizeof skipped, " (%zu %s skipped)", PL(st.skipped, "document", "documents"));
+    printf("%s: ok: %zu %s in %zu %s%s; %zu mutate %s, %zu validate %s, %zu %s, %zu %s; %zu %s\n", argv[1],
+           PL(st.policies, "policy", "policies"), PL(st.files, "file", "files"), skipped,
+           PL(st.mutate_blocks, "block", "blocks"), PL(st.validate_blocks, "block", "blocks"),
+           PL(st.rules, "rule", "rules"), PL(st.exceptions, "exception", "exceptions"),
+           PL(nwarn, "warning", "warnings"));
+#undef PL
     char *soon = ag_policy_expiring(set, time(NULL), 7 * 24 * 3600);
-    if (soon && *soon)
-        fprintf(stderr, "warning: %s", soon);
+    for (const char *line = soon; line && *line;) {
+        size_t len = strcspn(line, "\n");
+        fprintf(stderr, "note: %.*s\n", (int)len, line);
+        line += len + (line[len] == '\n');
+    }
     free(soon);
     ag_policy_set_unref(set);
+    if (strict && nwarn) {
+        fprintf(stderr, "aimguard check: --strict: %zu %s\n", nwarn, nwarn == 1 ? "warning" : "warnings");
+        return 1;
+    }
     return 0;
 }
 

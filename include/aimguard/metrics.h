@@ -23,6 +23,8 @@ void ag_metrics_request(ag_metrics *m, const char *route, const char *kind,
                         const char *operation, const char *decision, double seconds);
 void ag_metrics_inflight(ag_metrics *m, int delta);
 void ag_metrics_policy_reload(ag_metrics *m, int ok, uint64_t generation, int64_t when);
+/* Warnings of the serving policies (ag_policy_warnings: policies that cannot fire as written). */
+void ag_metrics_policy_warnings(ag_metrics *m, size_t count);
 void ag_metrics_audit(ag_metrics *m, const char *policy);
 void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after);
 /* -1: no leader election (no cluster); 0 follower; 1 leader */

@@ -47,4 +47,8 @@ int ag_pss_check_pod(ag_pss_level level, const ag_podspec_ref *ref, ag_pss_resul
 
 void ag_pss_result_clear(ag_pss_result *res);
 
+/* Every check ID ag_pss_check() can report (static, NULL-terminated): the control names
+ * a policy exception may waive (with their prefixes before '_', e.g. "seccompProfile"). */
+const char *const *ag_pss_check_ids(void);
+
 #endif

@@ -173,6 +173,9 @@ struct ag_policy_set {
     uint64_t generation;
     policy *v;
     size_t n;
+    size_t files, skipped;     /* YAML files read; documents skipped (not policies) */
+    ag_diags warnings;         /* load-time warnings (expiry ones are computed on demand) */
+    ag_diags notes;            /* one line per skipped document */
 };
 
 /* compile-time context */
@@ -180,9 +183,13 @@ typedef struct cctx {
     const char *file;
     ag_diags *diags;
     int errors;
+    ag_diags *warnings; /* "file:line:col: warning: ..." lines; NULL: not collected */
 } cctx;
 
 void cctx_err(cctx *c, const ag_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A problem that does not refuse the policy (it cannot fire as written). */
+void cctx_warn(cctx *c, const ag_ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* glob match ("*" and "?"); 1 on match */
