@@ -67,7 +67,9 @@ static int walk(const char *dir, int depth, files *out, ag_diags *d)
         if (de->d_name[0] == '.')
             continue;
         char path[4096];
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path)
+        size_t dl = strlen(dir);
+        int slash = dl && dir[dl - 1] == '/'; /* "policies/" names files policies/x, not policies//x */
+        if ((size_t)snprintf(path, sizeof path, "%s%s%s", dir, slash ? "" : "/", de->d_name) >= sizeof path)
             continue;
         struct stat st;
         if (stat(path, &st) != 0) {
