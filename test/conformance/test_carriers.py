@@ -9,14 +9,12 @@ A carrier missing from any of them is a workload admitted unjudged."""
 import glob
 import os
 import re
-import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import yaml
 
-from agharness import SHARED, SRC, run_cli, run_tests
+from agharness import SHARED, SRC, render_overlay, run_cli, run_tests
 
 
 def table():
@@ -86,15 +84,6 @@ def test_policies_that_cover_pods_cover_every_carrier():
     assert checked >= 5, checked  # hardening, GPU placement, PSS baseline/restricted, images
 
 
-def render(overlay):
-    k = shutil.which("kubectl")
-    assert k, "kubectl is needed to render deploy/ (scripts/deps.sh installs it)"
-    p = subprocess.run([k, "kustomize", os.path.join(SRC, "deploy", "overlays", overlay)],
-                       capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    return [d for d in yaml.safe_load_all(p.stdout) if d]
-
-
 def sends(webhook, group, resource, op):
     for r in webhook.get("rules", []):
         if (group in r["apiGroups"] or "*" in r["apiGroups"]) and \
@@ -109,7 +98,7 @@ def test_webhooks_send_every_carrier():
     overlays = sorted(os.listdir(os.path.join(SRC, "deploy", "overlays")))
     assert overlays
     for overlay in overlays:
-        docs = render(overlay)
+        docs = render_overlay(overlay)
         configs = [d for d in docs if d["kind"] in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")]
         assert {d["kind"] for d in configs} == {"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}
         for cfg in configs:

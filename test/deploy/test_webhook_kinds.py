@@ -4,14 +4,12 @@ every resource the rules send is a kind of the table marked as sent there. `chec
 about a policy naming a kind the shipped webhooks never send, so a disagreement would make
 that warning lie (or stay silent about a policy that can never fire)."""
 import os
-import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import yaml
 
-from agharness import SRC, run_cli, run_tests
+from agharness import SRC, render_overlay, run_cli, run_tests
 
 HOOKS = {"MutatingWebhookConfiguration": "mutate", "ValidatingWebhookConfiguration": "validate"}
 
@@ -39,14 +37,9 @@ def table_sent(rows):
 
 
 def rendered_sent(overlay):
-    k = shutil.which("kubectl")
-    assert k, "kubectl is needed to render deploy/ (scripts/deps.sh installs it)"
-    p = subprocess.run([k, "kustomize", os.path.join(SRC, "deploy", "overlays", overlay)],
-                       capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stderr
     sent = {"mutate": set(), "validate": set()}
     seen = set()
-    for doc in yaml.safe_load_all(p.stdout):
+    for doc in render_overlay(overlay):
         if not doc or doc.get("kind") not in HOOKS:
             continue
         hook = HOOKS[doc["kind"]]
