@@ -5,7 +5,6 @@ kind of the CRDs, and the flags in the Deployment exist."""
 import glob
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
