@@ -28,7 +28,9 @@ void ag_imageref_clear(ag_imageref *ref);
 /* 1 when the reference lies under `prefix`, a registry with an optional repository
  * path ("docker.io/amdenterpriseai/", "ghcr.io/silogen", "registry.example.com"),
  * compared on whole path components after normalising the prefix the same way.
- * A prefix without a path matches every repository of that registry. 0 otherwise,
+ * A prefix without a path matches every repository of that registry; a prefix ending
+ * in "/" matches only repositories below its path ("ghcr.io/silogen/" never admits
+ * "ghcr.io/silogen:1"). 0 otherwise,
  * and -1 when the prefix itself is not a valid registry[/path]. */
 int ag_imageref_under(const ag_imageref *ref, const char *prefix);
 

@@ -26,6 +26,8 @@ void ag_metrics_policy_reload(ag_metrics *m, int ok, uint64_t generation, int64_
 /* The outcome of the latest policy load (ok or not), how many files it refused, and on
  * success the digest of the set now serving (e.g. "sha256-..."; copied). */
 void ag_metrics_policy_state(ag_metrics *m, int ok, size_t failing_files, const char *digest);
+/* Warnings of the serving policies (ag_policy_warnings: policies that cannot fire as written). */
+void ag_metrics_policy_warnings(ag_metrics *m, size_t count);
 void ag_metrics_audit(ag_metrics *m, const char *policy);
 /* A certificate pair loaded (ok, its notAfter) or refused: a counter and a state gauge. */
 void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after);

@@ -48,9 +48,33 @@ void ag_policy_set_ref(ag_policy_set *set);
 void ag_policy_set_unref(ag_policy_set *set); /* NULL is a no-op */
 uint64_t ag_policy_set_generation(const ag_policy_set *set);
 size_t ag_policy_set_count(const ag_policy_set *set);
+/* Generic rules plus the podSecurity, securityContext and gpu blocks (historical count, kept
+ * for the serve log and the benchmark; `check` prints ag_policy_set_stats). */
 size_t ag_policy_set_rule_count(const ag_policy_set *set);
+
+/* What a snapshot holds, each count named for what it counts (aimguard check's summary). */
+typedef struct ag_policy_stats {
+    size_t policies;        /* AdmissionPolicy documents */
+    size_t files;           /* YAML files read */
+    size_t skipped;         /* documents skipped: another apiVersion than policy.aimguard.io/ */
+    size_t mutate_blocks;   /* spec.mutate.securityContext and spec.mutate.gpu blocks */
+    size_t validate_blocks; /* podSecurity, images, secrets, rbac and aim blocks */
+    size_t rules;           /* spec.validate.rules entries */
+    size_t exceptions;      /* spec.exceptions entries */
+} ag_policy_stats;
+void ag_policy_set_stats(const ag_policy_set *set, ag_policy_stats *out);
+/* One "file:line:col: note: skipped: ..." line per skipped document (owned by the set). */
+const ag_diags *ag_policy_set_notes(const ag_policy_set *set);
+/* Appends to out, sorted by file and line, every "file:line:col: warning: ..." of the set:
+ * a kind the shipped webhook configurations never send to the blocks of its policy, an
+ * exception without `expires`, and an exception expired at `now`. Returns how many. */
+size_t ag_policy_warnings(const ag_policy_set *set, time_t now, ag_diags *out);
 /* Exceptions that expire within `within` seconds of now, one line each (caller frees). */
 char *ag_policy_expiring(const ag_policy_set *set, time_t now, time_t within);
+/* The known kinds table (aimguard/kinds.h) as `aimguard check --kinds` prints it: a header
+ * line, then one whitespace-separated row per kind: GROUP (core for ""), KIND, RESOURCE,
+ * SCOPE, WEBHOOKS (mutate,validate | mutate | validate | -), POD-SPEC (yes|no). Caller frees. */
+char *ag_policy_kinds_text(void);
 /* Human-readable: per kind and operation, which policies and rules apply. */
 char *ag_policy_explain(const ag_policy_set *set);
 /* What the set reads from the cluster: *ns_labels names the first policy with a

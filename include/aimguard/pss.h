@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "aimguard/error.h"
+#include "aimguard/podspec.h"
 
 typedef enum { AG_PSS_PRIVILEGED = 0, AG_PSS_BASELINE = 1, AG_PSS_RESTRICTED = 2 } ag_pss_level;
 
@@ -40,6 +41,14 @@ const char *ag_pss_level_name(ag_pss_level level);
 int ag_pss_check(ag_pss_level level, const json_t *pod_meta, const json_t *pod_spec,
                  const char *spec_path, ag_pss_result *out, ag_error *err);
 
+/* The same on a pod spec found by ag_podspec_find: its single-container specs (KServe's
+ * spec.predictor.model, ...) are judged as containers of the pod. */
+int ag_pss_check_pod(ag_pss_level level, const ag_podspec_ref *ref, ag_pss_result *out, ag_error *err);
+
 void ag_pss_result_clear(ag_pss_result *res);
+
+/* Every check ID ag_pss_check() can report (static, NULL-terminated): the control names
+ * a policy exception may waive (with their prefixes before '_', e.g. "seccompProfile"). */
+const char *const *ag_pss_check_ids(void);
 
 #endif

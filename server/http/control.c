@@ -123,6 +123,14 @@ static int load_policies(srv *s, uint64_t generation)
     if (soon && *soon)
         ag_log(AG_LOG_WARN, "policy exceptions expire within a week", "exceptions", soon, NULL);
     free(soon);
+    ag_diags warns = {0};
+    ag_metrics_policy_warnings(s->metrics, ag_policy_warnings(set, now, &warns));
+    for (size_t i = 0; i < warns.count; i++)
+        ag_log(AG_LOG_WARN, "policy warning", "warning", warns.items[i], NULL);
+    ag_diags_clear(&warns);
+    const ag_diags *notes = ag_policy_set_notes(set);
+    for (size_t i = 0; i < notes->count; i++)
+        ag_log(AG_LOG_INFO, "policy document skipped", "note", notes->items[i], NULL);
     ag_policy_holder_publish(s->policies, set);
     atomic_store(&s->generation, generation);
     ag_metrics_policy_reload(s->metrics, 1, generation, (int64_t)now);
@@ -402,6 +410,10 @@ int ag_server_run(const ag_server_config *cfg, ag_error *err)
             if (soon && *soon)
                 ag_log(AG_LOG_WARN, "policy exceptions expire within a week", "exceptions", soon, NULL);
             free(soon);
+            /* exceptions that expired since the load are warnings from now on */
+            ag_diags warns = {0};
+            ag_metrics_policy_warnings(s.metrics, ag_policy_warnings(cur, now, &warns));
+            ag_diags_clear(&warns);
             ag_policy_set_unref(cur);
         }
     }

@@ -44,6 +44,7 @@ struct ag_metrics {
     atomic_int last_reload_ok;      /* -1 before the first load */
     atomic_ullong failing_files;
     char digest[80];                /* of the serving set, under `grow` */
+    atomic_ullong policy_warnings;
     atomic_ullong tls_fail;
     atomic_llong tls_not_after;
     atomic_int tls_ok;              /* -1 before the first pair */
@@ -174,6 +175,12 @@ void ag_metrics_policy_state(ag_metrics *m, int ok, size_t failing_files, const 
         sanitize(m->digest, sizeof m->digest, digest);
         pthread_mutex_unlock(&m->grow);
     }
+}
+
+void ag_metrics_policy_warnings(ag_metrics *m, size_t count)
+{
+    if (m)
+        atomic_store(&m->policy_warnings, (unsigned long long)count);
 }
 
 void ag_metrics_audit(ag_metrics *m, const char *policy)
@@ -315,6 +322,10 @@ char *ag_metrics_render(ag_metrics *m)
     ag_buf_printf(&b, "# HELP aimguard_policy_generation Generation of the policy snapshot serving.\n"
                       "# TYPE aimguard_policy_generation gauge\naimguard_policy_generation %llu\n",
                   atomic_load(&m->generation));
+    ag_buf_printf(&b, "# HELP aimguard_policy_warnings Warnings of the serving policies: parts that cannot fire as "
+                      "written (aimguard check lists them).\n"
+                      "# TYPE aimguard_policy_warnings gauge\naimguard_policy_warnings %llu\n",
+                  atomic_load(&m->policy_warnings));
     ag_buf_printf(&b, "# HELP aimguard_policy_last_reload_success_timestamp_seconds When the serving "
                       "policies were loaded.\n# TYPE aimguard_policy_last_reload_success_timestamp_seconds"
                       " gauge\naimguard_policy_last_reload_success_timestamp_seconds %lld\n",

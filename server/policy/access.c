@@ -116,9 +116,8 @@ void validate_rbac(const policy *pol, eval_ctx *e, vlist *out)
         bindings(pol, e, out);
         return;
     }
-    ag_podspec_ref refs[AG_PODSPEC_MAX];
-    size_t n = ag_podspec_find(e->group, e->kind, e->object, refs);
-    for (size_t i = 0; i < n; i++) {
+    const ag_podspec_ref *refs = e->specs;
+    for (size_t i = 0; i < e->nspecs; i++) {
         char path[256];
         ag_strfmt(path, sizeof path, "%s.serviceAccountName", refs[i].path);
         const char *sa = str(refs[i].spec, "serviceAccountName");

@@ -2,12 +2,14 @@
  * are errors (a typo such as runAsNonroot must never be silently ignored). */
 #include "compile_int.h"
 
+#include "aimguard/kinds.h"
 
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void cctx_err(cctx *c, const ag_ynode *n, const char *fmt, ...)
 {
@@ -26,8 +28,9 @@ void cctx_err(cctx *c, const ag_ynode *n, const char *fmt, ...)
         c->diags->count++;
 }
 
-/* Levenshtein distance, for "did you mean" on unknown fields. */
-static size_t distance(const char *a, const char *b)
+/* Levenshtein distance (case-insensitive), for "did you mean" on unknown fields, kinds,
+ * controls and enum values. */
+size_t pc_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 40 || lb > 40)
@@ -70,7 +73,7 @@ int pc_check_map(cctx *c, const ag_ynode *n, const char *where, const char *cons
                 ok = 1;
                 break;
             }
-            size_t dd = distance(*a, k->value);
+            size_t dd = pc_distance(*a, k->value);
             if (dd < bestd)
                 bestd = dd, best = *a;
         }
@@ -82,6 +85,47 @@ int pc_check_map(cctx *c, const ag_ynode *n, const char *where, const char *cons
         }
     }
     return 0;
+}
+
+void cctx_warn(cctx *c, const ag_ynode *n, const char *fmt, ...)
+{
+    char msg[768], line[1024];
+    if (!c->warnings)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(line, sizeof line, "%s:%u:%u: warning: %s", c->file, n ? n->line : 1, n ? n->column : 1, msg);
+    char **ni = realloc(c->warnings->items, (c->warnings->count + 1) * sizeof *ni);
+    if (!ni)
+        return;
+    c->warnings->items = ni;
+    if ((ni[c->warnings->count] = strdup(line)))
+        c->warnings->count++;
+}
+
+const char *pc_closest(const char *s, const char *const *allowed)
+{
+    const char *best = NULL;
+    size_t bestd = 99, len = strlen(s);
+    for (const char *const *a = allowed; *a; a++) {
+        size_t d = pc_distance(*a, s);
+        if (d < bestd)
+            bestd = d, best = *a;
+    }
+    /* a different case, or a few edits that leave most of the word */
+    return best && bestd <= 3 && bestd * 2 <= len ? best : NULL;
+}
+
+const char *pc_hint(char *buf, size_t cap, const char *s, const char *const *allowed)
+{
+    const char *best = s ? pc_closest(s, allowed) : NULL;
+    if (best)
+        snprintf(buf, cap, " (did you mean '%s'?)", best);
+    else if (cap)
+        buf[0] = '\0';
+    return buf;
 }
 
 const char *pc_scalar(cctx *c, const ag_ynode *n, const char *where)
@@ -222,6 +266,43 @@ int pc_dup_key(const ag_ynode *n, size_t i)
 
 static const char *const operations[] = {"CREATE", "UPDATE", "DELETE", "CONNECT", "*", NULL};
 
+/* Every entry of a kinds list names a kind that exists (aimguard/kinds.h): a misspelled
+ * kind would make the policy or exception silently never apply. */
+static void check_kinds(cctx *c, const ag_ynode *v, const char *where)
+{
+    for (size_t i = 0; v && v->type == AG_YNODE_SEQ && i < v->count; i++) {
+        const ag_ynode *e = v->items[i];
+        char msg[512];
+        unsigned sent;
+        if (e->type == AG_YNODE_SCALAR && ag_kinds_check(e->value, &sent, msg, sizeof msg))
+            cctx_err(c, e, "%s: %s", where, msg);
+    }
+}
+
+/* A policy whose blocks only run on a webhook that never receives a kind it names can
+ * never fire on that kind: a warning, since a deployment may send more than the shipped
+ * webhook configurations do. */
+static void warn_unsent_kinds(cctx *c, const ag_ynode *v, const policy *p)
+{
+    unsigned need = 0;
+    if (p->hard.present || p->gpu.present)
+        need |= AG_SENT_MUTATE;
+    if (p->pss_level >= 0 || p->images.present || p->secrets.present || p->rbac.present ||
+        p->aim.present || p->nrules)
+        need |= AG_SENT_VALIDATE;
+    for (size_t i = 0; need && v && v->type == AG_YNODE_SEQ && i < v->count; i++) {
+        const ag_ynode *e = v->items[i];
+        char msg[512];
+        unsigned sent;
+        if (e->type != AG_YNODE_SCALAR || ag_kinds_check(e->value, &sent, msg, sizeof msg) || (sent & need))
+            continue;
+        const char *to = sent ? (need == AG_SENT_MUTATE ? " to /mutate" : " to /validate") : "";
+        cctx_warn(c, e, "spec.match.kinds: %s is not sent by the shipped webhook configurations%s "
+                  "(deploy/base/webhooks.yaml), so this policy never sees it; to judge it, add it to "
+                  "the rules of your webhook configurations", e->value, to);
+    }
+}
+
 static void compile_selector(cctx *c, const ag_ynode *n, const char *where, selector *s, int is_match)
 {
     static const char *const keys[] = {"kinds", "operations", "namespaces", "names",
@@ -234,16 +315,20 @@ static void compile_selector(cctx *c, const ag_ynode *n, const char *where, sele
     char w[128];
     KEY_EACH(n, k, v) {
         snprintf(w, sizeof w, "%s.%s", where, k->value);
-        if (!strcmp(k->value, "kinds")) pc_get_strlist(c, v, w, &s->kinds);
-        else if (!strcmp(k->value, "operations")) {
+        if (!strcmp(k->value, "kinds")) {
+            pc_get_strlist(c, v, w, &s->kinds);
+            check_kinds(c, v, w);
+        } else if (!strcmp(k->value, "operations")) {
             pc_get_strlist(c, v, w, &s->operations);
             for (size_t i = 0; v->type == AG_YNODE_SEQ && i < v->count; i++) {
                 int ok = 0;
                 for (const char *const *o = operations; *o; o++)
                     ok |= v->items[i]->value && !strcmp(*o, v->items[i]->value);
+                const char *best = ok || !v->items[i]->value ? NULL : pc_closest(v->items[i]->value, operations);
                 if (!ok)
                     cctx_err(c, v->items[i], "%s: unknown operation '%s' (CREATE, UPDATE, DELETE, "
-                             "CONNECT or *)", w, v->items[i]->value ? v->items[i]->value : "");
+                             "CONNECT or *%s%s%s)", w, v->items[i]->value ? v->items[i]->value : "",
+                             best ? "; did you mean '" : "", best ? best : "", best ? "'?" : "");
             }
         }
         else if (!strcmp(k->value, "namespaces")) pc_get_strlist(c, v, w, &s->namespaces);
@@ -278,7 +363,21 @@ int pc_parse_action(cctx *c, const ag_ynode *n, const char *where)
     if (!strcmp(s, "enforce")) return AG_ACTION_ENFORCE;
     if (!strcmp(s, "warn")) return AG_ACTION_WARN;
     if (!strcmp(s, "audit")) return AG_ACTION_AUDIT;
-    cctx_err(c, n, "%s must be enforce, warn or audit", where);
+    /* what other engines call these */
+    static const char *const enforce[] = {"deny", "reject", "block", "fail", "enforced", NULL};
+    static const char *const audit[] = {"log", "dryrun", "dry-run", "dryRun", NULL};
+    static const char *const actions[] = {"enforce", "warn", "audit", NULL};
+    const char *best = NULL;
+    for (const char *const *a = enforce; *a; a++)
+        if (!strcasecmp(*a, s)) best = "enforce";
+    for (const char *const *a = audit; *a; a++)
+        if (!strcasecmp(*a, s)) best = "audit";
+    if (!best)
+        best = pc_closest(s, actions);
+    if (best)
+        cctx_err(c, n, "%s must be enforce, warn or audit (did you mean '%s'?)", where, best);
+    else
+        cctx_err(c, n, "%s must be enforce, warn or audit", where);
     return -1;
 }
 
@@ -299,7 +398,78 @@ static time_t parse_date(const char *s)
     return timegm(&tm);
 }
 
-static void compile_exception(cctx *c, const ag_ynode *n, exception_ *x)
+/* 1 when a block or rule of p reports or sets `name` (an exception naming a control the
+ * policy never checks waives nothing). Mutator names count for the whole securityContext
+ * block, PSS IDs for any podSecurity level but privileged (which checks nothing). */
+static int control_used(const policy *p, const char *name)
+{
+    static const char *const mutators[] = {
+        "runAsNonRoot", "seccompProfile", "runAsUser", "runAsGroup", "fsGroup",
+        "allowPrivilegeEscalation", "capabilities", "readOnlyRootFilesystem",
+        "automountServiceAccountToken", NULL};
+    for (size_t i = 0; i < p->nrules; i++)
+        if (p->rules[i].name && control_matches(name, p->rules[i].name))
+            return 1;
+    for (const char *const *h = mutators; p->hard.present && *h; h++)
+        if (control_matches(name, *h))
+            return 1;
+    for (const char *const *id = ag_pss_check_ids(); p->pss_level > AG_PSS_PRIVILEGED && *id; id++)
+        if (control_matches(name, *id))
+            return 1;
+    return (p->gpu.present && control_matches(name, "gpuPlacement")) ||
+           (p->images.present && control_matches(name, "images")) ||
+           (p->secrets.present && control_matches(name, "secrets")) ||
+           (p->rbac.present && control_matches(name, "rbac")) ||
+           (p->rbac.refs.present && control_matches(name, "rbac_clusterReferences")) ||
+           (p->aim.present && control_matches(name, "aim"));
+}
+
+/* The controls an exception may name: what the blocks of a policy check (PSS check IDs,
+ * mutators, blocks) and the policy's own rule names; "capabilities" stands for every
+ * capabilities_* check (control_matches). */
+static void check_controls(cctx *c, const ag_ynode *v, const policy *p)
+{
+    static const char *const fixed[] = {
+        "runAsNonRoot", "seccompProfile", "runAsUser", "runAsGroup", "fsGroup",
+        "allowPrivilegeEscalation", "capabilities", "readOnlyRootFilesystem",
+        "automountServiceAccountToken", "gpuPlacement", "images", "secrets", "rbac",
+        "rbac_clusterReferences", "aim", NULL};
+    const char *const *pss = ag_pss_check_ids();
+    size_t n = 0, npss = 0, nfixed = sizeof fixed / sizeof fixed[0] - 1;
+    while (pss[npss]) npss++;
+    const char **all = calloc(nfixed + npss + p->nrules + 1, sizeof *all);
+    if (!all) {
+        cctx_err(c, v, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < nfixed; i++) all[n++] = fixed[i];
+    for (size_t i = 0; i < npss; i++) all[n++] = pss[i];
+    for (size_t i = 0; i < p->nrules; i++)
+        if (p->rules[i].name) all[n++] = p->rules[i].name;
+    for (size_t i = 0; v && v->type == AG_YNODE_SEQ && i < v->count; i++) {
+        const ag_ynode *at = v->items[i];
+        if (at->type != AG_YNODE_SCALAR)
+            continue; /* reported by pc_get_strlist */
+        const char *name = at->value;
+        int ok = !strcmp(name, "*"); /* refused on its own below */
+        for (size_t j = 0; !ok && j < n; j++)
+            ok = control_matches(name, all[j]);
+        if (ok && strcmp(name, "*") && !control_used(p, name))
+            cctx_warn(c, at, "exceptions[].controls: '%s' waives nothing: no block or rule of policy %s "
+                      "checks it", name, p->name ? p->name : "");
+        if (ok)
+            continue;
+        const char *best = pc_closest(name, all);
+        if (best)
+            cctx_err(c, at, "exceptions[].controls: unknown control '%s' (did you mean '%s'?)", name, best);
+        else
+            cctx_err(c, at, "exceptions[].controls: unknown control '%s' (a PSS check ID, a mutator, "
+                     "images, secrets, rbac, aim, gpuPlacement or a rule name of this policy)", name);
+    }
+    free(all);
+}
+
+static void compile_exception(cctx *c, const ag_ynode *n, const policy *p, exception_ *x)
 {
     static const char *const keys[] = {"controls", "namespaces", "names", "users", "kinds",
                                        "reason", "expires", NULL};
@@ -309,7 +479,10 @@ static void compile_exception(cctx *c, const ag_ynode *n, exception_ *x)
     snprintf(where, sizeof where, "%s:%u:%u", c->file, n->line, n->column);
     x->where = strdup(where);
     const ag_ynode *v;
-    if ((v = ag_ynode_get(n, "controls"))) pc_get_strlist(c, v, "exceptions[].controls", &x->controls);
+    if ((v = ag_ynode_get(n, "controls"))) {
+        pc_get_strlist(c, v, "exceptions[].controls", &x->controls);
+        check_controls(c, v, p);
+    }
     if (x->controls.n == 0)
         cctx_err(c, n, "an exception must name the controls it waives");
     for (size_t i = 0; i < x->controls.n; i++)
@@ -319,7 +492,10 @@ static void compile_exception(cctx *c, const ag_ynode *n, exception_ *x)
     if ((v = ag_ynode_get(n, "namespaces"))) pc_get_strlist(c, v, "exceptions[].namespaces", &x->namespaces);
     if ((v = ag_ynode_get(n, "names"))) pc_get_strlist(c, v, "exceptions[].names", &x->names);
     if ((v = ag_ynode_get(n, "users"))) pc_get_strlist(c, v, "exceptions[].users", &x->users);
-    if ((v = ag_ynode_get(n, "kinds"))) pc_get_strlist(c, v, "exceptions[].kinds", &x->kinds);
+    if ((v = ag_ynode_get(n, "kinds"))) {
+        pc_get_strlist(c, v, "exceptions[].kinds", &x->kinds);
+        check_kinds(c, v, "exceptions[].kinds");
+    }
     if (!x->namespaces.n && !x->names.n && !x->users.n)
         cctx_err(c, n, "an exception must be scoped by namespaces, names or users");
     v = ag_ynode_get(n, "reason");
@@ -335,6 +511,9 @@ static void compile_exception(cctx *c, const ag_ynode *n, exception_ *x)
                            "(2027-03-01T12:00:00Z)");
         else if (e)
             x->expires_text = strdup(e);
+    } else {
+        cctx_warn(c, n, "exception has no expires: it waives its controls for good (give it a date, "
+                  "expires: YYYY-MM-DD, so the control comes back by itself)");
     }
 }
 
@@ -402,12 +581,17 @@ int policy_compile(cctx *c, const ag_ynode *doc, policy *p)
         if ((v = ag_ynode_get(va, "podSecurity")) && !pc_check_map(c, v, "spec.validate.podSecurity", pss)) {
             const ag_ynode *lv = ag_ynode_get(v, "level");
             const char *ls = pc_scalar(c, lv, "podSecurity.level");
+            static const char *const levels[] = {"baseline", "restricted", "privileged", NULL};
+            static const char *const versions[] = {"latest", "v1.37", NULL};
+            char hint[96];
             if (ls && (p->pss_level = ag_pss_level_parse(ls)) < 0)
-                cctx_err(c, lv, "podSecurity.level must be baseline, restricted or privileged");
+                cctx_err(c, lv, "podSecurity.level must be baseline, restricted or privileged%s",
+                         pc_hint(hint, sizeof hint, ls, levels));
             const ag_ynode *ver = ag_ynode_get(v, "version");
             const char *vs = ver ? pc_scalar(c, ver, "podSecurity.version") : "latest";
             if (vs && strcmp(vs, "latest") && strcmp(vs, "v1.37"))
-                cctx_err(c, ver, "podSecurity.version: only latest (= v1.37) is implemented");
+                cctx_err(c, ver, "podSecurity.version: only latest (= v1.37) is implemented%s",
+                         pc_hint(hint, sizeof hint, vs, versions));
         }
         if ((v = ag_ynode_get(va, "images")))
             compile_images(c, v, &p->images);
@@ -433,11 +617,13 @@ int policy_compile(cctx *c, const ag_ynode *doc, policy *p)
             cctx_err(c, v, "spec.exceptions must be a list");
         } else if ((p->exc = calloc(v->count ? v->count : 1, sizeof *p->exc))) {
             for (size_t i = 0; i < v->count; i++)
-                compile_exception(c, v->items[i], &p->exc[p->nexc++]);
+                compile_exception(c, v->items[i], p, &p->exc[p->nexc++]);
         }
     }
     if (!m && !va)
         cctx_err(c, sp, "a policy needs a mutate or a validate block");
+    if (c->errors == before)
+        warn_unsent_kinds(c, ag_ynode_get(ag_ynode_get(sp, "match"), "kinds"), p);
     return c->errors > before ? -1 : 0;
 }
 

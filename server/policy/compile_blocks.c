@@ -58,8 +58,11 @@ static void compile_dirs(cctx *c, const ag_ynode *n, harden *h)
             const ag_ynode *m = ag_ynode_get(e, "medium");
             if (m) {
                 const char *ms = pc_scalar(c, m, "writableDirs[].medium");
+                static const char *const media[] = {"Memory", NULL};
+                char hint[96];
                 if (ms && strcmp(ms, "Memory") && strcmp(ms, ""))
-                    cctx_err(c, m, "writableDirs[].medium must be \"\" (node disk) or Memory");
+                    cctx_err(c, m, "writableDirs[].medium must be \"\" (node disk) or Memory%s",
+                             pc_hint(hint, sizeof hint, ms, media));
                 else if (ms)
                     d->medium = strdup(ms);
             }
@@ -110,10 +113,13 @@ void compile_harden(cctx *c, const ag_ynode *n, harden *h)
         else if (!strcmp(f, "runAsGroup")) h->has_gid = !pc_get_int(c, v, f, 0, 2147483647, &h->gid);
         else if (!strcmp(f, "fsGroup")) h->has_fsgroup = !pc_get_int(c, v, f, 0, 2147483647, &h->fsgroup);
         else if (!strcmp(f, "seccompProfile")) {
+            static const char *const profiles[] = {"RuntimeDefault", NULL};
+            char hint[96];
             const char *s = pc_scalar(c, v, f);
             if (s && strcmp(s, "RuntimeDefault"))
                 cctx_err(c, v, "seccompProfile must be RuntimeDefault (Localhost profiles are set "
-                               "per workload, Unconfined is never a default)");
+                               "per workload, Unconfined is never a default)%s",
+                         pc_hint(hint, sizeof hint, s, profiles));
             else if (s)
                 h->seccomp = strdup(s);
         } else if (!strcmp(f, "dropCapabilities")) {
@@ -163,8 +169,10 @@ static json_t *compile_exprs(cctx *c, const ag_ynode *n, const char *where)
         int ok = 0;
         for (const char *const *o = ops; op && *o; o++)
             ok |= !strcmp(*o, op);
+        char hint[96];
         if (op && !ok)
-            cctx_err(c, ag_ynode_get(e, "operator"), "%s: unknown operator '%s'", where, op);
+            cctx_err(c, ag_ynode_get(e, "operator"), "%s: unknown operator '%s'%s", where, op,
+                     pc_hint(hint, sizeof hint, op, ops));
         const ag_ynode *vals = ag_ynode_get(e, "values");
         int needs = op && (!strcmp(op, "In") || !strcmp(op, "NotIn") || !strcmp(op, "Gt") || !strcmp(op, "Lt"));
         if (needs && (!vals || vals->type != AG_YNODE_SEQ || vals->count == 0))
@@ -206,16 +214,20 @@ void compile_gpu(cctx *c, const ag_ynode *n, gpu_cfg *g)
             for (size_t i = 0; i < v->count; i++) {
                 if (pc_check_map(c, v->items[i], "gpu.tolerations[]", tkeys))
                     continue;
+                static const char *const topers[] = {"Equal", "Exists", NULL};
+                static const char *const effects[] = {"NoSchedule", "PreferNoSchedule", "NoExecute", NULL};
+                char hint[96];
                 const ag_ynode *op = ag_ynode_get(v->items[i], "operator");
                 const char *ops = op ? pc_scalar(c, op, "operator") : "Equal";
                 if (ops && strcmp(ops, "Equal") && strcmp(ops, "Exists"))
-                    cctx_err(c, op, "gpu.tolerations[].operator must be Equal or Exists");
+                    cctx_err(c, op, "gpu.tolerations[].operator must be Equal or Exists%s",
+                             pc_hint(hint, sizeof hint, ops, topers));
                 const ag_ynode *ef = ag_ynode_get(v->items[i], "effect");
                 const char *efs = ef ? pc_scalar(c, ef, "effect") : NULL;
                 if (efs && strcmp(efs, "NoSchedule") && strcmp(efs, "PreferNoSchedule") &&
                     strcmp(efs, "NoExecute") && strcmp(efs, ""))
                     cctx_err(c, ef, "gpu.tolerations[].effect must be NoSchedule, "
-                                    "PreferNoSchedule or NoExecute");
+                                    "PreferNoSchedule or NoExecute%s", pc_hint(hint, sizeof hint, efs, effects));
             }
             g->tolerations = to_json_checked(c, v);
         }
@@ -399,9 +411,19 @@ void compile_rule(cctx *c, const ag_ynode *n, policy *p, generic_rule *r)
             if (r->has_min && r->has_max && r->min > r->max) cctx_err(c, cn, "range: min > max");
         }
     }
+    if (nconds == 0 && r->required)
+        r->cond = COND_EXISTS; /* "the path exists", nothing more */
     if (nconds != 1 && !(nconds == 0 && r->required))
         cctx_err(c, n, "rule %s: exactly one condition is needed (absent, equals, oneOf, "
                        "matches, notMatches or range)", r->name ? r->name : "");
+}
+
+/* 1 when the block writes `key` with something in it (a list entry that failed to
+ * compile was reported already and still counts as said). */
+static int given(const ag_ynode *n, const char *key)
+{
+    const ag_ynode *v = ag_ynode_get(n, key);
+    return v && (v->type != AG_YNODE_SEQ || v->count > 0);
 }
 
 static void compile_allow(cctx *c, const ag_ynode *n, const char *where, image_allow *a)
@@ -422,11 +444,15 @@ static void compile_allow(cctx *c, const ag_ynode *n, const char *where, image_a
         char w[96];
         snprintf(w, sizeof w, "%s.allowPatterns", where);
         compile_regex_list(c, v, w, &a->patterns);
-        for (size_t i = 0; v->type == AG_YNODE_SEQ && i < v->count; i++)
-            if (v->items[i]->type == AG_YNODE_SCALAR && v->items[i]->value[0] != '^')
+        for (size_t i = 0, ok = 0; v->type == AG_YNODE_SEQ && i < v->count; i++, ok = 0) {
+            /* a pattern that did not compile has its one error already */
+            for (size_t j = 0; v->items[i]->type == AG_YNODE_SCALAR && j < a->patterns.n; j++)
+                ok |= a->patterns.text[j] && !strcmp(a->patterns.text[j], v->items[i]->value);
+            if (ok && v->items[i]->value[0] != '^')
                 cctx_err(c, v->items[i], "%s.allowPatterns: '%s' must be anchored with '^' (an "
                          "unanchored pattern lets evil.io/registry.example.com/... through)", where,
                          v->items[i]->value);
+        }
     }
 }
 
@@ -461,8 +487,9 @@ void compile_images(cctx *c, const ag_ynode *n, images_cfg *im)
             compile_allow(c, v->items[i], "images.namespaces[]", a);
         }
     }
-    if (!im->global.prefixes.n && !im->global.patterns.n && !im->nper_ns && !im->require_digest &&
-        !im->forbid_latest && !im->forbid_tagless)
+    /* on what was written, not what compiled: a bad pattern is one error, not two */
+    if (!im->global.prefixes.n && !given(n, "allowPatterns") && !given(n, "namespaces") &&
+        !im->require_digest && !im->forbid_latest && !im->forbid_tagless)
         cctx_err(c, n, "spec.validate.images says nothing: give allow, allowPatterns, "
                        "requireDigest, forbidLatest or forbidTagless");
 }
@@ -540,7 +567,7 @@ void compile_secrets(cctx *c, const ag_ynode *n, secrets_cfg *sc)
                 compile_regex_list(c, an, "secrets.namespaces[].allowNames", &e->allow);
         }
     }
-    if (!sc->has_allow && !sc->reserved.n && !sc->forbid_literal && !sc->nper_ns)
+    if (!sc->has_allow && !given(n, "reserved") && !sc->forbid_literal && !given(n, "namespaces"))
         cctx_err(c, n, "spec.validate.secrets says nothing: give allowNames, reserved, "
                        "forbidLiteralEnv or namespaces");
 }
@@ -590,8 +617,12 @@ static void compile_cluster_refs(cctx *c, const ag_ynode *n, cluster_refs *r)
             if (!strcmp(k, kinds[0])) r->models = 1;
             else if (!strcmp(k, kinds[1])) r->templates = 1;
             else if (!strcmp(k, kinds[2])) r->runtime_configs = 1;
-            else cctx_err(c, v->items[i], "rbac.clusterReferences.references: unknown reference '%s' (models, "
-                          "templates or runtimeConfigs)", k);
+            else {
+                const char *best = pc_closest(k, kinds);
+                cctx_err(c, v->items[i], "rbac.clusterReferences.references: unknown reference '%s' (models, "
+                         "templates or runtimeConfigs%s%s%s)", k, best ? "; did you mean '" : "",
+                         best ? best : "", best ? "'?" : "");
+            }
         }
     }
 }

@@ -13,6 +13,13 @@ int pc_get_strlist(cctx *c, const ag_ynode *n, const char *where, strlist *out);
 int pc_get_kv(cctx *c, const ag_ynode *n, const char *where, kvlist *out);
 int pc_dup_key(const ag_ynode *n, size_t i);
 int pc_parse_action(cctx *c, const ag_ynode *n, const char *where);
+/* Case-insensitive edit distance between two words (99 when either is over 40). */
+size_t pc_distance(const char *a, const char *b);
+/* The entry of the NULL-terminated `allowed` closest to s, when close enough to be the
+ * word meant (another case, or a few edits), else NULL. */
+const char *pc_closest(const char *s, const char *const *allowed);
+/* " (did you mean 'X'?)" for the closest entry, or "" — written into buf, returned. */
+const char *pc_hint(char *buf, size_t cap, const char *s, const char *const *allowed);
 
 /* Visits the entries of a map once each (a duplicate key, already reported, is skipped). */
 #define KEY_EACH(n, k, v) \

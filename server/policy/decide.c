@@ -208,12 +208,9 @@ void vlist_clear(vlist *l)
 
 static void validate_pss(const policy *pol, eval_ctx *e, vlist *out, ag_error *err)
 {
-    ag_podspec_ref refs[AG_PODSPEC_MAX];
-    size_t n = ag_podspec_find(e->group, e->kind, e->object, refs);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < e->nspecs; i++) {
         ag_pss_result res = {0};
-        if (ag_pss_check((ag_pss_level)pol->pss_level, refs[i].meta, refs[i].spec, refs[i].path,
-                         &res, err)) {
+        if (ag_pss_check_pod((ag_pss_level)pol->pss_level, &e->specs[i], &res, err)) {
             out->oom = 1;
             ag_pss_result_clear(&res);
             return;
@@ -258,9 +255,9 @@ static int pod_specs_unchanged(const eval_ctx *e)
     if (strcmp(e->operation, "UPDATE") || !e->req->old_object || !e->req->object)
         return 0;
     ag_podspec_ref now[AG_PODSPEC_MAX], before[AG_PODSPEC_MAX];
-    size_t n = ag_podspec_find(e->group, e->kind, e->req->object, now);
-    size_t m = ag_podspec_find(e->group, e->kind, e->req->old_object, before);
-    if (n == 0 || n != m)
+    size_t n = ag_podspec_find(e->group, e->kind, e->req->object, now, AG_PODSPEC_MAX);
+    size_t m = ag_podspec_find(e->group, e->kind, e->req->old_object, before, AG_PODSPEC_MAX);
+    if (n == 0 || n != m || n > AG_PODSPEC_MAX)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (strcmp(now[i].path, before[i].path) || !json_equal(now[i].spec, before[i].spec))
@@ -321,6 +318,19 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
         matched[nm++] = p;
     }
 
+    e.nspecs = ag_podspec_find(e.group, e.kind, e.object, e.specs, AG_PODSPEC_MAX);
+    if (nm && e.nspecs > AG_PODSPEC_MAX) {
+        /* judging only some of its pods would admit the rest unseen */
+        free(matched);
+        out->allowed = 0;
+        out->code = 403;
+        ag_buf msg = {0};
+        ag_buf_printf(&msg, "aimguard denied %s %s%s%s: it carries %zu pod specs; aimguard judges at most %d "
+                      "in one object", e.kind, e.ns, *e.ns ? "/" : "", e.name ? e.name : "", e.nspecs,
+                      AG_PODSPEC_MAX);
+        out->message = ag_buf_take(&msg);
+        return out->message ? 0 : ag_error_set(err, AG_ENOMEM, "out of memory");
+    }
     int specs_unchanged = pod_specs_unchanged(&e);
     int mutating = (mode & AG_MODE_MUTATE) && !specs_unchanged &&
                    (!strcmp(req->operation, "CREATE") || !strcmp(req->operation, "UPDATE"));
@@ -335,6 +345,7 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
         }
         ag_patch patch = {0};
         e.object = work;
+        ag_podspec_find(e.group, e.kind, work, e.specs, AG_PODSPEC_MAX); /* the same specs, in the copy */
         for (size_t i = 0; i < nm; i++) {
             mutate_harden(matched[i], &e, &patch);
             mutate_gpu(matched[i], &e, &patch);

@@ -215,11 +215,12 @@ static char *lower_dup(const char *s, size_t n)
     return d;
 }
 
-/* The registry of a domain as the runtime knows it. */
+/* The registry of a domain as the runtime knows it: Docker Hub answers under three
+ * names, and a deny or allow rule written for one must hold for all of them. */
 static char *canonical_registry(const char *s, size_t n)
 {
     char *r = lower_dup(s, n);
-    if (r && !strcmp(r, "index.docker.io")) {
+    if (r && (!strcmp(r, "index.docker.io") || !strcmp(r, "registry-1.docker.io"))) {
         free(r);
         r = strdup("docker.io");
     }
@@ -334,6 +335,8 @@ int ag_imageref_under(const ag_imageref *ref, const char *prefix)
     if (!ref || !ref->registry || !prefix || !*prefix)
         return -1;
     size_t n = strlen(prefix);
+    /* "ghcr.io/silogen/" admits only what is below silogen/, never silogen itself */
+    int below = n && prefix[n - 1] == '/';
     while (n && prefix[n - 1] == '/')
         n--;
     if (n == 0)
@@ -359,7 +362,8 @@ int ag_imageref_under(const ag_imageref *ref, const char *prefix)
         return -1;
     if (!same)
         return 0;
-    /* whole path components: "aim" covers "aim" and "aim/x", never "aimx" */
+    /* whole path components: "aim" covers "aim" and "aim/x", never "aimx"; "aim/" only
+     * "aim/x" */
     return !strncmp(ref->repository, path, pl) &&
-           (ref->repository[pl] == '\0' || ref->repository[pl] == '/');
+           ((ref->repository[pl] == '\0' && !below) || ref->repository[pl] == '/');
 }

@@ -101,20 +101,18 @@ void validate_images(const policy *pol, eval_ctx *e, vlist *out)
 {
     if (exception_applies(pol, e, "images"))
         return;
-    ag_podspec_ref refs[AG_PODSPEC_MAX];
-    size_t n = ag_podspec_find(e->group, e->kind, e->object, refs);
-    for (size_t i = 0; i < n; i++)
-        for (int l = 0; l < 3; l++) {
-            size_t k;
-            json_t *ctr;
-            json_array_foreach(json_object_get(refs[i].spec, ag_container_lists[l]), k, ctr) {
-                char who[300], path[400];
-                const char *name = json_string_value(json_object_get(ctr, "name"));
-                snprintf(who, sizeof who, "container \"%s\"", name ? name : "");
-                ag_strfmt(path, sizeof path, "%s.%s[%zu].image", refs[i].path, ag_container_lists[l], k);
-                judge(pol, e, out, who, json_string_value(json_object_get(ctr, "image")), path);
-            }
+    for (size_t i = 0; i < e->nspecs; i++) {
+        ag_container_iter it;
+        ag_container_ref cr;
+        ag_container_iter_init(&it, &e->specs[i]);
+        while (ag_container_next(&it, &cr)) {
+            char who[300], path[400];
+            const char *name = json_string_value(json_object_get(cr.c, "name"));
+            snprintf(who, sizeof who, "container \"%s\"", name ? name : "");
+            ag_strfmt(path, sizeof path, "%s.image", ag_container_path(&cr));
+            judge(pol, e, out, who, json_string_value(json_object_get(cr.c, "image")), path);
         }
+    }
     if (strcmp(e->group ? e->group : "", "aim.eai.amd.com"))
         return;
     for (size_t a = 0; a < sizeof aim_images / sizeof aim_images[0]; a++) {

@@ -1,5 +1,5 @@
 /* Finding policy files, building snapshots, publishing them. */
-#include "policy_int.h"
+#include "compile_int.h"
 
 #include "aimguard/buf.h"
 
@@ -67,7 +67,9 @@ static int walk(const char *dir, int depth, files *out, ag_diags *d)
         if (de->d_name[0] == '.')
             continue;
         char path[4096];
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= sizeof path)
+        size_t dl = strlen(dir);
+        int slash = dl && dir[dl - 1] == '/'; /* "policies/" names files policies/x, not policies//x */
+        if ((size_t)snprintf(path, sizeof path, "%s%s%s", dir, slash ? "" : "/", de->d_name) >= sizeof path)
             continue;
         struct stat st;
         if (stat(path, &st) != 0) {
@@ -105,19 +107,45 @@ static void set_free(ag_policy_set *s)
     for (size_t i = 0; i < s->n; i++)
         policy_free(&s->v[i]);
     free(s->v);
+    ag_diags_clear(&s->warnings);
+    ag_diags_clear(&s->notes);
     pcre2_match_context_free(s->mctx);
     free(s);
+}
+
+/* A document that says it is something else (a kustomization.yaml beside the policies,
+ * a ConfigMap) is not a policy with errors: it is skipped, with a note. A document
+ * without apiVersion, or with any policy.aimguard.io/ version, is judged. */
+static int not_a_policy(ag_policy_set *set, const ag_ynode *doc, const char *file)
+{
+    const ag_ynode *api = doc->type == AG_YNODE_MAP ? ag_ynode_get(doc, "apiVersion") : NULL;
+    if (!api || api->type != AG_YNODE_SCALAR || !strncmp(api->value, "policy.aimguard.io/", 19))
+        return 0;
+    const ag_ynode *kind = ag_ynode_get(doc, "kind");
+    const char *k = kind && kind->type == AG_YNODE_SCALAR ? kind->value : "(none)";
+    /* a policy with a mistyped apiVersion must not be skipped: it would never apply */
+    char group[64];
+    snprintf(group, sizeof group, "%.*s", (int)strcspn(api->value, "/"), api->value);
+    if (!strcmp(k, "AdmissionPolicy") || pc_distance(group, "policy.aimguard.io") <= 3)
+        return 0;
+    diag(&set->notes, "%s:%u:%u: note: skipped: apiVersion %.200s kind %.200s is not a policy "
+         "(policy.aimguard.io/...)", file, doc->line, doc->column, api->value, k);
+    set->skipped++;
+    return 1;
 }
 
 /* Compiles every document of one parsed file into set (errors go to diags). */
 static void compile_docs(ag_policy_set *set, const ag_ydocs *docs, const char *file,
                          const ag_load_options *opts, ag_diags *diags)
 {
-    cctx c = {file, diags, 0};
+    cctx c = {file, diags, 0, &set->warnings};
+    set->files++;
     for (size_t i = 0; i < docs->count; i++) {
         const ag_ynode *doc = docs->docs[i];
         if (doc->type == AG_YNODE_SCALAR && doc->len == 0 && !doc->quoted)
             continue; /* empty document, e.g. a trailing '---' */
+        if (not_a_policy(set, doc, file))
+            continue;
         policy *nv = realloc(set->v, (set->n + 1) * sizeof *nv);
         if (!nv) {
             cctx_err(&c, doc, "out of memory");
@@ -160,18 +188,81 @@ static ag_policy_set *set_new(const ag_load_options *opts)
     return set;
 }
 
+/* "file:line:col: ..." -> its parts; a line without a position sorts by its text alone. */
+typedef struct diag_key {
+    const char *text;
+    size_t file_len, index;
+    unsigned long line, col;
+} diag_key;
+
+static void diag_key_parse(diag_key *k)
+{
+    k->file_len = strlen(k->text);
+    k->line = k->col = 0;
+    for (const char *p = strchr(k->text, ':'); p; p = strchr(p + 1, ':')) {
+        char *e1, *e2;
+        unsigned long l = strtoul(p + 1, &e1, 10);
+        if (e1 == p + 1 || *e1 != ':')
+            continue;
+        unsigned long c = strtoul(e1 + 1, &e2, 10);
+        if (e2 == e1 + 1 || *e2 != ':')
+            continue;
+        k->file_len = (size_t)(p - k->text);
+        k->line = l;
+        k->col = c;
+        return;
+    }
+}
+
+static int diag_key_cmp(const void *a, const void *b)
+{
+    const diag_key *x = a, *y = b;
+    size_t n = x->file_len < y->file_len ? x->file_len : y->file_len;
+    int r = strncmp(x->text, y->text, n);
+    if (r) return r;
+    if (x->file_len != y->file_len) return x->file_len < y->file_len ? -1 : 1;
+    if (x->line != y->line) return x->line < y->line ? -1 : 1;
+    if (x->col != y->col) return x->col < y->col ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sorts the lines of d from `from` on by file, line and column (stable): the compiler
+ * reports in the order it visits, a reader wants them in the order of the text. */
+static void sort_diags(ag_diags *d, size_t from)
+{
+    size_t n = d->count - from;
+    if (n < 2)
+        return;
+    diag_key *k = malloc(n * sizeof *k);
+    if (!k)
+        return; /* unsorted, but complete */
+    for (size_t i = 0; i < n; i++) {
+        k[i].text = d->items[from + i];
+        k[i].index = i;
+        diag_key_parse(&k[i]);
+    }
+    qsort(k, n, sizeof *k, diag_key_cmp);
+    for (size_t i = 0; i < n; i++)
+        d->items[from + i] = (char *)k[i].text;
+    free(k);
+}
+
 /* A set with errors, or with no policy at all, is refused. */
 static int set_finish(ag_policy_set *set, size_t errors_before, const char *what,
                       ag_policy_set **out, ag_diags *diags, ag_error *err)
 {
+    sort_diags(diags, errors_before);
+    sort_diags(&set->warnings, 0);
     if (diags->count > errors_before) {
         set_free(set);
         return ag_error_set(err, AG_EINVAL, "%zu error(s) in policies under %s",
                             diags->count - errors_before, what);
     }
     if (set->n == 0) {
+        size_t skipped = set->skipped;
         set_free(set);
-        diag(diags, "%s: no policies found (expected .yaml files with kind AdmissionPolicy)", what);
+        diag(diags, "%s: no policies found (expected .yaml files with kind AdmissionPolicy%s)", what,
+             skipped ? "; every document found has another apiVersion" : "");
         return ag_error_set(err, AG_EINVAL, "%s: no policies found", what);
     }
     *out = set;
@@ -259,6 +350,46 @@ void ag_policy_set_unref(ag_policy_set *set)
 }
 
 uint64_t ag_policy_set_generation(const ag_policy_set *set) { return set ? set->generation : 0; }
+
+void ag_policy_set_stats(const ag_policy_set *set, ag_policy_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!set)
+        return;
+    out->policies = set->n;
+    out->files = set->files;
+    out->skipped = set->skipped;
+    for (size_t i = 0; i < set->n; i++) {
+        const policy *p = &set->v[i];
+        out->mutate_blocks += (size_t)p->hard.present + (size_t)p->gpu.present;
+        out->validate_blocks += (size_t)(p->pss_level >= 0) + (size_t)p->images.present +
+                                (size_t)p->secrets.present + (size_t)p->rbac.present + (size_t)p->aim.present;
+        out->rules += p->nrules;
+        out->exceptions += p->nexc;
+    }
+}
+
+const ag_diags *ag_policy_set_notes(const ag_policy_set *set)
+{
+    static const ag_diags none = {NULL, 0};
+    return set ? &set->notes : &none;
+}
+
+size_t ag_policy_warnings(const ag_policy_set *set, time_t now, ag_diags *out)
+{
+    size_t before = out->count;
+    for (size_t i = 0; set && i < set->warnings.count; i++)
+        diag(out, "%s", set->warnings.items[i]);
+    for (size_t i = 0; set && i < set->n; i++)
+        for (size_t j = 0; j < set->v[i].nexc; j++) {
+            const exception_ *x = &set->v[i].exc[j];
+            if (x->expires && x->expires <= now)
+                diag(out, "%s: warning: exception expired on %s: it waives nothing (remove it, or "
+                     "renew it with a new date)", x->where, x->expires_text ? x->expires_text : "?");
+        }
+    sort_diags(out, before);
+    return out->count - before;
+}
 size_t ag_policy_set_count(const ag_policy_set *set) { return set ? set->n : 0; }
 
 size_t ag_policy_set_rule_count(const ag_policy_set *set)

@@ -187,24 +187,17 @@ static void harden_spec(const policy *pol, eval_ctx *e, ag_patch *p, ag_podspec_
                 need_vol[d] = -1;
         }
     }
-    for (int l = 0; l < 3; l++) {
-        const char *list = ag_container_lists[l];
-        json_t *arr = json_object_get(spec, list);
-        char lptr[PTR];
-        ag_ptr_join(lptr, sizeof lptr, ref->ptr, list);
-        size_t i;
-        json_t *c;
-        json_array_foreach(arr, i, c) {
-            if (!json_is_object(c))
-                continue;
-            /* on a Pod UPDATE only ephemeral containers being added can still change */
-            if (e->pod_update &&
-                (l != 2 || in_old(e, list, json_string_value(json_object_get(c, "name")))))
-                continue;
-            char cptr[PTR];
-            ag_ptr_join_index(cptr, sizeof cptr, lptr, i);
-            harden_container(pol, e, p, c, cptr, l == 2, need_vol);
-        }
+    ag_container_iter it;
+    ag_container_ref cr;
+    ag_container_iter_init(&it, ref);
+    while (ag_container_next(&it, &cr)) {
+        /* on a Pod UPDATE only ephemeral containers being added can still change */
+        if (e->pod_update && (cr.list != 2 || in_old(e, ag_container_lists[cr.list],
+                                                      json_string_value(json_object_get(cr.c, "name")))))
+            continue;
+        char cptr[PTR];
+        ag_container_ptr(ref, &cr, cptr, sizeof cptr);
+        harden_container(pol, e, p, cr.c, cptr, cr.list == 2, need_vol);
     }
     for (size_t d = 0; d < h->ndirs && d < 64; d++) {
         if (need_vol[d] != 1 || has_name(json_object_get(spec, "volumes"), h->dirs[d].volume))
@@ -227,10 +220,8 @@ void mutate_harden(const policy *pol, eval_ctx *e, ag_patch *p)
 {
     if (!pol->hard.present)
         return;
-    ag_podspec_ref refs[AG_PODSPEC_MAX];
-    size_t n = ag_podspec_find(e->group, e->kind, e->object, refs);
-    for (size_t i = 0; i < n; i++)
-        harden_spec(pol, e, p, &refs[i]);
+    for (size_t i = 0; i < e->nspecs; i++)
+        harden_spec(pol, e, p, &e->specs[i]);
 }
 
 /* A quantity is "zero" when it is 0 in any spelling ("0", "0m", 0). */
@@ -251,18 +242,19 @@ static int nonzero(json_t *q)
     return 0;
 }
 
-static int requests_gpu(const policy *pol, json_t *spec)
+static int requests_gpu(const policy *pol, const ag_podspec_ref *ref)
 {
-    for (int l = 0; l < 2; l++) {
-        size_t i;
-        json_t *c;
-        json_array_foreach(json_object_get(spec, ag_container_lists[l]), i, c) {
-            json_t *res = json_object_get(c, "resources");
-            for (size_t r = 0; r < pol->gpu.resources.n; r++)
-                if (nonzero(json_object_get(json_object_get(res, "limits"), pol->gpu.resources.v[r])) ||
-                    nonzero(json_object_get(json_object_get(res, "requests"), pol->gpu.resources.v[r])))
-                    return 1;
-        }
+    ag_container_iter it;
+    ag_container_ref cr;
+    ag_container_iter_init(&it, ref);
+    while (ag_container_next(&it, &cr)) {
+        if (cr.list == 2)
+            continue; /* ephemeral containers get no resources */
+        json_t *res = json_object_get(cr.c, "resources");
+        for (size_t r = 0; r < pol->gpu.resources.n; r++)
+            if (nonzero(json_object_get(json_object_get(res, "limits"), pol->gpu.resources.v[r])) ||
+                nonzero(json_object_get(json_object_get(res, "requests"), pol->gpu.resources.v[r])))
+                return 1;
     }
     return 0;
 }
@@ -313,11 +305,10 @@ void mutate_gpu(const policy *pol, eval_ctx *e, ag_patch *p)
     const gpu_cfg *g = &pol->gpu;
     if (!g->present || e->pod_update || exception_applies(pol, e, "gpuPlacement"))
         return;
-    ag_podspec_ref refs[AG_PODSPEC_MAX];
-    size_t n = ag_podspec_find(e->group, e->kind, e->object, refs);
-    for (size_t i = 0; i < n; i++) {
+    ag_podspec_ref *refs = e->specs;
+    for (size_t i = 0; i < e->nspecs; i++) {
         json_t *spec = refs[i].spec;
-        if (!requests_gpu(pol, spec)) {
+        if (!requests_gpu(pol, &refs[i])) {
             merge_required(p, spec, refs[i].ptr, g->non_gpu_expressions);
             continue;
         }

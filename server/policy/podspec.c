@@ -1,95 +1,234 @@
 #include "aimguard/podspec.h"
+#include "aimguard/error.h"
 
+#include <stdio.h>
 #include <string.h>
 
 const char *const ag_container_lists[3] = {"containers", "initContainers", "ephemeralContainers"};
 
+/* KServe turns the predictor's framework/model spec (and the explainer's art spec) into
+ * the first container of the pod, merged with containers[0]: each is judged as a
+ * container of that pod (../shared/reference/kserve-pod-specs.md). */
+static const char *const predictor_singles[] = {"huggingface", "lightgbm", "model", "onnx", "paddle",
+                                                "pmml", "pytorch", "sklearn", "tensorflow", "triton",
+                                                "xgboost", NULL};
+static const char *const explainer_singles[] = {"art", NULL};
+
+enum { META_OWN, META_TEMPLATE };
+
 typedef struct spec_at {
-    const char *dotted, *ptr;
-    const char *const keys[6]; /* the walk from the object root; NULL-terminated */
+    const char *path;            /* dotted, "[*]" after a key visits every element */
+    const char *const *singles;
+    int meta;                    /* META_OWN: the object's; META_TEMPLATE: the spec's sibling */
 } spec_at;
 
+#define MAX_SPECS 10
+
 typedef struct carrier {
-    const char *group, *kind;
-    spec_at spec[2];
-    int own_meta; /* the pod metadata is the object's own (no template metadata) */
+    ag_carrier_info info;
+    spec_at spec[MAX_SPECS];
 } carrier;
 
-#define TEMPLATE_SPEC {"spec.template.spec", "/spec/template/spec", {"spec", "template", "spec", NULL}}
+#define TEMPLATE_SPEC {"spec.template.spec", NULL, META_TEMPLATE}
+#define POD(p) {p, NULL, META_OWN}
+/* LLMInferenceService and its config carry the same six pod specs */
+#define LLM_SPECS {POD("spec.template"), POD("spec.worker"), POD("spec.prefill.template"), \
+                   POD("spec.prefill.worker"), POD("spec.router.scheduler.template"), \
+                   POD("spec.router.scheduler.tokenizer.template")}
 
-/* KServe's predictor (and transformer) inline the PodSpec fields; the AIM operator
- * generates exactly that shape. ServingRuntime's spec inlines them too. */
 static const carrier carriers[] = {
-    {"", "Pod", {{"spec", "/spec", {"spec", NULL}}}, 1},
-    {"", "PodTemplate", {{"template.spec", "/template/spec", {"template", "spec", NULL}}}, 0},
-    {"", "ReplicationController", {TEMPLATE_SPEC}, 0},
-    {"apps", "Deployment", {TEMPLATE_SPEC}, 0},
-    {"apps", "ReplicaSet", {TEMPLATE_SPEC}, 0},
-    {"apps", "StatefulSet", {TEMPLATE_SPEC}, 0},
-    {"apps", "DaemonSet", {TEMPLATE_SPEC}, 0},
-    {"batch", "Job", {TEMPLATE_SPEC}, 0},
-    {"batch", "CronJob", {{"spec.jobTemplate.spec.template.spec", "/spec/jobTemplate/spec/template/spec",
-                           {"spec", "jobTemplate", "spec", "template", "spec", NULL}}}, 0},
-    {"serving.kserve.io", "InferenceService",
-     {{"spec.predictor", "/spec/predictor", {"spec", "predictor", NULL}},
-      {"spec.transformer", "/spec/transformer", {"spec", "transformer", NULL}}}, 1},
-    {"serving.kserve.io", "ServingRuntime", {{"spec", "/spec", {"spec", NULL}}}, 1},
-    {"serving.kserve.io", "ClusterServingRuntime", {{"spec", "/spec", {"spec", NULL}}}, 1},
+    {{"", "Pod", "pods"}, {POD("spec")}},
+    {{"", "PodTemplate", "podtemplates"}, {{"template.spec", NULL, META_TEMPLATE}}},
+    {{"", "ReplicationController", "replicationcontrollers"}, {TEMPLATE_SPEC}},
+    {{"apps", "Deployment", "deployments"}, {TEMPLATE_SPEC}},
+    {{"apps", "ReplicaSet", "replicasets"}, {TEMPLATE_SPEC}},
+    {{"apps", "StatefulSet", "statefulsets"}, {TEMPLATE_SPEC}},
+    {{"apps", "DaemonSet", "daemonsets"}, {TEMPLATE_SPEC}},
+    {{"batch", "Job", "jobs"}, {TEMPLATE_SPEC}},
+    {{"batch", "CronJob", "cronjobs"},
+     {{"spec.jobTemplate.spec.template.spec", NULL, META_TEMPLATE}}},
+    {{"serving.kserve.io", "InferenceService", "inferenceservices"},
+     {{"spec.predictor", predictor_singles, META_OWN}, POD("spec.predictor.workerSpec"),
+      POD("spec.transformer"), {"spec.explainer", explainer_singles, META_OWN},
+      {"spec.canary[*].predictor", predictor_singles, META_OWN}, POD("spec.canary[*].predictor.workerSpec")}},
+    {{"serving.kserve.io", "ServingRuntime", "servingruntimes"},
+     {POD("spec"), POD("spec.workerSpec")}},
+    {{"serving.kserve.io", "ClusterServingRuntime", "clusterservingruntimes"},
+     {POD("spec"), POD("spec.workerSpec")}},
+    {{"serving.kserve.io", "LLMInferenceService", "llminferenceservices"}, LLM_SPECS},
+    {{"serving.kserve.io", "LLMInferenceServiceConfig", "llminferenceserviceconfigs"}, LLM_SPECS},
+    {{"leaderworkerset.x-k8s.io", "LeaderWorkerSet", "leaderworkersets"},
+     {{"spec.leaderWorkerTemplate.leaderTemplate.spec", NULL, META_TEMPLATE},
+      {"spec.leaderWorkerTemplate.workerTemplate.spec", NULL, META_TEMPLATE}}},
 };
+
+#define NCARRIERS (sizeof carriers / sizeof carriers[0])
 
 static const carrier *lookup(const char *group, const char *kind)
 {
-    for (size_t i = 0; i < sizeof carriers / sizeof carriers[0]; i++)
-        if (!strcmp(carriers[i].kind, kind) && !strcmp(carriers[i].group, group ? group : ""))
+    for (size_t i = 0; i < NCARRIERS; i++)
+        if (!strcmp(carriers[i].info.kind, kind) && !strcmp(carriers[i].info.group, group ? group : ""))
             return &carriers[i];
     return NULL;
 }
 
 int ag_podspec_is_carrier(const char *group, const char *kind)
 {
-    return lookup(group, kind) != NULL;
+    return kind && lookup(group, kind) != NULL;
 }
 
-size_t ag_podspec_find(const char *group, const char *kind, json_t *object, ag_podspec_ref *out)
+const ag_carrier_info *ag_podspec_carrier(size_t i)
 {
-    const carrier *c = lookup(group, kind);
+    return i < NCARRIERS ? &carriers[i].info : NULL;
+}
+
+size_t ag_podspec_carrier_paths(size_t i, ag_carrier_path *out, size_t max)
+{
     size_t n = 0;
-    if (!c || !json_is_object(object))
-        return 0;
-    for (int i = 0; i < 2 && c->spec[i].dotted; i++) {
-        json_t *cur = object, *parent = NULL;
-        for (const char *const *k = c->spec[i].keys; *k && cur; k++) {
-            parent = cur;
-            cur = json_object_get(cur, *k);
+    for (size_t k = 0; i < NCARRIERS && k < MAX_SPECS && carriers[i].spec[k].path; k++) {
+        const spec_at *at = &carriers[i].spec[k];
+        if (n < max)
+            out[n] = (ag_carrier_path){at->path, NULL};
+        n++;
+        for (size_t j = 0; at->singles && at->singles[j]; j++) {
+            if (n < max)
+                out[n] = (ag_carrier_path){at->path, at->singles[j]};
+            n++;
         }
-        if (!json_is_object(cur))
-            continue;
-        ag_podspec_ref *r = &out[n++];
-        r->spec = cur;
-        r->ptr = c->spec[i].ptr;
-        r->path = c->spec[i].dotted;
-        /* the pod's own metadata, or the template's (the sibling of the spec) */
-        json_t *meta = json_object_get(c->own_meta ? object : parent, "metadata");
-        r->meta = json_is_object(meta) ? meta : NULL;
     }
     return n;
 }
 
-const char *const *ag_podspec_table(void)
+typedef struct finder {
+    json_t *object;
+    const spec_at *at;
+    ag_podspec_ref *out;
+    size_t max, n;
+} finder;
+
+static void found(finder *f, json_t *spec, json_t *parent, const char *path, const char *ptr)
 {
-    static const char *const lines[] = {
-        "Pod                                   spec",
-        "PodTemplate                           template.spec",
-        "ReplicationController                 spec.template.spec",
-        "apps/Deployment                       spec.template.spec",
-        "apps/ReplicaSet                       spec.template.spec",
-        "apps/StatefulSet                      spec.template.spec",
-        "apps/DaemonSet                        spec.template.spec",
-        "batch/Job                             spec.template.spec",
-        "batch/CronJob                         spec.jobTemplate.spec.template.spec",
-        "serving.kserve.io/InferenceService    spec.predictor, spec.transformer",
-        "serving.kserve.io/ServingRuntime      spec",
-        "serving.kserve.io/ClusterServingRuntime spec",
-        NULL};
-    return lines;
+    if (f->n++ >= f->max)
+        return; /* counted: the caller refuses an object with more than max */
+    ag_podspec_ref *r = &f->out[f->n - 1];
+    r->spec = spec;
+    r->singles = f->at->singles;
+    ag_strfmt(r->path, sizeof r->path, "%s", path);
+    ag_strfmt(r->ptr, sizeof r->ptr, "%s", ptr);
+    json_t *meta = json_object_get(f->at->meta == META_OWN ? f->object : parent, "metadata");
+    r->meta = json_is_object(meta) ? meta : NULL;
+}
+
+/* Follows the rest of a dotted path ("canary[*].predictor") from node; path and ptr hold
+ * the way so far. Paths are fixed strings of the table and indices are short, so the
+ * buffers (AG_PODSPEC_PATH) always hold them. */
+static void follow(finder *f, const char *rest, json_t *node, json_t *parent, const char *path, const char *ptr)
+{
+    if (!*rest) {
+        if (json_is_object(node))
+            found(f, node, parent, path, ptr);
+        return;
+    }
+    if (!json_is_object(node))
+        return;
+    const char *dot = strchr(rest, '.');
+    size_t len = dot ? (size_t)(dot - rest) : strlen(rest);
+    const char *next = dot ? dot + 1 : rest + len;
+    int each = len > 3 && !memcmp(rest + len - 3, "[*]", 3);
+    size_t klen = each ? len - 3 : len;
+    char key[64];
+    if (klen >= sizeof key)
+        return;
+    memcpy(key, rest, klen);
+    key[klen] = '\0';
+    json_t *child = json_object_get(node, key);
+    char p[AG_PODSPEC_PATH], q[AG_PODSPEC_PATH];
+    if (!each) {
+        ag_strfmt(p, sizeof p, "%s%s%s", path, *path ? "." : "", key);
+        ag_strfmt(q, sizeof q, "%s/%s", ptr, key);
+        follow(f, next, child, node, p, q);
+        return;
+    }
+    size_t i;
+    json_t *el;
+    json_array_foreach(child, i, el) {
+        ag_strfmt(p, sizeof p, "%s%s%s[%zu]", path, *path ? "." : "", key, i);
+        ag_strfmt(q, sizeof q, "%s/%s/%zu", ptr, key, i);
+        follow(f, next, el, child, p, q);
+    }
+}
+
+size_t ag_podspec_find(const char *group, const char *kind, json_t *object, ag_podspec_ref *out, size_t max)
+{
+    const carrier *c = kind ? lookup(group, kind) : NULL;
+    if (!c || !json_is_object(object))
+        return 0;
+    finder f = {object, NULL, out, max, 0};
+    for (size_t i = 0; i < MAX_SPECS && c->spec[i].path; i++) {
+        f.at = &c->spec[i];
+        follow(&f, c->spec[i].path, object, NULL, "", "");
+    }
+    return f.n;
+}
+
+void ag_container_iter_init(ag_container_iter *it, const ag_podspec_ref *ref)
+{
+    it->ref = ref;
+    it->list = 0;
+    it->i = 0;
+    it->s = 0;
+}
+
+int ag_container_next(ag_container_iter *it, ag_container_ref *out)
+{
+    const ag_podspec_ref *ref = it->ref;
+    for (; it->list < 3; it->list++, it->i = 0) {
+        json_t *arr = json_object_get(ref->spec, ag_container_lists[it->list]);
+        while (it->i < json_array_size(arr)) {
+            size_t i = it->i++;
+            json_t *c = json_array_get(arr, i);
+            if (!json_is_object(c))
+                continue;
+            out->c = c;
+            out->list = it->list;
+            out->index = i;
+            out->single = NULL;
+            out->ref = ref;
+            out->path[0] = '\0';
+            return 1;
+        }
+    }
+    while (ref->singles && ref->singles[it->s]) {
+        const char *key = ref->singles[it->s++];
+        json_t *c = json_object_get(ref->spec, key);
+        if (!json_is_object(c))
+            continue;
+        out->c = c;
+        out->list = 0;
+        out->index = 0;
+        out->single = key;
+        out->ref = ref;
+        out->path[0] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
+const char *ag_container_path(ag_container_ref *c)
+{
+    if (!c->path[0]) {
+        if (c->single)
+            ag_strfmt(c->path, sizeof c->path, "%s.%s", c->ref->path, c->single);
+        else
+            ag_strfmt(c->path, sizeof c->path, "%s.%s[%zu]", c->ref->path, ag_container_lists[c->list], c->index);
+    }
+    return c->path;
+}
+
+void ag_container_ptr(const ag_podspec_ref *ref, const ag_container_ref *c, char *buf, size_t cap)
+{
+    if (c->single)
+        ag_strfmt(buf, cap, "%s/%s", ref->ptr, c->single);
+    else
+        ag_strfmt(buf, cap, "%s/%s/%zu", ref->ptr, ag_container_lists[c->list], c->index);
 }

@@ -9,6 +9,7 @@
 
 #include "aimguard/policy.h"
 #include "aimguard/patch.h"
+#include "aimguard/podspec.h"
 #include "aimguard/pss.h"
 #include "aimguard/yaml.h"
 
@@ -59,7 +60,8 @@ typedef struct path_seg {
     size_t index;
 } path_seg;
 
-typedef enum { COND_ABSENT, COND_EQUALS, COND_ONEOF, COND_MATCHES, COND_NOTMATCHES, COND_RANGE } cond_type;
+typedef enum { COND_ABSENT, COND_EQUALS, COND_ONEOF, COND_MATCHES, COND_NOTMATCHES, COND_RANGE,
+               COND_EXISTS /* required: true alone */ } cond_type;
 
 typedef struct generic_rule {
     char *name;
@@ -171,6 +173,9 @@ struct ag_policy_set {
     uint64_t generation;
     policy *v;
     size_t n;
+    size_t files, skipped;     /* YAML files read; documents skipped (not policies) */
+    ag_diags warnings;         /* load-time warnings (expiry ones are computed on demand) */
+    ag_diags notes;            /* one line per skipped document */
 };
 
 /* compile-time context */
@@ -178,9 +183,13 @@ typedef struct cctx {
     const char *file;
     ag_diags *diags;
     int errors;
+    ag_diags *warnings; /* "file:line:col: warning: ..." lines; NULL: not collected */
 } cctx;
 
 void cctx_err(cctx *c, const ag_ynode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A problem that does not refuse the policy (it cannot fire as written). */
+void cctx_warn(cctx *c, const ag_ynode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* glob match ("*" and "?"); 1 on match */
@@ -221,6 +230,8 @@ typedef struct eval_ctx {
     pcre2_match_context *mctx;
     int pod_update;      /* UPDATE of a Pod: spec fields are immutable */
     const ag_view *view; /* the cluster view, or NULL (aimguard eval, no cluster) */
+    ag_podspec_ref specs[AG_PODSPEC_MAX]; /* the pod specs of object, found once */
+    size_t nspecs;
 } eval_ctx;
 
 /* 1 when an exception of pol waives `control` for this request (records the reason) */

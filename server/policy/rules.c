@@ -21,6 +21,7 @@ typedef struct frame {
 typedef struct wpath {
     frame f[MAXFRAMES];
     int n;
+    const ag_podspec_ref *ref; /* the pod spec walked into (podSpec.allContainers) */
 } wpath;
 
 static void path_key(char *out, size_t cap, const char *base, const char *key)
@@ -116,6 +117,8 @@ static void judge(const policy *pol, const generic_rule *r, eval_ctx *e, json_t 
     char msg[768], path[PATHMAX];
     const char *dflt = NULL;
     switch (r->cond) {
+    case COND_EXISTS:
+        break; /* present (missing() judges the absence) */
     case COND_ABSENT:
         dflt = "{path} must not be set";
         break;
@@ -214,29 +217,35 @@ static void walk(const policy *pol, const generic_rule *r, eval_ctx *e, size_t i
         return; /* paths are bounded by the rule (<= 15 segments) */
     const path_seg *s = &r->segs[i];
     switch (s->type) {
-    case SEG_PODSPEC: {
-        ag_podspec_ref refs[AG_PODSPEC_MAX];
-        size_t n = ag_podspec_find(e->group, e->kind, e->object, refs);
-        for (size_t k = 0; k < n; k++) {
-            PUSH(wp, F_BASE, refs[k].path, 0);
-            walk(pol, r, e, i + 1, refs[k].spec, wp, out);
+    case SEG_PODSPEC:
+        for (size_t k = 0; k < e->nspecs; k++) {
+            const ag_podspec_ref *saved = wp->ref;
+            wp->ref = &e->specs[k];
+            PUSH(wp, F_BASE, e->specs[k].path, 0);
+            walk(pol, r, e, i + 1, e->specs[k].spec, wp, out);
             wp->n--;
+            wp->ref = saved;
+        }
+        return;
+    case SEG_ALLCONTAINERS: {
+        /* every container of the pod spec walked into, single-container specs included */
+        ag_container_iter it;
+        ag_container_ref cr;
+        ag_container_iter_init(&it, wp->ref);
+        while (wp->ref && ag_container_next(&it, &cr)) {
+            if (cr.single) {
+                PUSH(wp, F_KEY, cr.single, 0);
+                walk(pol, r, e, i + 2, cr.c, wp, out);
+                wp->n--;
+                continue;
+            }
+            PUSH(wp, F_KEY, ag_container_lists[cr.list], 0);
+            PUSH(wp, F_INDEX, NULL, cr.index);
+            walk(pol, r, e, i + 2, cr.c, wp, out);
+            wp->n -= 2;
         }
         return;
     }
-    case SEG_ALLCONTAINERS:
-        for (int l = 0; l < 3; l++) {
-            json_t *arr = json_object_get(node, ag_container_lists[l]);
-            size_t k;
-            json_t *c;
-            json_array_foreach(arr, k, c) {
-                PUSH(wp, F_KEY, ag_container_lists[l], 0);
-                PUSH(wp, F_INDEX, NULL, k);
-                walk(pol, r, e, i + 2, c, wp, out);
-                wp->n -= 2;
-            }
-        }
-        return;
     case SEG_KEY: {
         json_t *child = json_object_get(node, s->key);
         if (!child || json_is_null(child)) {
@@ -287,5 +296,6 @@ void validate_generic(const policy *pol, const generic_rule *r, eval_ctx *e, vli
         return;
     wpath wp;
     wp.n = 0;
+    wp.ref = NULL;
     walk(pol, r, e, 0, e->object, &wp, out);
 }

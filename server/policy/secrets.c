@@ -123,23 +123,22 @@ static void pod_spec(sctx *s, const ag_podspec_ref *ref)
             secret_ref(s, json_string_value(json_object_get(json_object_get(src, "secret"), "name")), where, p);
         }
     }
-    for (int l = 0; l < 3; l++) {
-        size_t k;
-        json_t *c;
-        json_array_foreach(json_object_get(ref->spec, ag_container_lists[l]), k, c) {
-            const char *cn = json_string_value(json_object_get(c, "name"));
-            char who[300];
-            ag_strfmt(who, sizeof who, "container \"%s\"", cn ? cn : "");
-            ag_strfmt(p, sizeof p, "%s.%s[%zu].env", ref->path, ag_container_lists[l], k);
-            env_list(s, json_object_get(c, "env"), who, p);
-            size_t j;
-            json_t *ef;
-            json_array_foreach(json_object_get(c, "envFrom"), j, ef) {
-                ag_strfmt(p, sizeof p, "%s.%s[%zu].envFrom[%zu].secretRef.name", ref->path, ag_container_lists[l], k, j);
-                char where[340];
-                ag_strfmt(where, sizeof where, "%s envFrom", who);
-                secret_ref(s, json_string_value(json_object_get(json_object_get(ef, "secretRef"), "name")), where, p);
-            }
+    ag_container_iter it;
+    ag_container_ref cr;
+    ag_container_iter_init(&it, ref);
+    while (ag_container_next(&it, &cr)) {
+        const char *cn = json_string_value(json_object_get(cr.c, "name"));
+        char who[300];
+        ag_strfmt(who, sizeof who, "container \"%s\"", cn ? cn : "");
+        ag_strfmt(p, sizeof p, "%s.env", ag_container_path(&cr));
+        env_list(s, json_object_get(cr.c, "env"), who, p);
+        size_t j;
+        json_t *ef;
+        json_array_foreach(json_object_get(cr.c, "envFrom"), j, ef) {
+            ag_strfmt(p, sizeof p, "%s.envFrom[%zu].secretRef.name", ag_container_path(&cr), j);
+            char where[340];
+            ag_strfmt(where, sizeof where, "%s envFrom", who);
+            secret_ref(s, json_string_value(json_object_get(json_object_get(ef, "secretRef"), "name")), where, p);
         }
     }
 }
@@ -184,10 +183,8 @@ void validate_secrets(const policy *pol, eval_ctx *e, vlist *out)
             s.allow = &pol->secrets.per_ns[i].allow;
             break;
         }
-    ag_podspec_ref refs[AG_PODSPEC_MAX];
-    size_t n = ag_podspec_find(e->group, e->kind, e->object, refs);
-    for (size_t i = 0; i < n; i++)
-        pod_spec(&s, &refs[i]);
+    for (size_t i = 0; i < e->nspecs; i++)
+        pod_spec(&s, &e->specs[i]);
     if (e->group && !strcmp(e->group, "aim.eai.amd.com"))
         aim_walk(&s, json_object_get(e->object, "spec"), "spec", 0);
 }

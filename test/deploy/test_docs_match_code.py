@@ -55,6 +55,18 @@ def test_every_documented_metric_is_exported():
     assert not missing, missing
 
 
+def test_every_exported_metric_is_documented():
+    # the reverse: a series the code declares (aimguard_policy_warnings, ...) is named in
+    # the docs, so an operator can find what it means
+    src = open(os.path.join(SRC, "server", "obs", "metrics.c")).read()
+    declared = set(re.findall(r"# TYPE (aimguard_[a-z_]+)", src))
+    assert "aimguard_policy_warnings" in declared, declared
+    named = set()
+    for text in doc_text().values():
+        named |= set(re.findall(r"aimguard_[a-z_]+[a-z]", text))
+    assert not declared - named, declared - named
+
+
 def test_policy_reference_snippets_are_accepted():
     text = open(os.path.join(SRC, "docs", "policy-reference.md")).read()
     blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)

@@ -5,31 +5,19 @@ kind of the CRDs, and the flags in the Deployment exist."""
 import glob
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import yaml
 
-from agharness import SHARED, SRC, run_cli, run_tests
+from agharness import SHARED, SRC, render_overlay, run_cli, run_tests
 
 SYSTEM = {"kube-system", "kube-public", "kube-node-lease", "aimguard-system"}
 
 
-def kubectl():
-    k = shutil.which("kubectl")
-    assert k, "kubectl is needed to render deploy/ (scripts/deps.sh installs it)"
-    return k
-
-
 def render(overlay):
-    p = subprocess.run([kubectl(), "kustomize", os.path.join(SRC, "deploy", "overlays", overlay)],
-                       capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    docs = [d for d in yaml.safe_load_all(p.stdout) if d]
-    assert docs, "nothing rendered"
-    return docs
+    return render_overlay(overlay)
 
 
 def by_kind(docs, kind):

@@ -15,6 +15,15 @@ from agharness import REVIEWS, Server, decode_patch, load_review, run_tests
 # file -> (mutate patches?, verdict of /validate on the object after the patch)
 EXPECTED = {
     "aimservice-create.json": (False, True),
+    # captured from a real kube-apiserver v1.24 (managedFields, last-applied annotation)
+    "apiserver124-create-deployment-llama-3-2-1b-predictor.json": (True, True),
+    "apiserver124-create-job-once.json": (True, True),
+    "apiserver124-create-namespace-capture.json": (False, True),       # no pod spec
+    "apiserver124-create-pod-web.json": (True, True),
+    "apiserver124-delete-pod-web.json": (False, True),                 # object null
+    "apiserver124-update-aimclusterservicetemplate-test-template-discovery-cluster.json": (False, True),
+    "apiserver124-update-deployment-label-only.json": (False, True),   # template unchanged
+    "apiserver124-update-deployment-replicas.json": (False, True),     # a scale: template unchanged
     "deployment-create.json": (True, True),
     "pod-create-by-replicaset-generatename.json": (True, True),
     "pod-create-dryrun.json": (True, True),

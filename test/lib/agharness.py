@@ -240,6 +240,19 @@ class Server:
                 self.cleanup()
 
 
+def render_overlay(overlay):
+    """The documents `kubectl kustomize deploy/overlays/<overlay>` renders (python3-yaml)."""
+    import yaml
+    k = shutil.which("kubectl")
+    assert k, "kubectl is needed to render deploy/ (scripts/deps.sh installs it)"
+    p = subprocess.run([k, "kustomize", os.path.join(SRC, "deploy", "overlays", overlay)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    docs = [d for d in yaml.safe_load_all(p.stdout) if d]
+    assert docs, "nothing rendered"
+    return docs
+
+
 def run_cli(*args, stdin=None, timeout=60):
     p = subprocess.run([BIN] + list(args), input=stdin, capture_output=True, timeout=timeout)
     # stderr carries diagnostics and denials: never a value from the input

@@ -294,9 +294,10 @@ static void test_compile_errors(void)
     if (d.count == 4) {
         CHECK_STR(d.items[0], "c.yaml:9:9: unknown field 'failclosed' in rbac.clusterReferences (did you mean "
                   "'failClosed'?)");
-        CHECK_STR(d.items[1], "c.yaml:11:18: rbac.clusterReferences.enabled must be true or false");
-        CHECK_STR(d.items[2], "c.yaml:10:15: rbac.clusterReferences.verb: '*' is not a verb (letters only, e.g. "
+        /* sorted by line, not in the order the compiler visits the fields */
+        CHECK_STR(d.items[1], "c.yaml:10:15: rbac.clusterReferences.verb: '*' is not a verb (letters only, e.g. "
                   "use or get; '*' would ask nothing)");
+        CHECK_STR(d.items[2], "c.yaml:11:18: rbac.clusterReferences.enabled must be true or false");
         CHECK_STR(d.items[3], "c.yaml:12:30: rbac.clusterReferences.references: unknown reference 'secrets' "
                   "(models, templates or runtimeConfigs)");
     }

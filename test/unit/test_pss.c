@@ -2,7 +2,10 @@
  * (The 148 upstream fixtures run through `aimguard eval` in test/conformance.) */
 #include "agtest.h"
 #include "aimguard/pss.h"
+#include "aimguard/yaml.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 static ag_pss_result run(ag_pss_level level, const char *meta, const char *spec, const char *sp)
@@ -107,8 +110,69 @@ static void test_levels(void)
     ag_pss_result_clear(&r);
 }
 
+/* Every check the upstream failing fixtures trigger is a control name exceptions accept
+ * (ag_pss_check_ids), and every listed ID is one of them: the list cannot drift. */
+static void test_check_ids_are_the_checks_reported(void)
+{
+    const char *const *ids = ag_pss_check_ids();
+    size_t nids = 0;
+    while (ids[nids]) nids++;
+    int seen[64] = {0};
+    CHECK(nids < 64);
+    const char *levels[] = {"baseline", "restricted"};
+    size_t files = 0;
+    for (int l = 0; l < 2; l++) {
+        char dir[512];
+        snprintf(dir, sizeof dir, "%s/psa/%s/fail", agt_path("AG_SHARED", "conformance"), levels[l]);
+        DIR *dh = opendir(dir);
+        CHECK(dh != NULL);
+        struct dirent *de;
+        while (dh && (de = readdir(dh))) {
+            if (!strstr(de->d_name, ".yaml"))
+                continue;
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            ag_ydocs *docs = NULL;
+            ag_error err = {0};
+            json_t *pod = NULL;
+            if (ag_yaml_parse_file(path, &docs, &err) || docs->count < 1 ||
+                ag_ynode_to_json(docs->docs[0], path, &pod, &err)) {
+                CHECK(!"fixture parses");
+                ag_ydocs_free(docs);
+                continue;
+            }
+            files++;
+            ag_pss_result r = {0};
+            CHECK_INT(ag_pss_check(l ? AG_PSS_RESTRICTED : AG_PSS_BASELINE, json_object_get(pod, "metadata"),
+                                   json_object_get(pod, "spec"), "spec", &r, &err), 0);
+            for (size_t i = 0; i < r.count; i++) {
+                size_t k = 0;
+                while (k < nids && strcmp(ids[k], r.items[i].check)) k++;
+                if (k == nids)
+                    fprintf(stderr, "check %s (from %s) is not in ag_pss_check_ids\n", r.items[i].check, path);
+                CHECK(k < nids);
+                if (k < nids)
+                    seen[k] = 1;
+            }
+            ag_pss_result_clear(&r);
+            json_decref(pod);
+            ag_ydocs_free(docs);
+        }
+        if (dh)
+            closedir(dh);
+    }
+    CHECK(files > 50);
+    for (size_t k = 0; k < nids; k++) {
+        /* windowsHostProcess needs a Windows pod no upstream fixture under fail/ is */
+        if (!seen[k] && strcmp(ids[k], "windowsHostProcess"))
+            fprintf(stderr, "ag_pss_check_ids lists %s, which no fixture triggers\n", ids[k]);
+        CHECK(seen[k] || !strcmp(ids[k], "windowsHostProcess"));
+    }
+}
+
 int main(void)
 {
+    RUN(test_check_ids_are_the_checks_reported);
     RUN(test_paths_follow_the_carrier);
     RUN(test_every_container_list_and_one_message_per_check);
     RUN(test_baseline_messages);
