@@ -220,6 +220,31 @@ def test_yaml_outputs_keep_strings_strings():
     assert yaml.safe_load(out)["results"][0]["name"] == "t", out
 
 
+def test_update_pairs_old_objects_by_kind_namespace_and_name():
+    # an UPDATE that leaves the pod template as it was is not judged (docs/troubleshooting.md);
+    # that only holds when each new object meets its own old one
+    web2 = json.loads(json.dumps(PRIV_DEPLOY))
+    web2["metadata"]["name"] = "web2"
+    new = [dict(PRIV_DEPLOY, metadata=dict(PRIV_DEPLOY["metadata"], labels={"v": "2"})), web2]
+    d = tempfile.mkdtemp()
+    try:
+        old = os.path.join(d, "old.yaml")
+        with open(old, "wb") as f:
+            f.write(dump(web2, PRIV_DEPLOY))  # the other order
+        code, out, err = run_cli("eval", "-p", DEFAULT, "-f", "-", "--operation", "UPDATE", "--old", old,
+                                 stdin=dump(*new))
+        assert code == 0 and lines(out)[:2] == ["ALLOW apps/Deployment team-a/web", "ALLOW apps/Deployment team-a/web2"], \
+            (code, out, err)
+        # web2 has no old object here: its UPDATE is judged like a new pod template
+        with open(old, "wb") as f:
+            f.write(dump(PRIV_DEPLOY, CM))
+        code, out, err = run_cli("eval", "-p", DEFAULT, "-f", "-", "--operation", "UPDATE", "--old", old,
+                                 stdin=dump(*new))
+        assert code == 1 and lines(out)[1].startswith("DENY apps/Deployment team-a/web2"), (code, out, err)
+    finally:
+        shutil.rmtree(d)
+
+
 def test_several_files_and_one_process():
     d = tempfile.mkdtemp()
     try:
