@@ -19,7 +19,10 @@ What it models:
 - SubjectAccessReview (POST /apis/authorization.k8s.io/v1/subjectaccessreviews) answered
   from rules set through the admin endpoint: the first rule whose "user" is the review's
   user (or "*") and whose optional "verb", "resource", "name" and "group" (a group the
-  user is in) all match answers; no rule: denied, reason "no rule";
+  user is in) all match answers; a rule with "namespace" is a RoleBinding's grant and
+  answers only a review whose resourceAttributes.namespace is that namespace (as the
+  real RBAC authorizer: without a namespace only ClusterRoleBindings count); no rule:
+  denied, reason "no rule";
 - counters: GET /_admin (no token needed) answers {"sar_count": N, "sar_requests": [the
   spec of each SubjectAccessReview received, oldest first, at most 200]};
   POST /_admin {"reset_counters": true} zeroes them;
@@ -251,7 +254,8 @@ class Handler(BaseHTTPRequestHandler):
             for r in rules:
                 if r.get("user") not in (user, "*"):
                     continue
-                if any(k in r and r[k] != attrs.get(k) for k in ("verb", "resource", "name")):
+                # "namespace": a RoleBinding's grant, seen only by a review that names it
+                if any(k in r and r[k] != attrs.get(k, "") for k in ("verb", "resource", "name", "namespace")):
                     continue
                 if "group" in r and r["group"] not in (spec.get("groups") or []):
                     continue
