@@ -50,6 +50,8 @@ static const char serve_usage[] =
     "                              the pod's namespace, else aimguard-system)\n"
     "  --identity NAME             this replica in the Lease (AIMGUARD_IDENTITY; default: POD_NAME)\n"
     "  --lease-seconds N           leader lease duration (AIMGUARD_LEASE_SECONDS, 15)\n"
+    "  --watch-timeout-seconds N   watch streams end after N to 2N s and are resumed from the last\n"
+    "                              resourceVersion, no relist (AIMGUARD_WATCH_TIMEOUT_SECONDS, 300)\n"
     "  --sar-timeout-ms N          bound of one SubjectAccessReview a policy asks for on the request\n"
     "                              path (AIMGUARD_SAR_TIMEOUT_MS, 2000)\n"
     "  --sar-cache-seconds N       how long its allowed/denied answers are kept (AIMGUARD_SAR_CACHE_SECONDS,\n"
@@ -141,6 +143,7 @@ static int cmd_serve(int argc, char **argv)
     c.system_namespace = env_or("AIMGUARD_SYSTEM_NAMESPACE", NULL);
     c.identity = env_or("AIMGUARD_IDENTITY", NULL);
     const char *lease = env_or("AIMGUARD_LEASE_SECONDS", NULL);
+    const char *watch_timeout = env_or("AIMGUARD_WATCH_TIMEOUT_SECONDS", NULL);
     const char *sar_timeout = env_or("AIMGUARD_SAR_TIMEOUT_MS", NULL);
     const char *sar_cache = env_or("AIMGUARD_SAR_CACHE_SECONDS", NULL);
     const char *level = env_or("AIMGUARD_LOG_LEVEL", "info");
@@ -170,6 +173,7 @@ static int cmd_serve(int argc, char **argv)
         {"idle-timeout", required_argument, 0, 'I'}, {"max-connections", required_argument, 0, 'C'},
         {"kubeconfig", required_argument, 0, 'K'}, {"system-namespace", required_argument, 0, 'N'},
         {"identity", required_argument, 0, 'D'}, {"lease-seconds", required_argument, 0, 'L'},
+        {"watch-timeout-seconds", required_argument, 0, 10},
         {"reconcile", required_argument, 0, 1}, {"reconciler-username", required_argument, 0, 2},
         {"network-policies", required_argument, 0, 3}, {"gateway-namespaces", required_argument, 0, 4},
         {"download-egress", required_argument, 0, 5}, {"pod-security-labels", required_argument, 0, 6},
@@ -207,6 +211,7 @@ static int cmd_serve(int argc, char **argv)
         case 7: rc->download_sa = optarg; break;
         case 8: rc->status_role = optarg; break;
         case 9: resync = optarg; break;
+        case 10: watch_timeout = optarg; break;
         case 'S': sar_timeout = optarg; break;
         case 'T': sar_cache = optarg; break;
         case 'h': fputs(serve_usage, stdout); return 0;
@@ -253,6 +258,11 @@ static int cmd_serve(int argc, char **argv)
         if (number_flag("--lease-seconds", lease, 3, 600, &v))
             return 2;
         c.lease_seconds = (unsigned)v;
+    }
+    if (watch_timeout) {
+        if (number_flag("--watch-timeout-seconds", watch_timeout, 5, 3600, &v))
+            return 2;
+        c.watch_timeout_s = (unsigned)v;
     }
     if (resync) {
         if (number_flag("--resync-seconds", resync, 0, 86400, &v))

@@ -226,6 +226,7 @@ static int start_cluster_view(srv *s, ag_error *err)
                "cluster view and the reconciler are off", NULL);
         return 0;
     }
+    kc.watch_timeout_s = (int)s->cfg->watch_timeout_s;
     s->namespaces = ag_informer_start(&kc, "/api/v1/namespaces", &kerr);
     char *server = kc.server ? strdup(kc.server) : NULL;
     if (!s->namespaces) {

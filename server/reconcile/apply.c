@@ -2,10 +2,13 @@
  *
  * A child is "up to date" when every field we want is present with our value
  * (rc_subset), so fields the API server or other controllers add (defaults, status,
- * their labels) never cause a write. When something differs, one JSON merge patch
- * carries exactly the difference: our labels and annotations (others' keys are left
- * alone), our ownerReferences, and for every other top-level field the RFC 7386 diff,
- * which also removes what we no longer want. */
+ * their labels) never cause a write. An existing object that is not ours (ownership.c)
+ * is never written. When something differs on one of ours, one JSON merge patch carries
+ * exactly the difference: our labels and annotations (others' keys are left alone), and
+ * for every other top-level field the RFC 7386 diff, which also removes what we no
+ * longer want. ownerReferences are never in a patch: a merge patch naming them replaces
+ * the whole list (dropping others' references), and ours is there already, or the
+ * object would not be ours. */
 #include "reconcile_int.h"
 
 #include <stdarg.h>
@@ -120,6 +123,7 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
         if (ag_kube_create(c->kube, path, want, &out, &st, &e) == 0) {
             rc_wrote(c, res, ns, name, out);
             json_decref(out);
+            rc_conflict_over(c, res, want);
             ag_log(AG_LOG_INFO, "reconciler: created", "kind", ag_rc_resources[res].kind, "namespace", ns,
                    "name", name, NULL);
             return 0;
@@ -132,7 +136,19 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
             return api_error(err, "get", path, &st, &e);
     }
     int rc = 0;
-    if (create_only || rc_subset(want, have))
+    /* the Namespace is everybody's: only our labels are ever patched on it */
+    if (res != W_NAMESPACES && !rc_controls(want, have)) {
+        rc = rc_not_ours(c, res, want, have, err);
+        goto out;
+    }
+    rc_conflict_over(c, res, want);
+    json_t *refs = json_object_get(json_object_get(want, "metadata"), "ownerReferences");
+    if (refs)
+        json_incref(refs), json_object_del(json_object_get(want, "metadata"), "ownerReferences");
+    int same = create_only || rc_subset(want, have);
+    if (refs)
+        json_object_set_new(json_object_get(want, "metadata"), "ownerReferences", refs);
+    if (same)
         goto out;
     json_t *patch = json_object();
     json_t *meta = json_object();
@@ -154,9 +170,6 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
                 json_object_set_new(meta, k, d);
             else
                 json_decref(d);
-        } else if (!strcmp(k, "ownerReferences")) {
-            if (!json_equal(v, json_object_get(json_object_get(have, "metadata"), k)))
-                json_object_set(meta, k, v);
         }
     }
     if (json_object_size(meta) == 0)
@@ -215,10 +228,20 @@ json_t *rc_owner(json_t *obj, const char *api_version, const char *kind)
                      "controller", 1, "blockOwnerDeletion", 1);
 }
 
+/* The status fields the reconciler owns: each pass states all of them, so one it no
+ * longer states (routing switched off: no routing.path) is removed, not left stale.
+ * Fields others write (the AIM operator's, a download Job's) are kept. */
+static const char *const owned_status[] = {"conditions", "observedGeneration", "status", "resolvedModel",
+                                           "resolvedTemplate", "resolvedRuntimeConfig", "routing",
+                                           "persistentVolumeClaim", NULL};
+
 int rc_status(rctx *c, int res, json_t *obj, json_t *conds, json_t *extra, ag_error *err)
 {
     json_t *cur = json_object_get(obj, "status");
     json_t *want = json_is_object(cur) ? json_deep_copy(cur) : json_object();
+    for (int i = 0; owned_status[i]; i++)
+        if (strcmp(owned_status[i], "conditions")) /* read below for lastTransitionTime */
+            json_object_del(want, owned_status[i]);
     char now[32];
     rfc3339(c->now, now, sizeof now);
     json_t *old = json_object_get(cur, "conditions");

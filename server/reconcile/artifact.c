@@ -116,6 +116,8 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
         json_object_set_new(json_object_get(pvc, "spec"), "storageClassName", json_string(sc));
     rc = rc_apply(c, W_PVCS, pvc, 1, &err);
     json_decref(pvc);
+    if (rc == RC_ENOTOURS)
+        goto conflict;
     if (rc)
         goto out;
     json_object_set_new(extra, "persistentVolumeClaim", json_string(pvc_name));
@@ -167,6 +169,8 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
         }
         rc = rc_apply(c, W_JOBS, job, 1, &err);
         json_decref(job);
+        if (rc == RC_ENOTOURS)
+            goto conflict;
         if (rc)
             goto out;
         job = NULL;
@@ -180,6 +184,13 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
                                          "DownloadFailed" : "Downloading", "%s", ready ? "the model is downloaded" :
                                          msg ? msg : "the download Job has not finished"));
     json_object_set_new(extra, "status", json_string(state));
+    goto status;
+conflict:
+    /* someone else's volume or Job of this name: said, never touched */
+    json_array_append_new(conds, rc_cond("Provisioned", 0, "ChildConflict", "%s", err.msg));
+    json_array_append_new(conds, rc_cond("Ready", 0, "NotProvisioned", "the volume or download Job is not ours"));
+    json_object_set_new(extra, "status", json_string("Failed"));
+    ag_error_clear(&err);
 status:
     rc = rc_status(c, W_ARTIFACTS, art, conds, extra, &err);
 out:

@@ -57,6 +57,7 @@ struct ag_reconciler {
     pthread_cond_t lead_cv;
     atomic_ullong reconciles, errors, writes;
     json_t *written;               /* worker only: "res/ns/name" -> [object, monotonic time] */
+    json_t *conflicts;             /* worker only: conflicts already told by an Event (ownership.c) */
     double last_resync;
 };
 
@@ -82,6 +83,22 @@ void rc_path(char *out, size_t cap, int res, const char *ns, const char *name, c
  * merge-patched when a field differs, left alone otherwise). create_only: never
  * patched once it exists (Jobs, PVCs: their specs are immutable). 0, or <0 with err. */
 int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err);
+/* rc_apply's answer when the object exists and is not ours (err says whose it is) */
+#define RC_ENOTOURS (-20)
+
+/* ---- ownership (ownership.c) ---- */
+/* 1 when `have` is ours to change: a controller ownerReference with the uid of want's
+ * owner, or (objects without owner) want's app.kubernetes.io/managed-by label. */
+int rc_controls(json_t *want, json_t *have);
+void rc_describe_holder(json_t *have, char *out, size_t cap);
+/* RC_ENOTOURS with err naming the object and its holder; records a Warning Event (on
+ * want's owner, else on the Namespace) the first time this conflict is seen. */
+int rc_not_ours(rctx *c, int res, json_t *want, json_t *have, ag_error *err);
+/* the conflict over want's object ended (it is ours now, or was created) */
+void rc_conflict_over(rctx *c, int res, json_t *want);
+/* A Warning Event about `involved` (an ObjectReference) in ns. Best effort: logged. */
+void rc_event(rctx *c, json_t *involved, const char *ns, const char *reason, const char *message);
+
 /* Writes status conditions + extra status fields when they differ from the object's. */
 int rc_status(rctx *c, int res, json_t *obj, json_t *conds, json_t *extra, ag_error *err);
 /* A condition {type, status, reason, message}; lastTransitionTime is kept by rc_status

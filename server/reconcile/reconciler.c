@@ -282,8 +282,20 @@ static void on_event(void *ctx, const char *type, json_t *obj)
             else if (!strcmp(kind, "AIMArtifact"))
                 enqueue(r, "art", ns, oname), owned = 1;
         }
-        if (!owned && ns)
+        if (!owned && ns) {
             enqueue(r, "ns", NULL, ns);
+            /* someone else's object of a name we want: its owner-to-be reports the
+             * conflict and must look again when it changes or goes (names are
+             * predictable: <service>, <artifact>-cache, <artifact>-download) */
+            size_t n = strlen(name);
+            char art[300];
+            if (w->res == W_ISVCS || w->res == W_ROUTES)
+                enqueue(r, "svc", ns, name);
+            else if (w->res == W_PVCS && n > 6 && n < sizeof art && !strcmp(name + n - 6, "-cache"))
+                snprintf(art, sizeof art, "%.*s", (int)(n - 6), name), enqueue(r, "art", ns, art);
+            else if (w->res == W_JOBS && n > 9 && n < sizeof art && !strcmp(name + n - 9, "-download"))
+                snprintf(art, sizeof art, "%.*s", (int)(n - 9), name), enqueue(r, "art", ns, art);
+        }
     }
     }
 }
@@ -418,6 +430,7 @@ static int copy_kc(ag_kube_config *c, const ag_kube_config *kc)
     DUP(server); DUP(token); DUP(token_file); DUP(ca_file); DUP(ca_pem);
     DUP(client_cert_pem); DUP(client_key_pem);
 #undef DUP
+    c->watch_timeout_s = kc->watch_timeout_s;
     return bad ? -1 : 0;
 }
 
@@ -441,7 +454,8 @@ ag_reconciler *ag_reconciler_start(const ag_kube_config *kc, const ag_reconcile_
     r->cfg.default_artifact_size = own(r, 8, cfg->default_artifact_size);
     pthread_mutex_init(&r->lead_mu, NULL);
     pthread_cond_init(&r->lead_cv, NULL);
-    if (copy_kc(&r->kc, kc) || !(r->queue = rq_new(0.5, 120)) || !(r->written = json_object())) {
+    if (copy_kc(&r->kc, kc) || !(r->queue = rq_new(0.5, 120)) || !(r->written = json_object()) ||
+        !(r->conflicts = json_object())) {
         ag_reconciler_stop(r);
         ag_error_set(err, AG_ENOMEM, "out of memory");
         return NULL;
@@ -520,6 +534,7 @@ void ag_reconciler_stop(ag_reconciler *r)
         ag_informer_stop(r->inf[i]);
     rq_free(r->queue);
     json_decref(r->written);
+    json_decref(r->conflicts);
     ag_kube_config_clear(&r->kc);
     for (int i = 0; i < 9; i++)
         free(r->strings[i]);

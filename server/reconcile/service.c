@@ -521,6 +521,15 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
     }
     rc = rc_apply(c, W_ISVCS, isvc, 0, &err);
     json_decref(isvc);
+    if (rc == RC_ENOTOURS) {
+        /* someone else's InferenceService of this name: said, never touched; looked at
+         * again when it changes or goes (its events queue this service) */
+        json_array_append_new(conds, rc_cond("Provisioned", 0, "ChildConflict", "%s", err.msg));
+        json_array_append_new(conds, rc_cond("Ready", 0, "NotProvisioned", "the InferenceService was not written"));
+        json_object_set_new(extra, "status", json_string("Failed"));
+        ag_error_clear(&err);
+        goto status;
+    }
     if (rc)
         goto out; /* retried with backoff; status is written once the API answers */
     json_t *eff = rc_merge_over(json_object_get(r.rcfg, "routing"), rc_at(svc, "spec.routing"));
@@ -535,7 +544,14 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
         } else {
             rc = rc_apply(c, W_ROUTES, route, 0, &err);
             json_decref(route);
-            json_object_set_new(extra, "routing", json_pack("{s:s}", "path", path));
+            if (rc == RC_ENOTOURS) {
+                provisioned = 0;
+                json_array_append_new(conds, rc_cond("Provisioned", 0, "ChildConflict", "%s", err.msg));
+                ag_error_clear(&err);
+                rc = 0;
+            } else {
+                json_object_set_new(extra, "routing", json_pack("{s:s}", "path", path));
+            }
         }
     } else if (old && owned_by(old, svc)) {
         /* routing was switched off: the route we made goes */

@@ -26,7 +26,7 @@ def start_aimguard(cluster, identity="replica-a", port=None, extra=(), policies=
     args = overlay_args(cluster) + [
         "--listen=127.0.0.1:%d" % port, "--kubeconfig", cluster.sa_kubeconfig,
         "--system-namespace", "aimguard-system", "--identity", identity,
-        "--lease-seconds", str(lease), "--shutdown-grace", "1"] + list(extra)
+        "--shutdown-grace", "1"] + (["--lease-seconds", str(lease)] if lease else []) + list(extra)
     s = Server(policies=policies, extra_args=args, certs=cluster.certs)
     s.start()
     cluster.aimguards.append(s)
@@ -82,3 +82,58 @@ def dumps(o):
 
 
 __all__ = ["start_aimguard", "wait_for", "ns_create", "pod", "kill", "leader_of", "dumps", "os"]
+
+
+AIM = "/apis/aim.eai.amd.com/v1alpha1"
+
+
+def _sample(name):
+    import yaml
+    from kubeenv import SHARED
+    with open(os.path.join(SHARED, "reference", "aim-samples", name)) as f:
+        return yaml.safe_load(f)
+
+
+def aim_world(k, ns, name="test-service", routing=False, create_ns=True):
+    """aimservice-basic.yaml in ns with the model it names (an AIMModel with the image of
+    the cluster-model sample) and aimservicetemplate-gpu.yaml; returns the AIMService."""
+    if create_ns:
+        ns_create(k.admin, ns)
+    model = {"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMModel",
+             "metadata": {"name": "test-service-model"},
+             "spec": {"image": _sample("aimclustermodel.yaml")["spec"]["image"]}}
+    for obj, plural in ((model, "aimmodels"), (_sample("aimservicetemplate-gpu.yaml"), "aimservicetemplates")):
+        try:
+            k.admin.create("%s/namespaces/%s/%s" % (AIM, ns, plural), obj)
+        except ApiError as e:
+            if e.status != 409:
+                raise
+    svc = _sample("aimservice-basic.yaml")
+    svc["metadata"]["name"] = name
+    if routing:
+        svc["spec"]["routing"] = {"enabled": True, "gatewayRef": {"name": "gw", "namespace": "gateway"}}
+    return k.admin.create("%s/namespaces/%s/aimservices" % (AIM, ns), svc)
+
+
+def condition(obj, ctype):
+    for c in (obj or {}).get("status", {}).get("conditions", []):
+        if c["type"] == ctype:
+            return c
+    return None
+
+
+SA_USER = "system:serviceaccount:aimguard-system:aimguard"
+
+
+def api_calls(k, since=0.0, user=SA_USER):
+    """aimguard's requests in the audit log since a time: {verb resource: count} (leases
+    and SubjectAccessReviews counted under their own names)."""
+    out = {}
+    for e in k.audit_events(user=user, since=since):
+        if e.get("stage") != "ResponseComplete":
+            continue
+        ref = e.get("objectRef", {})
+        key = "%s %s%s" % (e.get("verb"), ref.get("resource", e.get("requestURI", "")),
+                           "/" + ref["subresource"] if ref.get("subresource") else "")
+        out[key] = out.get(key, 0) + 1
+    return out
