@@ -36,6 +36,11 @@ typedef struct ag_reconcile_config {
     const char *default_download_image;
     const char *default_artifact_size; /* when an AIMArtifact gives no size */
     double resync_seconds;         /* every key is reconciled again at this period */
+    int unmanaged_only;            /* --reconcile unmanaged: stand aside for AIM objects another
+                                    * controller (the AIM operator) manages */
+    const char *exempt_namespaces; /* comma list never given guardrails or children */
+    const char *exempt_label;      /* KEY=VALUE: namespaces labelled so are exempt too; "" none */
+    const char *system_namespace;  /* aimguard's own namespace: always exempt */
     ag_policy_holder *policies;    /* borrowed */
     ag_metrics *metrics;           /* borrowed; may be NULL */
 } ag_reconcile_config;

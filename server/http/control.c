@@ -267,6 +267,7 @@ static int start_cluster_view(srv *s, ag_error *err)
     snprintf(lease, sizeof lease, "/apis/coordination.k8s.io/v1/namespaces/%s/leases/aimguard-leader", ns);
     if (s->cfg->reconcile) {
         ag_reconcile_config rcfg = s->cfg->reconcile_cfg;
+        rcfg.system_namespace = ns; /* copied by the reconciler */
         rcfg.policies = s->policies;
         rcfg.metrics = s->metrics;
         if (!(s->reconciler = ag_reconciler_start(&kc, &rcfg, &kerr))) {
@@ -289,7 +290,9 @@ static int start_cluster_view(srv *s, ag_error *err)
     ag_kube_config_clear(&kc);
     ag_log(AG_LOG_INFO, "cluster view on: watching namespaces (policies' namespaceSelector); leader "
            "election on", "api", server, "config", how, "identity", ident, "lease", lease, "reconciler",
-           s->reconciler ? "on (reconciles while this replica leads)" : "off (--reconcile off)", NULL);
+           !s->reconciler ? "off (--reconcile off)" : s->cfg->reconcile_cfg.unmanaged_only ?
+           "unmanaged (reconciles, while this replica leads, only AIM objects no other controller manages)" :
+           "on (reconciles while this replica leads)", NULL);
     free(server);
     return 0;
 }

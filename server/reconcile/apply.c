@@ -73,7 +73,10 @@ static void count_write(rctx *c) { atomic_fetch_add(&c->r->writes, 1); }
 static int api_error(ag_error *err, const char *what, const char *path, const ag_kube_status *st,
                      const ag_error *e)
 {
-    return ag_error_set(err, AG_ERR, "%s %s: %s%s%s", what, path, st->code ? st->reason : "",
+    /* the API server said no (403 Forbidden, 422 Invalid, a webhook's denial): the owner's
+     * status says so; 409 and 429 are only "try again" */
+    int refused = st->code >= 400 && st->code < 500 && st->code != 409 && st->code != 429;
+    return ag_error_set(err, refused ? RC_EREFUSED : AG_ERR, "%s %s: %s%s%s", what, path, st->code ? st->reason : "",
                         st->code ? ": " : "", st->code ? st->message : e->msg);
 }
 

@@ -119,3 +119,41 @@ void rc_conflict_over(rctx *c, int res, json_t *want)
              rc_or(json_string_value(rc_at(want, "metadata.name"))), rc_or(rc_str(owner, "uid")));
     json_object_del(c->r->conflicts, key);
 }
+
+/* --reconcile unmanaged. The AIM operator puts its finalizer (aim.eai.amd.com/...) on
+ * what it manages; an object without one may simply not have been seen by the operator
+ * yet, so a new object is looked at again once it is a few seconds old rather than
+ * raced for. */
+#define UNMANAGED_GRACE 10.0
+
+int rc_managed_elsewhere(rctx *c, json_t *obj, double *retry_in)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(rc_at(obj, "metadata.finalizers"), i, f) {
+        const char *s = json_string_value(f);
+        if (s && !strncmp(s, "aim.eai.amd.com/", 16))
+            return 1;
+    }
+    const char *created = json_string_value(rc_at(obj, "metadata.creationTimestamp"));
+    struct tm tm = {0};
+    if (created && strptime(created, "%Y-%m-%dT%H:%M:%S", &tm)) {
+        double age = difftime(c->now, timegm(&tm));
+        if (age < UNMANAGED_GRACE) {
+            *retry_in = UNMANAGED_GRACE - age + 0.5;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int rc_status_not_provisioned(rctx *c, int res, json_t *obj, const char *reason, const char *why, ag_error *err)
+{
+    json_t *conds = json_array(), *extra = json_pack("{s:s}", "status", "Failed");
+    json_array_append_new(conds, rc_cond("Provisioned", 0, reason, "%s", why));
+    json_array_append_new(conds, rc_cond("Ready", 0, "NotProvisioned", "nothing is provisioned in this namespace"));
+    int rc = rc_status(c, res, obj, conds, extra, err);
+    json_decref(conds);
+    json_decref(extra);
+    return rc;
+}

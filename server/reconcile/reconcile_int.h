@@ -44,7 +44,7 @@ typedef struct watch_ctx {
 
 struct ag_reconciler {
     ag_reconcile_config cfg;       /* strings owned (copied) */
-    char *strings[9];
+    char *strings[12];
     ag_kube_config kc;             /* owned copy */
     watch_ctx wctx[W_COUNT];       /* which resource an informer callback is for */
     ag_informer *inf[W_COUNT];
@@ -85,6 +85,8 @@ void rc_path(char *out, size_t cap, int res, const char *ns, const char *name, c
 int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err);
 /* rc_apply's answer when the object exists and is not ours (err says whose it is) */
 #define RC_ENOTOURS (-20)
+/* a write the API server refused (4xx but 409/429): shown in the owner's status, retried */
+#define RC_EREFUSED (-21)
 
 /* ---- ownership (ownership.c) ---- */
 /* 1 when `have` is ours to change: a controller ownerReference with the uid of want's
@@ -117,6 +119,17 @@ int rc_subset(json_t *want, json_t *have);
 void rc_wrote(rctx *c, int res, const char *ns, const char *name, json_t *obj);
 
 int rc_harden(rctx *c, json_t **obj, const char *ns, ag_error *err);
+
+/* ---- scope (guardrails.c, service.c) ---- */
+/* 1 when ns is never touched (system namespaces, aimguard's own, the exempt label),
+ * with why for the AIM objects' status. */
+int rc_exempt(rctx *c, const char *ns, char *why, size_t cap);
+/* --reconcile unmanaged: 1 when another controller manages obj (stand aside, write
+ * nothing); 0 to reconcile it; -1 when it is too new to tell yet (*retry_in seconds). */
+int rc_managed_elsewhere(rctx *c, json_t *obj, double *retry_in);
+/* Provisioned=False with reason/why (exempt namespace) on an AIM object's status */
+int rc_status_not_provisioned(rctx *c, int res, json_t *obj, const char *reason, const char *why,
+                              ag_error *err);
 
 /* ---- per kind (service.c, artifact.c, guardrails.c) ---- */
 int rc_reconcile_service(rctx *c, const char *ns, const char *name);

@@ -45,6 +45,10 @@ void ag_reconcile_config_defaults(ag_reconcile_config *c)
     c->default_download_image = "ghcr.io/silogen/aim-artifact-downloader:0.2.0";
     c->default_artifact_size = "50Gi";
     c->resync_seconds = 600;
+    c->exempt_namespaces = "kube-system,kube-public,kube-node-lease";
+    /* the label that already keeps a namespace away from the webhooks (deploy/base) */
+    c->exempt_label = "aimguard.io/webhook=exempt";
+    c->system_namespace = "aimguard-system";
 }
 
 int rc_next_item(const char **list, char *out, size_t cap)
@@ -99,6 +103,14 @@ int ag_reconcile_config_check(const ag_reconcile_config *c, ag_error *err)
     for (const char *l = c->gateway_namespaces; rc_next_item(&l, one, sizeof one);)
         if (!dns_label(one))
             return ag_error_set(err, AG_EINVAL, "--gateway-namespaces: '%s' is not a namespace name", one);
+    for (const char *l = c->exempt_namespaces; rc_next_item(&l, one, sizeof one);)
+        if (!dns_label(one))
+            return ag_error_set(err, AG_EINVAL, "--exempt-namespaces: '%s' is not a namespace name", one);
+    if (c->exempt_label && *c->exempt_label) {
+        const char *eq = strchr(c->exempt_label, '=');
+        if (!eq || eq == c->exempt_label || strchr(eq + 1, '=') || strchr(c->exempt_label, ','))
+            return ag_error_set(err, AG_EINVAL, "--exempt-label: '%s' is not KEY=VALUE", c->exempt_label);
+    }
     if (!c->download_sa || !dns_label(c->download_sa))
         return ag_error_set(err, AG_EINVAL, "--download-service-account: '%s' is not a valid name",
                             c->download_sa ? c->download_sa : "");
@@ -452,6 +464,9 @@ ag_reconciler *ag_reconciler_start(const ag_kube_config *kc, const ag_reconcile_
     r->cfg.status_role = own(r, 6, cfg->status_role);
     r->cfg.default_download_image = own(r, 7, cfg->default_download_image);
     r->cfg.default_artifact_size = own(r, 8, cfg->default_artifact_size);
+    r->cfg.exempt_namespaces = own(r, 9, cfg->exempt_namespaces);
+    r->cfg.exempt_label = own(r, 10, cfg->exempt_label);
+    r->cfg.system_namespace = own(r, 11, cfg->system_namespace);
     pthread_mutex_init(&r->lead_mu, NULL);
     pthread_cond_init(&r->lead_cv, NULL);
     if (copy_kc(&r->kc, kc) || !(r->queue = rq_new(0.5, 120)) || !(r->written = json_object()) ||
@@ -536,7 +551,7 @@ void ag_reconciler_stop(ag_reconciler *r)
     json_decref(r->written);
     json_decref(r->conflicts);
     ag_kube_config_clear(&r->kc);
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 12; i++)
         free(r->strings[i]);
     pthread_mutex_destroy(&r->lead_mu);
     pthread_cond_destroy(&r->lead_cv);

@@ -492,6 +492,25 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
         json_decref(svc);
         return 0;
     }
+    char scope[400];
+    if (c->r->cfg.unmanaged_only) {
+        double in = 0;
+        int m = rc_managed_elsewhere(c, svc, &in);
+        if (m) {
+            if (m < 0) {
+                snprintf(scope, sizeof scope, "svc/%s/%s", ns, name);
+                rq_add_after(c->r->queue, scope, in);
+            }
+            json_decref(svc);
+            return 0; /* the AIM operator's: not a byte written, status included */
+        }
+    }
+    if (rc_exempt(c, ns, scope, sizeof scope)) {
+        ag_error serr = {0};
+        int src = rc_status_not_provisioned(c, W_SERVICES, svc, "NamespaceExempt", scope, &serr);
+        json_decref(svc);
+        return src;
+    }
     resolved r = {0};
     json_t *conds = json_array(), *extra = json_object();
     ag_error err = {0};
@@ -530,6 +549,8 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
         ag_error_clear(&err);
         goto status;
     }
+    if (rc == RC_EREFUSED)
+        goto refused;
     if (rc)
         goto out; /* retried with backoff; status is written once the API answers */
     json_t *eff = rc_merge_over(json_object_get(r.rcfg, "routing"), rc_at(svc, "spec.routing"));
@@ -566,6 +587,8 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
     }
     json_decref(old);
     json_decref(eff);
+    if (rc == RC_EREFUSED)
+        goto refused;
     if (rc)
         goto out;
     if (provisioned)
@@ -579,6 +602,18 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
                                          msg ? msg : "waiting for the InferenceService to become ready"));
     json_object_set_new(extra, "status", json_string(!provisioned ? "Failed" : ready ? "Running" : "Starting"));
     json_decref(live);
+    goto status;
+refused:
+    /* e.g. OwnerReferencesPermissionEnforcement without update on aimservices/finalizers:
+     * the owner's status says what the API server answered; retried with backoff */
+    json_array_clear(conds);
+    json_array_append_new(conds, rc_cond("Resolved", 1, "Resolved", "model image %s", r.image));
+    json_array_append_new(conds, rc_cond("Provisioned", 0, "WriteRefused", "%s", err.msg));
+    json_array_append_new(conds, rc_cond("Ready", 0, "NotProvisioned", "a write was refused"));
+    json_object_set_new(extra, "status", json_string("Failed"));
+    if (rc_status(c, W_SERVICES, svc, conds, extra, &err) == 0)
+        rc = RC_EREFUSED;
+    goto out;
 status:
     rc = rc_status(c, W_SERVICES, svc, conds, extra, &err);
 out:
