@@ -39,6 +39,12 @@ void ag_server_config_defaults(ag_server_config *c)
     c->sar_cache_ms = 10000;
 }
 
+static void on_lease_renewed(void *ctx, double until)
+{
+    srv *s = ctx;
+    ag_reconciler_lease_until(s->reconciler, until);
+}
+
 static void on_leadership(void *ctx, int leading)
 {
     srv *s = ctx;
@@ -280,7 +286,7 @@ static int start_cluster_view(srv *s, ag_error *err)
     s->view.ctx = s;
     s->view.get = view_get;
     ag_leader_config lc = {lease, ident, (int)s->cfg->lease_seconds, (int)(s->cfg->lease_seconds * 2 / 3),
-                           s->cfg->lease_seconds >= 6 ? 2 : 1, on_leadership, s};
+                           s->cfg->lease_seconds >= 6 ? 2 : 1, on_leadership, s, on_lease_renewed};
     if (!(s->leader = ag_leader_start(&kc, &lc, &kerr))) {
         ag_kube_config_clear(&kc);
         free(server);

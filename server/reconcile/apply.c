@@ -121,6 +121,8 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
             return 0;
         }
         rc_path(path, sizeof path, res, ns, NULL, NULL);
+        if (rc_may_write(c, err))
+            return AG_ERR;
         count_write(c);
         json_t *out = NULL;
         if (ag_kube_create(c->kube, path, want, &out, &st, &e) == 0) {
@@ -187,9 +189,10 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
     }
     if (json_object_size(patch)) {
         rc_path(path, sizeof path, res, ns, name, NULL);
-        count_write(c);
         json_t *out = NULL;
-        if (ag_kube_merge_patch(c->kube, path, patch, &out, &st, &e))
+        if (rc_may_write(c, err))
+            rc = AG_ERR;
+        else if (count_write(c), ag_kube_merge_patch(c->kube, path, patch, &out, &st, &e))
             rc = api_error(err, "patch", path, &st, &e);
         else {
             rc_wrote(c, res, ns, name, out);
@@ -292,10 +295,11 @@ int rc_status(rctx *c, int res, json_t *obj, json_t *conds, json_t *extra, ag_er
         ag_kube_status st = {0};
         ag_error e = {0};
         json_t *out = NULL;
-        count_write(c);
         const char *ons = json_string_value(rc_at(obj, "metadata.namespace"));
         const char *oname = json_string_value(rc_at(obj, "metadata.name"));
-        if (ag_kube_merge_patch(c->kube, path, patch, &out, &st, &e))
+        if (rc_may_write(c, err))
+            rc = AG_ERR;
+        else if (count_write(c), ag_kube_merge_patch(c->kube, path, patch, &out, &st, &e))
             rc = st.code == 404 ? 0 : api_error(err, "status", path, &st, &e); /* gone: nothing to say */
         else
             rc_wrote(c, res, ons, oname, out);

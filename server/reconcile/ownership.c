@@ -9,7 +9,8 @@
  * reference, after which deleting the AIMService makes the garbage collector delete
  * them) is what a platform team cannot accept. The conflict is reported instead: the
  * caller puts it in the owner's status, and a Warning Event is recorded once per
- * conflict (on the owner, or on the Namespace for shared objects). */
+ * conflict (on the owner, or for shared objects on the object itself: an Event must
+ * live in its object's namespace, so `kubectl get events -n NS` shows it). */
 #include "reconcile_int.h"
 
 #include <stdio.h>
@@ -75,6 +76,10 @@ void rc_event(rctx *c, json_t *involved, const char *ns, const char *reason, con
                            1, "reportingComponent", "aimguard", "reportingInstance", "aimguard");
     ag_kube_status st = {0};
     ag_error e = {0};
+    if (rc_may_write(c, &e)) {
+        json_decref(ev);
+        return;
+    }
     atomic_fetch_add(&c->r->writes, 1);
     if (ev && ag_kube_create(c->kube, path, ev, NULL, &st, &e))
         ag_log(AG_LOG_WARN, "reconciler: could not record an Event", "namespace", ns, "reason", reason,
@@ -101,7 +106,10 @@ int rc_not_ours(rctx *c, int res, json_t *want, json_t *have, ag_error *err)
     json_t *involved = owner ? json_pack("{s:s, s:s, s:s, s:s, s:s}", "apiVersion", rc_or(rc_str(owner, "apiVersion")),
                                          "kind", rc_or(rc_str(owner, "kind")), "name", rc_or(rc_str(owner, "name")),
                                          "namespace", ns, "uid", rc_or(rc_str(owner, "uid")))
-                             : json_pack("{s:s, s:s, s:s}", "apiVersion", "v1", "kind", "Namespace", "name", ns);
+                             : json_pack("{s:s, s:s, s:s, s:s, s:s}", "apiVersion",
+                                         rc_or(json_string_value(json_object_get(want, "apiVersion"))), "kind",
+                                         ag_rc_resources[res].kind, "name", name, "namespace", ns, "uid",
+                                         rc_or(json_string_value(rc_at(have, "metadata.uid"))));
     rc_event(c, involved, ns, "ChildConflict", err->msg);
     json_decref(involved);
     ag_log(AG_LOG_WARN, "reconciler: not ours; left alone", "kind", ag_rc_resources[res].kind, "namespace", ns,

@@ -16,6 +16,9 @@ rq *rq_new(double base_backoff, double max_backoff);
 void rq_free(rq *q);
 void rq_add(rq *q, const char *key);
 void rq_add_after(rq *q, const char *key, double seconds);
+/* As rq_add, for bulk re-queues (resync, relist, a new leader): a key waiting out its
+ * backoff keeps waiting, so a periodic resync cannot turn backoff into a hot loop. */
+void rq_add_resync(rq *q, const char *key);
 /* Blocks for the next key (caller frees), NULL after shutdown. */
 char *rq_get(rq *q);
 /* The worker is done with key; failed: retry after the key's backoff (returned). */
@@ -52,6 +55,7 @@ struct ag_reconciler {
     pthread_t worker;
     int worker_started;
     atomic_int leading;
+    _Atomic double lease_until;    /* monotonic; writes stop past it (0: no deadline) */
     atomic_int stopping;
     pthread_mutex_t lead_mu;
     pthread_cond_t lead_cv;
@@ -68,6 +72,11 @@ typedef struct rctx {
     ag_kube *kube;
     time_t now;
 } rctx;
+
+/* 0 when this replica may write now: it leads and its lease's renew deadline has not
+ * passed (a paused leader must not act once another may hold the lease); else <0
+ * with err. Checked before every write. */
+int rc_may_write(rctx *c, ag_error *err);
 
 /* cache reads: new references or NULL. Objects this worker wrote in the last seconds
  * are read as written until the cache shows that version (read your own writes: a
@@ -94,7 +103,7 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err);
 int rc_controls(json_t *want, json_t *have);
 void rc_describe_holder(json_t *have, char *out, size_t cap);
 /* RC_ENOTOURS with err naming the object and its holder; records a Warning Event (on
- * want's owner, else on the Namespace) the first time this conflict is seen. */
+ * want's owner, else on the object itself) the first time this conflict is seen. */
 int rc_not_ours(rctx *c, int res, json_t *want, json_t *have, ag_error *err);
 /* the conflict over want's object ended (it is ours now, or was created) */
 void rc_conflict_over(rctx *c, int res, json_t *want);

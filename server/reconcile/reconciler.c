@@ -204,18 +204,26 @@ const char *rc_label_of(json_t *obj, const char *key)
 
 /* ---- keys ---- */
 
-static void enqueue(ag_reconciler *r, const char *type, const char *ns, const char *name)
+static void enqueue_how(ag_reconciler *r, const char *type, const char *ns, const char *name, int bulk)
 {
     char key[600];
     if (ns)
         snprintf(key, sizeof key, "%s/%s/%s", type, ns, name);
     else
         snprintf(key, sizeof key, "%s/%s", type, name);
-    rq_add(r->queue, key);
+    if (bulk)
+        rq_add_resync(r->queue, key);
+    else
+        rq_add(r->queue, key);
+}
+
+static void enqueue(ag_reconciler *r, const char *type, const char *ns, const char *name)
+{
+    enqueue_how(r, type, ns, name, 0);
 }
 
 /* every AIMService (and artifact) of ns, or of every namespace when ns is NULL */
-static void enqueue_kind(ag_reconciler *r, int res, const char *type, const char *ns)
+static void enqueue_kind_how(ag_reconciler *r, int res, const char *type, const char *ns, int bulk)
 {
     json_t *all = ag_informer_snapshot(r->inf[res]);
     const char *k;
@@ -224,20 +232,26 @@ static void enqueue_kind(ag_reconciler *r, int res, const char *type, const char
         const char *ons = json_string_value(rc_at(o, "metadata.namespace"));
         const char *name = json_string_value(rc_at(o, "metadata.name"));
         if (ons && name && (!ns || !strcmp(ns, ons)))
-            enqueue(r, type, ons, name);
+            enqueue_how(r, type, ons, name, bulk);
     }
     json_decref(all);
 }
 
+static void enqueue_kind(ag_reconciler *r, int res, const char *type, const char *ns)
+{
+    enqueue_kind_how(r, res, type, ns, 0);
+}
+
+/* resync, relist, a new leader: everything, but failing keys keep their backoff */
 static void enqueue_all(ag_reconciler *r)
 {
-    enqueue_kind(r, W_SERVICES, "svc", NULL);
-    enqueue_kind(r, W_ARTIFACTS, "art", NULL);
+    enqueue_kind_how(r, W_SERVICES, "svc", NULL, 1);
+    enqueue_kind_how(r, W_ARTIFACTS, "art", NULL, 1);
     json_t *all = ag_informer_snapshot(r->inf[W_NAMESPACES]);
     const char *k;
     json_t *o;
     json_object_foreach(all, k, o)
-        enqueue(r, "ns", NULL, k);
+        enqueue_how(r, "ns", NULL, k, 1);
     json_decref(all);
 }
 
@@ -494,6 +508,23 @@ ag_reconciler *ag_reconciler_start(const ag_kube_config *kc, const ag_reconcile_
     if (r->cfg.resync_seconds > 0)
         rq_add_after(r->queue, "resync", r->cfg.resync_seconds);
     return r;
+}
+
+void ag_reconciler_lease_until(ag_reconciler *r, double until)
+{
+    if (r)
+        atomic_store(&r->lease_until, until);
+}
+
+int rc_may_write(rctx *c, ag_error *err)
+{
+    double until = atomic_load(&c->r->lease_until);
+    if (!atomic_load(&c->r->leading))
+        return ag_error_set(err, AG_ERR, "not the leader: write skipped");
+    if (until > 0 && rq_now() > until)
+        return ag_error_set(err, AG_ERR, "the lease's renew deadline passed before it was renewed: "
+                            "another replica may lead; write skipped");
+    return 0;
 }
 
 void ag_reconciler_set_leader(ag_reconciler *r, int leading)

@@ -579,8 +579,10 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
         char p[700];
         rc_path(p, sizeof p, W_ROUTES, ns, name, NULL);
         ag_kube_status st = {0};
-        atomic_fetch_add(&c->r->writes, 1);
-        if (ag_kube_delete(c->kube, p, "Background", &st, &err) && st.code != 404)
+        if (rc_may_write(c, &err))
+            rc = -1;
+        else if (atomic_fetch_add(&c->r->writes, 1),
+                 ag_kube_delete(c->kube, p, "Background", &st, &err) && st.code != 404)
             rc = -1;
         else
             rc_wrote(c, W_ROUTES, ns, name, NULL);

@@ -5,8 +5,26 @@ import os
 import signal
 import time
 
+import subprocess
+
 from kubeenv import ApiError
 from agharness import Server
+
+
+class E2EServer(Server):
+    """agharness.Server whose aimguard leaves with the test, even a killed one."""
+
+    def start(self, wait_ready=True):
+        import ctypes
+
+        def die_with_parent():
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
+                                     preexec_fn=die_with_parent)
+        if wait_ready:
+            self.wait_ready()
+        return self
 
 # the Deployment's args that name paths inside the pod; the harness gives its own
 PATH_FLAGS = ("--listen", "--metrics-listen", "--tls-cert", "--tls-key", "--policies")
@@ -21,13 +39,13 @@ def overlay_args(cluster):
 
 
 def start_aimguard(cluster, identity="replica-a", port=None, extra=(), policies=None, lease=3,
-                   register=True):
+                   register=True, kubeconfig=None):
     port = port if port is not None else cluster.webhook_port
     args = overlay_args(cluster) + [
-        "--listen=127.0.0.1:%d" % port, "--kubeconfig", cluster.sa_kubeconfig,
+        "--listen=127.0.0.1:%d" % port, "--kubeconfig", kubeconfig or cluster.sa_kubeconfig,
         "--system-namespace", "aimguard-system", "--identity", identity,
         "--shutdown-grace", "1"] + (["--lease-seconds", str(lease)] if lease else []) + list(extra)
-    s = Server(policies=policies, extra_args=args, certs=cluster.certs)
+    s = E2EServer(policies=policies, extra_args=args, certs=cluster.certs)
     s.start()
     cluster.aimguards.append(s)
     if register and not getattr(cluster, "_registered", False):
@@ -129,9 +147,13 @@ def api_calls(k, since=0.0, user=SA_USER):
     """aimguard's requests in the audit log since a time: {verb resource: count} (leases
     and SubjectAccessReviews counted under their own names)."""
     out = {}
+    seen = set()
+    # one count per request (by auditID), whichever stage logged it: a watch logs
+    # ResponseStarted when it begins and ResponseComplete only when it ends
     for e in k.audit_events(user=user, since=since):
-        if e.get("stage") != "ResponseComplete":
+        if e.get("auditID") in seen:
             continue
+        seen.add(e.get("auditID"))
         ref = e.get("objectRef", {})
         key = "%s %s%s" % (e.get("verb"), ref.get("resource", e.get("requestURI", "")),
                            "/" + ref["subresource"] if ref.get("subresource") else "")

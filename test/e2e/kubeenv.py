@@ -73,6 +73,15 @@ ROUTE_CRD = {
                                                           "x-kubernetes-preserve-unknown-fields": True}}}]}}
 
 
+def _own_session_dying_with_parent():
+    """A control-plane process leaves with the test, even when the test is killed
+    (ctest's timeout, ^C): PR_SET_PDEATHSIG; its own session keeps ^C from reaching it
+    first (a kube-apiserver given SIGINT drains for a minute)."""
+    import ctypes
+    os.setsid()
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -222,7 +231,7 @@ class Cluster:
         log = open(os.path.join(self.tmp, name + ".log"), "ab")
         self.logs[name] = log
         self.procs[name] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+                                            preexec_fn=_own_session_dying_with_parent)
 
     def _stop(self, name, sig=signal.SIGTERM, timeout=20):
         p = self.procs.pop(name, None)
@@ -382,6 +391,26 @@ class Cluster:
         self.sa_token = tr["status"]["token"]
         self.sa_kubeconfig = self.write_kubeconfig("aimguard-sa", self.sa_token)
         return self.sa_kubeconfig
+
+    def second_identity(self, name):
+        """Another ServiceAccount with the project's ClusterRole and leader-election Role (a
+        second replica the audit log can tell apart); returns its kubeconfig."""
+        rbac = "/apis/rbac.authorization.k8s.io/v1"
+        self.admin.create("/api/v1/namespaces/aimguard-system/serviceaccounts",
+                          {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}})
+        subj = [{"kind": "ServiceAccount", "name": name, "namespace": "aimguard-system"}]
+        self.admin.create(rbac + "/clusterrolebindings", {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "aimguard"},
+            "subjects": subj})
+        self.admin.create(rbac + "/namespaces/aimguard-system/rolebindings", {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "aimguard-leader-election"},
+            "subjects": subj})
+        tr = self.admin.create("/api/v1/namespaces/aimguard-system/serviceaccounts/%s/token" % name,
+                               {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                                "spec": {"expirationSeconds": 3600}})
+        return self.write_kubeconfig(name, tr["status"]["token"])
 
     def webhook_configs(self):
         """The rendered webhook configurations, pointed at 127.0.0.1:webhook_port."""

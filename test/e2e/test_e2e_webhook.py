@@ -38,6 +38,12 @@ def case_hardened_pod_stored(k):
         sc(c).get("runAsNonRoot") is True, stored["spec"]
     seccomp = stored["spec"].get("securityContext", {}).get("seccompProfile") or sc(c).get("seccompProfile")
     assert seccomp == {"type": "RuntimeDefault"}, stored["spec"]
+    # the admission log line: a readable duration (issue 17, item 9: not 0.077717000000000008)
+    import re
+    durations = re.findall(r'"duration_ms":([0-9.e+-]+)', k.main.logs())
+    assert durations, k.main.logs()[-2000:]
+    for d in durations:
+        assert len(d.replace(".", "").lstrip("0")) <= 9, d
 
 
 def case_privileged_pod_denied_readably(k):
@@ -234,6 +240,32 @@ def case_recovers_after_api_server_restart(k):
     assert sc(stored["spec"]["containers"][0]).get("allowPrivilegeEscalation") is False
     wait_for("the leader to renew on the restarted server", lambda: leader_of(k) == "replica-a", timeout=20)
     assert k.main.proc.poll() is None, k.main.logs()[-3000:]
+
+
+def case_item4_warn_mode_never_denies_through_pod_security(k):
+    """The dev overlay as shipped (--default-action=warn, the reconciler on for unmanaged
+    AIM objects): an AIMService in a namespace must not make Pod Security enforce what
+    the policies only warn about (issue 17, item 4)."""
+    from aimguard_e2e import aim_world, overlay_args
+    kill(k.main)
+    dev = [d for d in k.render("dev") if d["kind"] == "Deployment"][0]
+    saved = k.rendered
+    k.rendered = [dev]
+    dev_args = overlay_args(k)
+    k.rendered = saved
+    assert "--default-action=warn" in dev_args and "--reconcile=unmanaged" in dev_args, dev_args
+    k.main = start_aimguard(k, identity="replica-a", extra=dev_args, policies=POLICY_DIR)
+    aim_world(k, "warn-team")
+    ns = wait_for("the reconciler's Pod Security labels", lambda: k.admin.get("/api/v1/namespaces/warn-team")
+                  ["metadata"]["labels"].get("pod-security.kubernetes.io/warn") and
+                  k.admin.get("/api/v1/namespaces/warn-team"), timeout=60)
+    labels = ns["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/audit"] == "restricted", labels
+    assert "pod-security.kubernetes.io/enforce" not in labels, labels
+    r = k.kubectl("-n", "warn-team", "run", "legacy", "--image=registry.example.com/app:1.0",
+                  "--overrides", '{"spec":{"hostNetwork":true}}', check=False)
+    assert r.returncode == 0, "warn mode denied a pod: " + r.stderr
+    assert "Warning" in r.stderr and "hostNetwork" in r.stderr, r.stderr
 
 
 def main():
