@@ -42,8 +42,10 @@ int rc_subset(json_t *want, json_t *have)
     return have && json_equal(want, have);
 }
 
-/* RFC 7386 patch turning have into want; NULL when they are equal */
-static json_t *merge_diff(json_t *have, json_t *want)
+/* RFC 7386 patch turning have into want; NULL when they are equal. A key of have that
+ * want lacks is removed only when `mine` (what we applied last time, NULL: everything is
+ * ours) holds it: what other controllers or defaulting added stays. */
+static json_t *merge_diff3(json_t *have, json_t *want, json_t *mine, int all_mine)
 {
     if (json_is_object(have) && json_is_object(want)) {
         json_t *d = json_object();
@@ -51,12 +53,12 @@ static json_t *merge_diff(json_t *have, json_t *want)
         json_t *v;
         json_object_foreach(want, k, v) {
             json_t *h = json_object_get(have, k);
-            json_t *sub = h ? merge_diff(h, v) : json_deep_copy(v);
+            json_t *sub = h ? merge_diff3(h, v, json_object_get(mine, k), all_mine) : json_deep_copy(v);
             if (sub)
                 json_object_set_new(d, k, sub);
         }
         json_object_foreach(have, k, v)
-            if (!json_object_get(want, k))
+            if (!json_object_get(want, k) && (all_mine || json_object_get(mine, k)))
                 json_object_set_new(d, k, json_null());
         if (json_object_size(d) == 0) {
             json_decref(d);
@@ -66,6 +68,23 @@ static json_t *merge_diff(json_t *have, json_t *want)
     }
     /* null cannot be a value in a merge patch: our objects never hold one */
     return json_equal(have, want) ? NULL : json_deep_copy(want);
+}
+
+static json_t *merge_diff(json_t *have, json_t *want) { return merge_diff3(have, want, NULL, 1); }
+
+/* The fields we last applied, kept on the object (as kubectl apply does), so that a
+ * later patch removes only what we set and no longer want. */
+#define LAST_APPLIED "aimguard.io/last-applied"
+
+static json_t *applied_fields(json_t *want)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(want, k, v)
+        if (strcmp(k, "metadata") && strcmp(k, "status") && strcmp(k, "apiVersion") && strcmp(k, "kind"))
+            json_object_set(out, k, v);
+    return out;
 }
 
 static void count_write(rctx *c) { atomic_fetch_add(&c->r->writes, 1); }
@@ -108,6 +127,18 @@ static int owner_alive(rctx *c, json_t *want, const char *ns)
 
 int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
 {
+    if (res != W_NAMESPACES && !create_only) {
+        json_t *fields = applied_fields(want);
+        char *text = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(fields);
+        json_t *meta = json_object_get(want, "metadata");
+        json_t *ann = json_object_get(meta, "annotations");
+        if (!ann)
+            json_object_set_new(meta, "annotations", ann = json_object());
+        if (text)
+            json_object_set_new(ann, LAST_APPLIED, json_string(text));
+        free(text);
+    }
     const char *ns = json_string_value(rc_at(want, "metadata.namespace"));
     const char *name = json_string_value(rc_at(want, "metadata.name"));
     char path[700];
@@ -179,11 +210,17 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
     }
     if (json_object_size(meta) == 0)
         json_object_del(patch, "metadata");
+    /* what we applied last time (an object of ours from before this annotation: its
+     * fields are taken as ours, as before) */
+    const char *last_text = json_string_value(json_object_get(rc_at(have, "metadata.annotations"), LAST_APPLIED));
+    json_t *last = last_text ? json_loads(last_text, 0, NULL) : NULL;
+    if (!last)
+        last = applied_fields(have);
     json_object_foreach(want, k, v) {
         if (!strcmp(k, "metadata") || !strcmp(k, "status") || !strcmp(k, "apiVersion") || !strcmp(k, "kind"))
             continue;
         json_t *h = json_object_get(have, k);
-        json_t *d = h ? merge_diff(h, v) : json_deep_copy(v);
+        json_t *d = h ? merge_diff3(h, v, json_object_get(last, k), 0) : json_deep_copy(v);
         if (d)
             json_object_set_new(patch, k, d);
     }
@@ -202,6 +239,7 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
         json_decref(out);
     }
     json_decref(patch);
+    json_decref(last);
 out:
     json_decref(have);
     return rc;

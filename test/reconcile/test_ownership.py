@@ -4,6 +4,7 @@ a ServiceAccount with automount off are left exactly as they were, the conflict 
 AIMService's status and in an Event; and the status fields the reconciler owns are
 rewritten, so one it no longer states (routing switched off) goes. The e2e tier
 (test/e2e/test_e2e_reconciler.py) runs the same against a real API server."""
+import json
 import os
 import sys
 import time
@@ -70,6 +71,23 @@ def test_foreign_objects_are_never_taken_over():
                         .get("ownerReferences", [{}])[0].get("kind") == "AIMService" and w.get(ISVC), timeout=40)
         assert mine["spec"]["predictor"]["containers"][0]["name"] == "kserve-container"
         wait_for("Provisioned=True", lambda: w.condition(w.get(SVC), "Provisioned")["status"] == "True")
+
+
+def test_a_patch_of_our_child_keeps_what_others_added():
+    """Only the fields aimguard applied are its own: a field another controller (or a
+    defaulting webhook) added to our InferenceService survives our next patch, while
+    one we set and no longer want goes."""
+    with World() as w:
+        basic_service_world(w)
+        wait_for("the InferenceService", lambda: w.exists(ISVC))
+        w.patch(ISVC, {"spec": {"predictor": {"timeout": 60}, "explainer": {"kept": True}}})
+        w.patch(SVC, {"spec": {"replicas": 2}})
+        isvc = wait_for("two replicas", lambda: w.get(ISVC)["spec"]["predictor"].get("minReplicas") == 2
+                        and w.get(ISVC))
+        assert isvc["spec"]["predictor"].get("timeout") == 60, isvc["spec"]["predictor"]
+        assert isvc["spec"].get("explainer") == {"kept": True}, isvc["spec"]
+        applied = json.loads(isvc["metadata"]["annotations"]["aimguard.io/last-applied"])
+        assert applied["spec"]["predictor"]["minReplicas"] == 2, applied
 
 
 def test_owned_status_fields_are_rewritten_not_merged():
