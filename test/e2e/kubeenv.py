@@ -475,8 +475,11 @@ class Cluster:
         self.stop()
         if ok and not os.environ.get("AG_KEEP"):
             shutil.rmtree(self.tmp, ignore_errors=True)
+            for a in self.aimguards:  # their logs and policy copies
+                shutil.rmtree(a.tmp, ignore_errors=True)
         else:
-            print("e2e files kept in", self.tmp)
+            print("e2e files kept in", self.tmp, "and the aimguard logs in",
+                  " ".join(a.log_path for a in self.aimguards))
 
 
 def _ts(text):
