@@ -127,7 +127,7 @@ def case_aim_samples_verdicts_match_eval(k):
         if not obj["kind"].startswith("AIMCluster"):
             obj.setdefault("metadata", {})["namespace"] = "samples"
         ev = subprocess.run([BIN, "eval", "-p", POLICY_DIR, "-f", f, "--namespace", "samples",
-                             "--user", "admin", "--group", "system:masters"],
+                             "--user", "admin", "--group", "system:masters", "-o", "review"],
                             capture_output=True, text=True, timeout=60)
         resp = json.loads(ev.stdout)["response"]
         msg = resp.get("status", {}).get("message", "")
