@@ -382,7 +382,14 @@ static void judge(run *r, const json_t *ex, const ag_decision *d, const fake *f)
     contains_all(r, "message", msg, strings(r, json_object_get(ex, "messageContains"), "messageContains"), 1);
     contains_all(r, "message", msg, strings(r, json_object_get(ex, "messageExcludes"), "messageExcludes"), 0);
 
-    char *warnings = dump(d->warnings, JSON_COMPACT);
+    char *warnings = dump(d->warnings, JSON_COMPACT); /* for failure reports */
+    char *joined = NULL; /* the warnings one per line, for warningsContain */
+    size_t jl = 0;
+    FILE *jf = open_memstream(&joined, &jl);
+    for (size_t i = 0; jf && i < json_array_size(d->warnings); i++)
+        fprintf(jf, "%s\n", json_string_value(json_array_get(d->warnings, i)));
+    if (!jf || fclose(jf))
+        abort();
     const json_t *w = strings(r, json_object_get(ex, "warnings"), "warnings");
     if (w) {
         if (check(r, json_array_size(d->warnings) == json_array_size(w), "warnings: got %zu, want %zu: %s",
@@ -393,7 +400,8 @@ static void judge(run *r, const json_t *ex, const ag_decision *d, const fake *f)
                 check(r, got && strstr(got, want), "warnings[%zu] lacks \"%s\"\n   got: %s", i, want, got ? got : "(null)");
             }
     }
-    contains_all(r, "the warnings", warnings, strings(r, json_object_get(ex, "warningsContain"), "warningsContain"), 1);
+    contains_all(r, "the warnings", joined, strings(r, json_object_get(ex, "warningsContain"), "warningsContain"), 1);
+    free(joined);
     free(warnings);
 
     if ((v = json_object_get(ex, "audit"))) {
