@@ -94,3 +94,12 @@ int fake_admin(ag_kube *k, const char *json)
     json_decref(cmd);
     return rc;
 }
+
+json_t *fake_admin_state(ag_kube *k)
+{
+    json_t *out = NULL;
+    ag_error err = {0};
+    if (ag_kube_get(k, "/_admin", &out, NULL, &err))
+        return NULL;
+    return out;
+}
