@@ -13,12 +13,10 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "kube"))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 os.environ.setdefault("AG_SRC", os.path.abspath(os.path.join(HERE, "..", "..")))
-os.environ.setdefault("AG_BIN", os.path.join(os.environ["AG_SRC"], "build", "aimguard"))
 from agharness import Server  # noqa: E402
-from test_cluster_view import FakeAPI  # noqa: E402
+from fakeapi_client import FakeAPI  # noqa: E402
 
 AIM = "/apis/aim.eai.amd.com/v1alpha1"
 
@@ -50,7 +48,7 @@ def main():
         for j in range(m):
             api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "team-%02d" % j}})
         time.sleep(1)
-        api.call("POST", "/_admin", {"reset_stats": True})
+        api.admin({"reset_stats": True})
         t0 = time.time()
         for i in range(n):
             api.call("POST", AIM + "/namespaces/team-%02d/aimservices" % (i % m), {
@@ -60,7 +58,7 @@ def main():
         t_created = time.time() - t0
 
         def count(kind):
-            return api.call("GET", "/_admin/stats")["writes"].get(kind, 0)
+            return api.stats()["writes"].get(kind, 0)
         while count("POST inferenceservices") < n:
             time.sleep(0.2)
         t_isvc = time.time() - t0
@@ -68,13 +66,13 @@ def main():
             time.sleep(0.2)
         t_status = time.time() - t0
         time.sleep(2)
-        stats = api.call("GET", "/_admin/stats")
+        stats = api.stats()
         writes = {k: v for k, v in stats["writes"].items()
                   if not k.endswith("leases") and not k.startswith("POST aimservices")}
         reads = {k: v for k, v in stats["read_kinds"].items() if not k.endswith("leases")}
-        api.call("POST", "/_admin", {"reset_stats": True})
+        api.admin({"reset_stats": True})
         time.sleep(12)  # two full resyncs of everything
-        idle = {k: v for k, v in api.call("GET", "/_admin/stats")["writes"].items() if not k.endswith("leases")}
+        idle = {k: v for k, v in api.stats()["writes"].items() if not k.endswith("leases")}
         peak = rss_peak(srv.proc.pid)
         ok = srv.metric('aimguard_reconcile_total{result="success"}')
         err = srv.metric('aimguard_reconcile_total{result="error"}')

@@ -16,7 +16,8 @@ from agharness import SRC, Server, run_cli, run_tests
 DOCS = [os.path.join(SRC, "README.md")] + sorted(glob.glob(os.path.join(SRC, "docs", "*.md")))
 # flags of other tools that the docs show in their own commands
 EXTERNAL = {"--cacert", "--data-binary", "--dry-run", "--overrides", "--type", "--client",
-            "--output-on-failure", "--latency", "--timeout", "--no-install-recommends", "--image"}
+            "--output-on-failure", "--latency", "--timeout", "--no-install-recommends", "--image",
+            "--build", "--install", "--prefix"}
 
 
 def doc_text():
@@ -45,6 +46,20 @@ def test_every_serve_flag_is_documented():
     cli = open(os.path.join(SRC, "docs", "cli.md")).read()
     missing = sorted(f for f in set(re.findall(r"--[a-z][a-z-]+", out)) - {"--help"} if "`" + f not in cli)
     assert not missing, "serve flags without a row in docs/cli.md: %s" % missing
+
+
+def test_build_options_and_docs_match():
+    """Every option() of CMakeLists.txt (and CTest's BUILD_TESTING) is documented, and
+    every -DAG_* the docs show is an option."""
+    cmake = open(os.path.join(SRC, "CMakeLists.txt")).read()
+    options = set(re.findall(r"^option\((AG_\w+)", cmake, re.M))
+    assert {"AG_SANITIZE", "AG_TSAN", "AG_FUZZ"} <= options, options
+    assert "include(CTest)" in cmake
+    text = "".join(doc_text().values())
+    undocumented = sorted(o for o in options | {"BUILD_TESTING"} if o not in text)
+    assert not undocumented, "build options no doc names: %s" % undocumented
+    unknown = sorted(set(re.findall(r"-D(AG_\w+)", text)) - options)
+    assert not unknown, "the docs show options CMakeLists.txt does not have: %s" % unknown
 
 
 def test_every_documented_metric_is_exported():

@@ -17,9 +17,8 @@ static char ca[400];
 
 static long sar_count(void)
 {
-    json_t *out = NULL;
-    ag_error err = {0};
-    if (ag_kube_get(admin_k, "/_admin", &out, NULL, &err))
+    json_t *out = fake_admin_state(admin_k);
+    if (!out)
         return -1;
     long n = (long)json_integer_value(json_object_get(out, "sar_count"));
     json_decref(out);

@@ -8,9 +8,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-sys.path.insert(0, os.path.dirname(__file__))
 from agharness import Server, review_for, run_tests
-from test_cluster_view import FakeAPI
+from fakeapi_client import FakeAPI
 
 POLICY = """apiVersion: policy.aimguard.io/v1alpha1
 kind: AdmissionPolicy
@@ -39,7 +38,7 @@ def decide(srv, user):
 
 
 def sar_count(api):
-    return api.call("GET", "/_admin")["sar_count"]
+    return api.admin_state()["sar_count"]
 
 
 def write_policy(srv, fail_closed):
@@ -53,7 +52,7 @@ def test_sar_allow_deny_cache_unreachable():
     api = FakeAPI()
     try:
         api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "team-a"}})
-        api.call("POST", "/_admin", {"reset_counters": True, "sar_rules": [
+        api.admin({"reset_counters": True, "sar_rules": [
             {"user": "alice", "verb": "use", "allowed": True, "reason": "RBAC: allowed by ClusterRoleBinding catalog"}]})
         # without the reconciler: its 16 watch caches listing at start would share the test
         # API server (one Python process) with the short review timeout this test uses
@@ -66,7 +65,7 @@ def test_sar_allow_deny_cache_unreachable():
             # allowed: one review per reference (model, template, the default runtime config)
             r, _ = decide(srv, "alice")
             assert r["allowed"] is True and "warnings" not in r, r
-            asked = api.call("GET", "/_admin")
+            asked = api.admin_state()
             assert asked["sar_count"] == 3, asked
             got = sorted((q["resourceAttributes"]["resource"], q["resourceAttributes"]["name"]) for q in asked["sar_requests"])
             assert got == [("aimclustermodels", "llama"), ("aimclusterruntimeconfigs", "default"),
@@ -90,17 +89,17 @@ def test_sar_allow_deny_cache_unreachable():
             assert decide(srv, "bob")[0]["allowed"] is False
             assert sar_count(api) == 6
             # after the cache's TTL the API server is asked again: a revoked grant shows
-            api.call("POST", "/_admin", {"sar_rules": []})
+            api.admin({"sar_rules": []})
             time.sleep(CACHE_S + 0.5)
             r, _ = decide(srv, "alice")
             assert r["allowed"] is False and "alice may not use it" in r["status"]["message"], r
             assert sar_count(api) == 9
-            api.call("POST", "/_admin", {"sar_rules": [{"user": "alice", "allowed": True}]})
+            api.admin({"sar_rules": [{"user": "alice", "allowed": True}]})
             time.sleep(CACHE_S + 0.5)
             assert decide(srv, "alice")[0]["allowed"] is True
             # a stalled API server: failClosed denies within the timeout and says why;
             # an answer still in the cache keeps deciding
-            api.call("POST", "/_admin", {"stall_seconds": TIMEOUT_MS / 1000 + 2})
+            api.admin({"stall_seconds": TIMEOUT_MS / 1000 + 2})
             r, took = decide(srv, "carol")
             print("stalled API server: denied after %.2f s (timeout %d ms)" % (took, TIMEOUT_MS))
             assert r["allowed"] is False, r
@@ -123,7 +122,7 @@ def test_sar_allow_deny_cache_unreachable():
             assert "admitted without knowing whether carol may use it: the Kubernetes API could not be reached" in warn, r
             assert "failClosed: false admits" in warn, r
             # the API server goes away altogether
-            api.call("POST", "/_admin", {"stall_seconds": 0})
+            api.admin({"stall_seconds": 0})
             api.proc.terminate()
             api.proc.wait()
             r, took = decide(srv, "dave")

@@ -1,19 +1,14 @@
 """The cluster view end to end: aimguard serve --kubeconfig against the test API
 server. A policy selecting namespaces by label follows label changes through the watch
 cache; when the API server goes away, the last known labels keep deciding."""
-import base64
-import json
 import os
 import shutil
-import ssl
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from agharness import SRC, Server, make_certs, review_for, run_tests
+from agharness import Server, review_for, run_tests
+from fakeapi_client import FakeAPI
 
 POLICY = """apiVersion: policy.aimguard.io/v1alpha1
 kind: AdmissionPolicy
@@ -29,55 +24,6 @@ spec:
 """
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "team-a"},
        "spec": {"hostNetwork": True, "containers": [{"name": "a", "image": "i"}]}}
-
-
-def die_with_parent():
-    """The test API server goes when the test does (PR_SET_PDEATHSIG), even on a crash."""
-    import ctypes
-    import signal as sig
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig.SIGTERM), 0, 0, 0)
-
-
-class FakeAPI:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="ag-fakeapi-")
-        self.certs = make_certs(os.path.join(self.dir, "certs"))
-        self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(SRC, "test", "kubeapi", "fakeapi.py"),
-                                      "--cert", os.path.join(self.certs, "tls.crt"),
-                                      "--key", os.path.join(self.certs, "tls.key"), "--token", "sekret"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                     preexec_fn=die_with_parent)
-        line = self.proc.stdout.readline()
-        assert line.startswith("PORT "), line
-        self.url = "https://localhost:%d" % int(line.split()[1])
-        self.ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
-
-    def call(self, method, path, body=None, ctype="application/json"):
-        for attempt in range(10):  # the test's own calls may meet an injected garbage answer
-            req = urllib.request.Request(self.url + path, method=method,
-                                         data=json.dumps(body).encode() if body is not None else None,
-                                         headers={"Authorization": "Bearer sekret", "Content-Type": ctype})
-            with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
-                data = r.read()
-            try:
-                return json.loads(data)
-            except ValueError:
-                time.sleep(0.1)
-        raise AssertionError("no valid answer from the test API server")
-
-    def kubeconfig(self):
-        ca = base64.b64encode(open(os.path.join(self.certs, "ca.crt"), "rb").read()).decode()
-        path = os.path.join(self.dir, "kubeconfig")
-        with open(path, "w") as f:
-            f.write("apiVersion: v1\nkind: Config\ncurrent-context: t\ncontexts:\n- name: t\n  context: {cluster: c, user: u}\n"
-                    "clusters:\n- name: c\n  cluster:\n    server: %s\n    certificate-authority-data: %s\n"
-                    "users:\n- name: u\n  user: {token: sekret}\n" % (self.url, ca))
-        return path
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def allowed(srv):
@@ -115,7 +61,7 @@ def test_namespace_labels_follow_the_cluster():
             # a watch stream cut in the middle of an event: the half event is dropped, the
             # cache watches again from the last version it applied and follows the cluster
             assert "watch failed" not in srv.logs(), srv.logs()[-3000:]
-            api.call("POST", "/_admin", {"cut_watches": True})
+            api.admin({"cut_watches": True})
             time.sleep(0.5)
             api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": "strict"}}},
                      "application/merge-patch+json")
@@ -127,17 +73,17 @@ def test_namespace_labels_follow_the_cluster():
             assert cut, srv.logs()[-3000:]
             print("after the cut:", cut[0])
             # a 410 forces a relist; the view survives it
-            api.call("POST", "/_admin", {"compact": True, "drop_watches": True})
+            api.admin({"compact": True, "drop_watches": True})
             api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": "strict"}}},
                      "application/merge-patch+json")
             wait_for(srv, False)
             # a slow API server and one that answers garbage: admission does not wait for it,
             # the watch cache relists when it can, and the labels it knows keep deciding
-            api.call("POST", "/_admin", {"stall_seconds": 3, "drop_watches": True})
+            api.admin({"stall_seconds": 3, "drop_watches": True})
             t0 = time.time()
             assert allowed(srv)["allowed"] is False
             assert time.time() - t0 < 0.5, "admission waited for the API server"
-            api.call("POST", "/_admin", {"stall_seconds": 0, "garbage": 3, "drop_watches": True})
+            api.admin({"stall_seconds": 0, "garbage": 3, "drop_watches": True})
             time.sleep(1.0)
             api.call("PATCH", "/api/v1/namespaces/team-a", {"metadata": {"labels": {"aimguard.io/profile": None}}},
                      "application/merge-patch+json")

@@ -7,10 +7,9 @@ import signal
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from agharness import Server, run_tests
-from test_cluster_view import FakeAPI
+from fakeapi_client import FakeAPI
 
 LEASE = 3  # seconds
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -19,7 +18,14 @@ import time
 import traceback
 
 SRC = os.environ.get("AG_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+# The one way every test finds the binary: $AG_BIN (ctest sets it to the build's own
+# binary); the release build's path is only the default of a test run by hand.
 BIN = os.environ.get("AG_BIN", os.path.join(SRC, "build", "aimguard"))
+# The build under test is instrumented by a sanitizer (ctest sets AG_SANITIZE and AG_TSAN
+# from the CMake options): valgrind cannot run its binary.
+INSTRUMENTED = any(os.environ.get(v, "OFF").upper() in ("ON", "1", "TRUE", "YES") for v in ("AG_SANITIZE", "AG_TSAN"))
+# The exit status ctest reports as "Skipped" (SKIP_RETURN_CODE in test/CMakeLists.txt).
+SKIP = 77
 SHARED = os.environ.get("AG_SHARED", os.path.join(SRC, "..", "shared"))
 REVIEWS = os.path.join(SHARED, "conformance", "admissionreview")
 if not os.path.isdir(REVIEWS):
@@ -258,6 +264,12 @@ def run_cli(*args, stdin=None, timeout=60):
     # stderr carries diagnostics and denials: never a value from the input
     assert_no_planted(p.stderr, "aimguard %s stderr" % (args[0] if args else ""))
     return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+def skip(reason):
+    """Ends a test script that cannot run in this build, and says why (ctest: Skipped)."""
+    print("skipped: " + reason, flush=True)
+    sys.exit(SKIP)
 
 
 def run_tests(module_globals):

@@ -13,10 +13,9 @@ import time
 
 import yaml
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "kube"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from agharness import SHARED, SRC, Server, run_cli, run_tests
-from test_cluster_view import FakeAPI
+from fakeapi_client import FakeAPI
 
 AIM = "/apis/aim.eai.amd.com/v1alpha1"
 SAMPLES = os.path.join(SHARED, "reference", "aim-samples")
@@ -80,11 +79,11 @@ class World:
 
     def stats(self):
         """The reconciler's writes since the last reset (the leader's Lease renewals aside)."""
-        st = self.api.call("GET", "/_admin/stats")
+        st = self.api.stats()
         return {k: v for k, v in st["writes"].items() if not k.endswith(" leases")}
 
     def reset(self):
-        self.api.call("POST", "/_admin", {"reset_stats": True})
+        self.api.admin({"reset_stats": True})
 
     def namespace(self, name):
         self.create("/api/v1/namespaces", {"metadata": {"name": name}})
