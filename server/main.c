@@ -12,7 +12,7 @@
 #include "aimguard/log.h"
 #include "aimguard/podspec.h"
 #include "aimguard/policy.h"
-#include "aimguard/server.h"
+#include "aimguard/serve.h"
 #include "aimguard/yaml.h"
 
 static const char usage[] =
@@ -124,8 +124,8 @@ static int number_flag(const char *flag, const char *text, unsigned long long lo
 
 static int cmd_serve(int argc, char **argv)
 {
-    ag_server_config c;
-    ag_server_config_defaults(&c);
+    ag_serve_config c;
+    ag_serve_config_defaults(&c);
     c.listen = env_or("AIMGUARD_LISTEN", c.listen);
     c.tls_cert = env_or("AIMGUARD_TLS_CERT", c.tls_cert);
     c.tls_key = env_or("AIMGUARD_TLS_KEY", c.tls_key);
@@ -317,7 +317,7 @@ static int cmd_serve(int argc, char **argv)
         c.threads = n > 0 && n < 64 ? (unsigned)n : 2;
     }
     ag_error err = {0};
-    if (ag_server_run(&c, &err)) {
+    if (ag_serve_run(&c, &err)) {
         ag_log(AG_LOG_ERROR, "aimguard cannot serve", "reason", err.msg, NULL);
         return 1;
     }

@@ -1,7 +1,11 @@
 /* The webhook and metrics listeners (libmicrohttpd + GnuTLS) and the admission route. */
-#include "server_int.h"
+#include "aimguard/http.h"
 
 #include <arpa/inet.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netdb.h>
@@ -14,6 +18,22 @@
 
 #include "aimguard/admission.h"
 #include "aimguard/log.h"
+#include "aimguard/tls.h"
+
+/* The listeners' state; request threads read it, serve's control loop sets it. */
+struct ag_http {
+    ag_http_config cfg;
+    ag_policy_holder *policies;
+    ag_metrics *metrics;
+    atomic_int ready, stopping, inflight;
+    atomic_ullong generation;
+    _Atomic(const ag_view *) view; /* published once the cluster view is complete */
+    struct MHD_Daemon *web, *mon;
+    /* libmicrohttpd's last message, kept so a listener that cannot start says why */
+    pthread_mutex_t mhd_log_mu;
+    char mhd_last[256];
+};
+typedef struct ag_http srv;
 
 enum route { R_NONE, R_MUTATE, R_VALIDATE, R_HEALTHZ, R_READYZ, R_METRICS };
 
@@ -188,7 +208,7 @@ static enum MHD_Result admit(srv *s, struct MHD_Connection *c, const exchange *x
     ag_admission_options opt = {x->route == R_MUTATE ? AG_MODE_MUTATE : AG_MODE_VALIDATE, time(NULL), 1, 0,
                                 JSON_COMPACT};
     ag_admission_result res;
-    ag_admission_handle(set, s->namespaces ? &s->view : NULL, &opt, r->body, r->len, &res);
+    ag_admission_handle(set, atomic_load(&s->view), &opt, r->body, r->len, &res);
     ag_policy_set_unref(set);
     char *body = res.body;
     res.body = NULL; /* handed to libmicrohttpd, which frees it */
@@ -211,10 +231,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * limit is refused at once, so that it is never read. */
         enum route rt = route_of(url);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if ((rt == R_MUTATE || rt == R_VALIDATE) && cl && strtoull(cl, NULL, 10) > s->cfg->max_body) {
+        if ((rt == R_MUTATE || rt == R_VALIDATE) && cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
             exchange x = {rt, method, url, NULL};
             return reply_text(s, c, &x, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than the limit of %zu bytes\n",
-                              s->cfg->max_body);
+                              s->cfg.max_body);
         }
         r = calloc(1, sizeof *r);
         if (!r)
@@ -268,7 +288,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (r->too_large || r->len + n > s->cfg->max_body) {
+        if (r->too_large || r->len + n > s->cfg.max_body) {
             r->too_large = 1;
             return MHD_YES;
         }
@@ -276,8 +296,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             size_t nc = r->cap ? r->cap : 16384;
             while (nc < r->len + n + 1)
                 nc *= 2;
-            if (nc > s->cfg->max_body + 1)
-                nc = s->cfg->max_body + 1;
+            if (nc > s->cfg.max_body + 1)
+                nc = s->cfg.max_body + 1;
             char *nb = realloc(r->body, nc);
             if (!nb)
                 return MHD_NO;
@@ -291,7 +311,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->too_large)
         return reply_text(s, c, &x, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than the limit of %zu bytes\n",
-                          s->cfg->max_body);
+                          s->cfg.max_body);
     return admit(s, c, &x, r);
 }
 
@@ -389,7 +409,7 @@ static int open_listener(const char *listen_spec, const struct sockaddr_storage 
     return fd;
 }
 
-int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, int *v6,
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, int *v6,
                  ag_error *err)
 {
     char host[256];
@@ -431,10 +451,10 @@ int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, 
     "+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:" \
     "-RSA-PSK:-DHE-RSA:%SERVER_PRECEDENCE"
 
-struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics, ag_error *err)
+static struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics, ag_error *err)
 {
     struct sockaddr_storage ss;
-    socklen_t len;
+    socklen_t len = 0;
     int v6 = 0;
     if (parse_listen(listen, &ss, &len, &v6, err))
         return NULL;
@@ -446,14 +466,14 @@ struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics
     pthread_mutex_unlock(&s->mhd_log_mu);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0) | (v6 ? MHD_USE_IPv6 : 0);
-    unsigned threads = metrics ? 1 : s->cfg->threads;
+    unsigned threads = metrics ? 1 : s->cfg.threads;
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s}, /* first: it logs the rest */
         {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
          threads > 1 ? threads : 1024, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->conn_timeout, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, metrics ? 64 : s->cfg->max_connections, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.conn_timeout, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, metrics ? 64 : s->cfg.max_connections, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
         {tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, (void *)AG_TLS_PRIORITIES},
         {tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, ag_tls_callback()},
@@ -471,4 +491,88 @@ struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics
         pthread_mutex_unlock(&s->mhd_log_mu);
     }
     return d;
+}
+
+ag_http *ag_http_new(const ag_http_config *c)
+{
+    ag_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->cfg = *c;
+    h->policies = c->policies;
+    h->metrics = c->metrics;
+    pthread_mutex_init(&h->mhd_log_mu, NULL);
+    return h;
+}
+
+int ag_http_listen(ag_http *h, const char *listen, int tls, int metrics, ag_error *err)
+{
+    struct MHD_Daemon *d = start_daemon(h, listen, tls, metrics, err);
+    if (!d)
+        return AG_EIO;
+    if (metrics)
+        h->mon = d;
+    else
+        h->web = d;
+    return 0;
+}
+
+unsigned ag_http_port(const ag_http *h, int metrics)
+{
+    struct MHD_Daemon *d = h ? (metrics ? h->mon : h->web) : NULL;
+    const union MHD_DaemonInfo *i = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    return i ? i->port : 0;
+}
+
+void ag_http_set_view(ag_http *h, const ag_view *view)
+{
+    atomic_store(&h->view, view);
+}
+
+void ag_http_set_generation(ag_http *h, uint64_t generation)
+{
+    atomic_store(&h->generation, generation);
+}
+
+void ag_http_set_ready(ag_http *h)
+{
+    atomic_store(&h->ready, 1);
+}
+
+int ag_http_ready(const ag_http *h)
+{
+    return atomic_load(&((ag_http *)h)->ready);
+}
+
+void ag_http_quiesce(ag_http *h)
+{
+    atomic_store(&h->stopping, 1);
+    MHD_socket lsock = h->web ? MHD_quiesce_daemon(h->web) : MHD_INVALID_SOCKET;
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+}
+
+unsigned ag_http_inflight(const ag_http *h)
+{
+    int n = atomic_load(&((ag_http *)h)->inflight);
+    return n > 0 ? (unsigned)n : 0;
+}
+
+void ag_http_stop_webhook(ag_http *h)
+{
+    if (h && h->web) {
+        MHD_stop_daemon(h->web);
+        h->web = NULL;
+    }
+}
+
+void ag_http_free(ag_http *h)
+{
+    if (!h)
+        return;
+    ag_http_stop_webhook(h);
+    if (h->mon)
+        MHD_stop_daemon(h->mon);
+    pthread_mutex_destroy(&h->mhd_log_mu);
+    free(h);
 }

@@ -1,17 +1,20 @@
-/* `aimguard serve`: the webhook listener, the metrics listener and the control loop
- * (signals, certificate and policy reloads) that runs on the calling thread.
+/* `aimguard serve`: the process. It loads the policies and the certificate, starts the
+ * listeners (aimguard/http.h), the cluster view, the SubjectAccessReview cache, the
+ * reconciler and leader election, then runs the control loop on the calling thread:
+ * signals, and periodic jobs (certificate and policy reloads, exception expiry notes)
+ * until SIGTERM/SIGINT.
  *
- * Threads: libmicrohttpd's pool (one epoll thread per CPU) answers requests; the
- * caller's thread runs the control loop until SIGTERM/SIGINT. Request threads only
- * read immutable snapshots (policies, certificate pairs) and atomic counters. */
-#ifndef AIMGUARD_SERVER_H
-#define AIMGUARD_SERVER_H
+ * Threads: libmicrohttpd's pool answers requests; the caller's thread runs the control
+ * loop, the only writer of the published policy snapshot and the certificate store.
+ * Request threads only read immutable snapshots and atomic counters. */
+#ifndef AIMGUARD_SERVE_H
+#define AIMGUARD_SERVE_H
 
 #include <stddef.h>
 #include "aimguard/error.h"
 #include "aimguard/reconcile.h"
 
-typedef struct ag_server_config {
+typedef struct ag_serve_config {
     const char *listen;          /* "0.0.0.0:9443", "127.0.0.1:9443", "[::1]:9443" */
     const char *metrics_listen;  /* "" or "off" disables the metrics listener */
     int metrics_insecure;        /* metrics over plain HTTP */
@@ -33,10 +36,10 @@ typedef struct ag_server_config {
     ag_reconcile_config reconcile_cfg; /* policies and metrics are filled in by the server */
     long sar_timeout_ms;         /* one SubjectAccessReview on the request path (2000) */
     long sar_cache_ms;           /* how long its allowed/denied answers are kept (10000) */
-} ag_server_config;
+} ag_serve_config;
 
-void ag_server_config_defaults(ag_server_config *c);
+void ag_serve_config_defaults(ag_serve_config *c);
 /* Runs until SIGTERM or SIGINT; 0 on a clean stop. */
-int ag_server_run(const ag_server_config *c, ag_error *err);
+int ag_serve_run(const ag_serve_config *c, ag_error *err);
 
 #endif
