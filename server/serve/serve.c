@@ -42,26 +42,6 @@ typedef struct srv {
     ag_view view;
 } srv;
 
-void ag_serve_config_defaults(ag_serve_config *c)
-{
-    memset(c, 0, sizeof *c);
-    c->listen = "0.0.0.0:9443";
-    c->metrics_listen = "0.0.0.0:8443";
-    c->tls_cert = "/etc/aimguard/tls/tls.crt";
-    c->tls_key = "/etc/aimguard/tls/tls.key";
-    c->policies = "/etc/aimguard/policies";
-    c->max_body = 3u << 20;
-    c->default_action = -1;
-    c->shutdown_grace = 10;
-    c->conn_timeout = 30;
-    c->max_connections = 4096;
-    c->lease_seconds = 15;
-    c->reconcile = 1;
-    ag_reconcile_config_defaults(&c->reconcile_cfg);
-    c->sar_timeout_ms = 2000;
-    c->sar_cache_ms = 10000;
-}
-
 static void on_lease_renewed(void *ctx, double until)
 {
     srv *s = ctx;
