@@ -40,7 +40,14 @@ typedef struct srv {
     ag_reconciler *reconciler;   /* when a cluster is configured and --reconcile on */
     ag_authz *authz;             /* SubjectAccessReviews (view.access), with a cluster */
     ag_view view;
+    int ifd;                     /* inotify: a wake-up for the reload jobs, or -1 */
+    uint64_t fp;                 /* fingerprint of the policy files serving (or refused) */
+    uint64_t generation;         /* of the policies serving */
 } srv;
+
+/* A burst of writes (an editor, a ConfigMap's ..data swap) settles for this long before
+ * the reload jobs look at the files. */
+#define RELOAD_DEBOUNCE_MS 150
 
 static void on_lease_renewed(void *ctx, double until)
 {
@@ -313,6 +320,52 @@ static int start_cluster_view(srv *s, ag_error *err)
     return 0;
 }
 
+/* job "certificates": a new certificate pair on disk is checked and swapped in */
+static void job_certificates(void *ctx)
+{
+    reload_tls(ctx);
+}
+
+/* job "policies": the files' fingerprint changed: load them; a good set is published,
+ * the reconciler resyncs (generated pod specs may change), and readiness turns on */
+static void job_policies(void *ctx)
+{
+    srv *s = ctx;
+    uint64_t nfp = policy_fingerprint(s->cfg->policies);
+    if (nfp == s->fp)
+        return;
+    s->fp = nfp;
+    if (load_policies(s, s->generation + 1) == 0) {
+        s->generation++;
+        ag_reconciler_resync(s->reconciler);
+        if (!ag_http_ready(s->http)) {
+            ag_http_set_ready(s->http);
+            write_ready_file(s, s->cfg->ready_file);
+        }
+    }
+    /* directories may have come or gone: watch the current ones */
+    if (s->ifd >= 0)
+        close(s->ifd);
+    s->ifd = watch_setup(s);
+}
+
+/* job "exception-expiry" (daily): exceptions expiring within a week are logged, and
+ * those expired since the load count as policy warnings from now on */
+static void job_exception_expiry(void *ctx)
+{
+    srv *s = ctx;
+    time_t now = time(NULL);
+    ag_policy_set *cur = ag_policy_holder_acquire(s->policies);
+    char *soon = ag_policy_expiring(cur, now, 7 * 24 * 3600);
+    if (soon && *soon)
+        ag_log(AG_LOG_WARN, "policy exceptions expire within a week", "exceptions", soon, NULL);
+    free(soon);
+    ag_diags warns = {0};
+    ag_metrics_policy_warnings(s->metrics, ag_policy_warnings(cur, now, &warns));
+    ag_diags_clear(&warns);
+    ag_policy_set_unref(cur);
+}
+
 int ag_serve_run(const ag_serve_config *cfg, ag_error *err)
 {
     srv s = {0};
@@ -346,9 +399,9 @@ int ag_serve_run(const ag_serve_config *cfg, ag_error *err)
         goto out;
     ag_tls_install(s.tls);
     ag_metrics_tls(s.metrics, 1, ag_tls_not_after(s.tls));
-    uint64_t generation = 1;
-    uint64_t fp = policy_fingerprint(cfg->policies);
-    int have_policies = load_policies(&s, generation) == 0;
+    s.generation = 1;
+    s.fp = policy_fingerprint(cfg->policies);
+    int have_policies = load_policies(&s, s.generation) == 0;
     if ((rc = ag_http_listen(s.http, cfg->listen, 1, 0, err)))
         goto out;
     int metrics_on = cfg->metrics_listen && *cfg->metrics_listen && strcmp(cfg->metrics_listen, "off");
@@ -370,11 +423,18 @@ int ag_serve_run(const ag_serve_config *cfg, ag_error *err)
                "policies", cfg->policies, NULL);
     }
 
-    int ifd = watch_setup(&s);
-    time_t last_expiry_note = time(NULL);
+    s.ifd = watch_setup(&s);
+    /* the control loop's periodic work (docs/architecture.md lists it) */
+    serve_job jobs[] = {
+        {"certificates", 1000, 1, job_certificates, 0, 0},
+        {"policies", 1000, 1, job_policies, 0, 0},
+        {"exception-expiry", 24 * 3600 * 1000LL, 0, job_exception_expiry, 0, 0},
+    };
+    size_t njobs = sizeof jobs / sizeof jobs[0];
+    serve_jobs_start(jobs, njobs, serve_now_ms());
     for (;;) {
-        struct pollfd pf[2] = {{sfd, POLLIN, 0}, {ifd, POLLIN, 0}};
-        int n = poll(pf, ifd >= 0 ? 2 : 1, 1000);
+        struct pollfd pf[2] = {{sfd, POLLIN, 0}, {s.ifd, POLLIN, 0}};
+        int n = poll(pf, s.ifd >= 0 ? 2 : 1, serve_jobs_timeout(jobs, njobs, serve_now_ms()));
         if (n > 0 && (pf[0].revents & POLLIN)) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -383,48 +443,16 @@ int ag_serve_run(const ag_serve_config *cfg, ag_error *err)
                 break;
             }
         }
-        if (n > 0 && ifd >= 0 && (pf[1].revents & POLLIN)) {
+        if (n > 0 && s.ifd >= 0 && (pf[1].revents & POLLIN)) {
             char buf[8192];
-            /* debounce: let a burst of writes (an editor, a ConfigMap swap) settle */
-            struct timespec ts = {0, 150 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-            while (read(ifd, buf, sizeof buf) > 0)
+            while (read(s.ifd, buf, sizeof buf) > 0)
                 ;
+            serve_jobs_kick(jobs, njobs, serve_now_ms() + RELOAD_DEBOUNCE_MS);
         }
-        reload_tls(&s);
-        uint64_t nfp = policy_fingerprint(cfg->policies);
-        if (nfp != fp) {
-            fp = nfp;
-            if (load_policies(&s, generation + 1) == 0) {
-                generation++;
-                ag_reconciler_resync(s.reconciler);
-                if (!ag_http_ready(s.http)) {
-                    ag_http_set_ready(s.http);
-                    write_ready_file(&s, cfg->ready_file);
-                }
-            }
-            /* directories may have come or gone: watch the current ones */
-            if (ifd >= 0)
-                close(ifd);
-            ifd = watch_setup(&s);
-        }
-        time_t now = time(NULL);
-        if (now - last_expiry_note > 24 * 3600) {
-            last_expiry_note = now;
-            ag_policy_set *cur = ag_policy_holder_acquire(s.policies);
-            char *soon = ag_policy_expiring(cur, now, 7 * 24 * 3600);
-            if (soon && *soon)
-                ag_log(AG_LOG_WARN, "policy exceptions expire within a week", "exceptions", soon, NULL);
-            free(soon);
-            /* exceptions that expired since the load are warnings from now on */
-            ag_diags warns = {0};
-            ag_metrics_policy_warnings(s.metrics, ag_policy_warnings(cur, now, &warns));
-            ag_diags_clear(&warns);
-            ag_policy_set_unref(cur);
-        }
+        serve_jobs_run_due(jobs, njobs, serve_now_ms(), &s);
     }
-    if (ifd >= 0)
-        close(ifd);
+    if (s.ifd >= 0)
+        close(s.ifd);
 
     ag_http_quiesce(s.http);
     for (unsigned i = 0; i < cfg->shutdown_grace * 10 && ag_http_inflight(s.http) > 0; i++) {

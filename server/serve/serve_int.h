@@ -13,4 +13,25 @@
 int policy_digest(const char *path, char *out, size_t cap);
 size_t policy_failing_files(const ag_diags *d);
 
+/* jobs.c: the control loop's periodic work, one named job per task, each with a period
+ * (Redis's run_with_period). Control-loop thread only. */
+typedef struct serve_job {
+    const char *name;
+    long long period_ms;
+    int on_file_event;    /* brought forward by a file event, after the debounce */
+    void (*run)(void *ctx);
+    long long due;        /* next run, monotonic ms */
+    unsigned long long runs;
+} serve_job;
+
+long long serve_now_ms(void);
+/* Each job first runs one period after now. */
+void serve_jobs_start(serve_job *jobs, size_t n, long long now);
+/* Milliseconds until the next job is due (0 when one is late; at most 60 s). */
+int serve_jobs_timeout(const serve_job *jobs, size_t n, long long now);
+/* The file-event jobs run at `at` at the latest (never later than already due). */
+void serve_jobs_kick(serve_job *jobs, size_t n, long long at);
+/* Runs every job due at now; each is next due one period after now. */
+void serve_jobs_run_due(serve_job *jobs, size_t n, long long now, void *ctx);
+
 #endif
