@@ -7,6 +7,8 @@
 #define AIMGUARD_ADMISSION_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 #include <jansson.h>
 #include "aimguard/error.h"
 
@@ -57,5 +59,60 @@ void ag_decision_annotate(ag_decision *d, const char *key, const char *value);
 
 /* The AdmissionReview response for req (uid echoed); new reference. */
 json_t *ag_review_response(const ag_request *req, const ag_decision *d);
+
+/* The admission flow, assembled once for every caller (the webhook route, `aimguard
+ * eval`, the OOM test, the fuzzer), in three phases:
+ *   decode  body bytes -> ag_request; a bad body is a 400 with a one-line reason that
+ *           never quotes the body
+ *   decide  ag_decide() on the caller's snapshot (none: 503); an evaluation failure is
+ *           a denial with code 500 that says so, never a lost decision
+ *   encode  the AdmissionReview response -> body (500 when it cannot be built)
+ * The caller finishes the answer (the HTTP layer logs, counts and sends it).
+ * Ownership: the result owns body, req and decision; ag_admission_result_clear()
+ * releases them. The snapshot and view are borrowed. Thread-safety: reentrant. */
+typedef struct ag_policy_set ag_policy_set; /* aimguard/policy.h */
+struct ag_view;                             /* aimguard/view.h */
+
+typedef enum {
+    AG_OUTCOME_ALLOWED = 0, AG_OUTCOME_PATCHED, AG_OUTCOME_WARNED, AG_OUTCOME_DENIED,
+    AG_OUTCOME_ERROR
+} ag_outcome;
+/* "allowed", "patched", "warned", "denied", "error": the decision label of logs and metrics */
+const char *ag_outcome_name(ag_outcome o);
+
+typedef struct ag_admission_options {
+    int mode;           /* AG_MODE_MUTATE, AG_MODE_VALIDATE or AG_MODE_BOTH (aimguard/policy.h) */
+    time_t now;         /* the clock exceptions expire by */
+    int consumable;     /* ag_decide may change the decoded object in place (the server) */
+    int no_body;        /* stop after decide: no response body (eval's own outputs) */
+    size_t json_flags;  /* jansson json_dumps() flags of a 200 body (JSON_COMPACT for the wire) */
+} ag_admission_options;
+
+typedef struct ag_admission_result {
+    int status;               /* HTTP status: 200 (an AdmissionReview response), 400, 500, 503 */
+    const char *content_type; /* of body: "application/json" or "text/plain; charset=utf-8" */
+    char *body;               /* the answer (owned); NULL only when memory ran out or no_body */
+    size_t len;
+    ag_outcome outcome;
+    ag_error err;             /* why, when a phase failed (outcome error) */
+    int decoded;              /* req holds the request (its uid, kind, ... are valid) */
+    int decided;              /* a snapshot judged it: decision is ag_decide's answer, or
+                                 the denial that replaced its failure */
+    ag_request req;
+    ag_decision decision;     /* ag_decide's answer, or the denial that replaced a failure */
+    uint64_t generation;      /* of the snapshot that decided; 0 when none did */
+} ag_admission_result;
+
+/* decode -> decide -> encode of one AdmissionReview body. Always fills res (a status
+ * and, memory permitting, a body to send); returns 0 when the request was decided, or a
+ * negative AG_E* with res->err when a phase failed (res->status says what to answer). */
+int ag_admission_handle(const ag_policy_set *set, const struct ag_view *view,
+                        const ag_admission_options *opt, const char *body, size_t len,
+                        ag_admission_result *res);
+/* decide -> encode of a request built by the caller (ag_request_synthesize): takes
+ * ownership of *req (it is moved into res->req and *req zeroed). Same return. */
+int ag_admission_run(const ag_policy_set *set, const struct ag_view *view,
+                     const ag_admission_options *opt, ag_request *req, ag_admission_result *res);
+void ag_admission_result_clear(ag_admission_result *res); /* NULL is a no-op */
 
 #endif

@@ -21,6 +21,10 @@ void ag_metrics_free(ag_metrics *m);
  * ("allowed"/"patched"/"denied"/"warned"/"error"), and its duration. */
 void ag_metrics_request(ag_metrics *m, const char *route, const char *kind,
                         const char *operation, const char *decision, double seconds);
+/* One HTTP response of the webhook or metrics listener, whatever it answered (404, 405,
+ * 413, 415 and 400s included): route is "mutate", "validate", "healthz", "readyz",
+ * "metrics" or anything else for "other" (never the path: it is the client's text). */
+void ag_metrics_response(ag_metrics *m, const char *route, unsigned code);
 void ag_metrics_inflight(ag_metrics *m, int delta);
 void ag_metrics_policy_reload(ag_metrics *m, int ok, uint64_t generation, int64_t when);
 /* The outcome of the latest policy load (ok or not), how many files it refused, and on

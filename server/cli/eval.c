@@ -106,8 +106,10 @@ static void record_error(eval_run *r, const eval_item *it, const char *msg)
     }
 }
 
-static void record(eval_run *r, const eval_item *it, const ag_request *req, const ag_decision *dec)
+static void record(eval_run *r, const eval_item *it, const ag_admission_result *a)
 {
+    const ag_request *req = &a->req;
+    const ag_decision *dec = &a->decision;
     int res = !dec->allowed ? R_DENIED : json_array_size(dec->warnings) ? R_WARNED : R_ALLOWED;
     int mutated = dec->patch && json_array_size(dec->patch) > 0 && dec->allowed;
     r->count[res]++;
@@ -156,15 +158,10 @@ static void record(eval_run *r, const eval_item *it, const ag_request *req, cons
         json_array_append_new(r->results, o);
         break;
     }
-    case OUT_REVIEW: {
-        json_t *resp = ag_review_response(req, dec);
-        char *text = resp ? json_dumps(resp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-        if (text)
-            printf("%s\n", text);
-        free(text);
-        json_decref(resp);
+    case OUT_REVIEW:
+        if (a->body)
+            printf("%s\n", a->body);
         break;
-    }
     default:
         json_array_append(r->objects, dec->object_after ? dec->object_after : obj);
         break;
@@ -209,6 +206,9 @@ static json_t *old_for(const eval_items *items, const eval_items *olds, json_t *
     return NULL;
 }
 
+/* One object through the admission flow of admission/: an AdmissionReview as its bytes
+ * (decode -> decide -> encode, as the webhook), any other object as a request built
+ * around it (decide -> encode). The response body is made only for -o review. */
 static void judge(eval_run *r, const eval_item *it, json_t *old)
 {
     if (it->error) {
@@ -216,32 +216,33 @@ static void judge(eval_run *r, const eval_item *it, json_t *old)
         return;
     }
     ag_error err = {0};
-    ag_request req;
+    ag_admission_options opt = {r->mode, r->now, 0, r->out != OUT_REVIEW, JSON_INDENT(2) | JSON_PRESERVE_ORDER};
+    ag_admission_result res;
+    int rc;
     const char *kind = json_string_value(json_object_get(it->obj, "kind"));
     if (kind && !strcmp(kind, "AdmissionReview")) {
         char *text = json_dumps(it->obj, JSON_COMPACT);
-        int drc = text ? ag_request_decode(text, strlen(text), &req, &err)
-                       : ag_error_set(&err, AG_ENOMEM, "out of memory");
-        free(text);
-        if (drc) {
-            record_error(r, it, err.msg);
+        if (!text) {
+            record_error(r, it, "out of memory");
             return;
         }
+        rc = ag_admission_handle(r->set, r->view, &opt, text, strlen(text), &res);
+        free(text);
     } else {
+        ag_request req;
         int del = !strcmp(r->operation, "DELETE");
         if (ag_request_synthesize(&req, del ? NULL : it->obj, del ? it->obj : old, r->operation, r->ns, r->user,
                                   r->groups, r->ngroups, &err)) {
             record_error(r, it, err.msg);
             return;
         }
+        rc = ag_admission_run(r->set, r->view, &opt, &req, &res);
     }
-    ag_decision dec;
-    if (ag_decide(r->set, &req, r->view, r->mode, r->now, &dec, &err))
-        record_error(r, it, err.msg);
+    if (rc)
+        record_error(r, it, res.err.msg);
     else
-        record(r, it, &req, &dec);
-    ag_decision_clear(&dec);
-    ag_request_clear(&req);
+        record(r, it, &res);
+    ag_admission_result_clear(&res);
 }
 
 static void finish(eval_run *r)

@@ -1,7 +1,11 @@
 /* The webhook and metrics listeners (libmicrohttpd + GnuTLS) and the admission route. */
-#include "server_int.h"
+#include "aimguard/http.h"
 
 #include <arpa/inet.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netdb.h>
@@ -12,7 +16,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aimguard/admission.h"
 #include "aimguard/log.h"
+#include "aimguard/tls.h"
+
+/* The listeners' state; request threads read it, serve's control loop sets it. */
+struct ag_http {
+    ag_http_config cfg;
+    ag_policy_holder *policies;
+    ag_metrics *metrics;
+    atomic_int ready, stopping, inflight;
+    atomic_ullong generation;
+    _Atomic(const ag_view *) view; /* published once the cluster view is complete */
+    struct MHD_Daemon *web, *mon;
+    /* libmicrohttpd's last message, kept so a listener that cannot start says why */
+    pthread_mutex_t mhd_log_mu;
+    char mhd_last[256];
+};
+typedef struct ag_http srv;
 
 enum route { R_NONE, R_MUTATE, R_VALIDATE, R_HEALTHZ, R_READYZ, R_METRICS };
 
@@ -53,9 +74,102 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const ch
     return ret;
 }
 
-static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned code, const char *fmt, ...)
+static const char *const route_names[] = {"other", "mutate", "validate", "healthz", "readyz", "metrics"};
+
+/* One request as the finishing point sees it: where it went and when it started. */
+typedef struct exchange {
+    enum route route;
+    const char *method, *url;
+    const struct timespec *start; /* NULL: refused before anything was read (0 s) */
+} exchange;
+
+static void count_audits(srv *s, const ag_decision *d)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(d->audit, key, v) {
+        const char *dot = strchr(key, '.');
+        if (dot && strncmp(dot, ".exception.", 11)) {
+            char pol[64];
+            snprintf(pol, sizeof pol, "%.*s", (int)(dot - key), key);
+            ag_metrics_audit(s->metrics, pol);
+        }
+    }
+}
+
+static void log_decision(const exchange *x, const ag_admission_result *a, double dur)
+{
+    const ag_request *req = &a->req;
+    const char *decision = ag_outcome_name(a->outcome);
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:b}",
+                          "uid", req->uid, "route", route_names[x->route], "kind", req->kind, "namespace",
+                          req->namespace_, "name", req->name, "operation", req->operation,
+                          "user", req->username, "decision", decision, "duration_ms",
+                          dur * 1000.0, "policyGeneration", (json_int_t)a->generation, "dryRun",
+                          req->dry_run);
+    if (f && a->decision.message)
+        json_object_set_new(f, "reason", json_string(a->decision.message));
+    if (f && a->decision.patch)
+        json_object_set_new(f, "patchOps", json_integer((json_int_t)json_array_size(a->decision.patch)));
+    ag_log_json(AG_LOG_INFO, "admission", f);
+    json_decref(f);
+}
+
+/* Every answer of both listeners ends here, once: it is counted (by route and status,
+ * and admission routes also by decision), logged, then queued. A decided admission
+ * logs its decision at info; a refusal (404, 405, 413, 415, a bad body, no policies)
+ * logs why at warn (error for 5xx); probes and scrapes log at debug only, since the
+ * kubelet and Prometheus ask every few seconds. */
+static enum MHD_Result finish(srv *s, struct MHD_Connection *c, const exchange *x, unsigned status,
+                              const char *type, char *body, size_t len, int must_free,
+                              const ag_admission_result *adm)
+{
+    if (!body && must_free) { /* its maker ran out of memory */
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        type = "text/plain; charset=utf-8";
+        body = (char *)"out of memory\n";
+        len = strlen(body);
+        must_free = 0;
+    }
+    double dur = x->start ? since(x->start) : 0.0;
+    const char *route = route_names[x->route];
+    ag_metrics_response(s->metrics, route, status);
+    int admission = x->route == R_MUTATE || x->route == R_VALIDATE;
+    int decided = adm && adm->decided;
+    if (admission) {
+        ag_metrics_request(s->metrics, route, decided ? adm->req.kind : "", decided ? adm->req.operation : "",
+                           decided ? ag_outcome_name(adm->outcome) : "error", dur);
+        if (decided)
+            count_audits(s, &adm->decision);
+    }
+    if (decided) {
+        if (ag_log_enabled(AG_LOG_INFO))
+            log_decision(x, adm, dur);
+    } else if (adm && !adm->decoded) {
+        ag_log(AG_LOG_WARN, "bad admission request", "route", route, "reason", adm->err.msg, NULL);
+    } else {
+        int probe = x->route == R_HEALTHZ || x->route == R_READYZ || x->route == R_METRICS;
+        ag_log_level lv = probe || status < 400 ? AG_LOG_DEBUG : status >= 500 ? AG_LOG_ERROR : AG_LOG_WARN;
+        if (ag_log_enabled(lv)) {
+            char code[8], ms[32], path[160], reason[256] = "";
+            snprintf(code, sizeof code, "%u", status);
+            snprintf(ms, sizeof ms, "%.3f", dur * 1000.0);
+            /* the path is the client's text: cut, never used as a label */
+            snprintf(path, sizeof path, "%.128s", x->url ? x->url : "");
+            if (status >= 400 && body && !strncmp(type, "text/", 5))
+                snprintf(reason, sizeof reason, "%.*s", (int)strcspn(body, "\n"), body);
+            ag_log(lv, status >= 400 ? "request refused" : "request", "route", route, "method",
+                   x->method ? x->method : "", "path", path, "status", code, "duration_ms", ms, "reason",
+                   *reason ? reason : NULL, NULL);
+        }
+    }
+    return respond(c, status, type, body, len, must_free);
+}
+
+static enum MHD_Result reply_text(srv *s, struct MHD_Connection *c, const exchange *x, unsigned code,
+                                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static enum MHD_Result reply_text(srv *s, struct MHD_Connection *c, const exchange *x, unsigned code,
+                                  const char *fmt, ...)
 {
     char *buf = NULL;
     va_list ap;
@@ -63,8 +177,8 @@ static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned code, con
     int n = vasprintf(&buf, fmt, ap);
     va_end(ap);
     if (n < 0)
-        return MHD_NO;
-    return respond(c, code, "text/plain; charset=utf-8", buf, (size_t)n, 1);
+        return finish(s, c, x, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", NULL, 0, 1, NULL);
+    return finish(s, c, x, code, "text/plain; charset=utf-8", buf, (size_t)n, 1, NULL);
 }
 
 static enum route route_of(const char *url)
@@ -86,80 +200,21 @@ static int json_content_type(const char *ct)
     return !strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-static void count_audits(srv *s, const ag_decision *d)
+/* The admission route: the one flow of admission/ (decode -> decide -> encode) on the
+ * current snapshot and cluster view, then the finishing point. */
+static enum MHD_Result admit(srv *s, struct MHD_Connection *c, const exchange *x, req_ctx *r)
 {
-    const char *key;
-    json_t *v;
-    json_object_foreach(d->audit, key, v) {
-        const char *dot = strchr(key, '.');
-        if (dot && strncmp(dot, ".exception.", 11)) {
-            char pol[64];
-            snprintf(pol, sizeof pol, "%.*s", (int)(dot - key), key);
-            ag_metrics_audit(s->metrics, pol);
-        }
-    }
-}
-
-static enum MHD_Result admit(srv *s, struct MHD_Connection *c, req_ctx *r)
-{
-    const char *route = r->route == R_MUTATE ? "mutate" : "validate";
-    ag_request req;
-    ag_error err = {0};
-    if (ag_request_decode(r->body ? r->body : "", r->len, &req, &err)) {
-        ag_metrics_request(s->metrics, route, "", "", "error", since(&r->start));
-        ag_log(AG_LOG_WARN, "bad admission request", "route", route, "reason", err.msg, NULL);
-        return respond_text(c, MHD_HTTP_BAD_REQUEST, "bad AdmissionReview: %s\n", err.msg);
-    }
     ag_policy_set *set = ag_policy_holder_acquire(s->policies);
-    if (!set) {
-        ag_request_clear(&req);
-        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no valid policies are loaded\n");
-    }
-    ag_decision d;
-    req.consumable = 1;
-    int rc = ag_decide(set, &req, s->namespaces ? &s->view : NULL,
-                       r->route == R_MUTATE ? AG_MODE_MUTATE : AG_MODE_VALIDATE,
-                       time(NULL), &d, &err);
-    uint64_t gen = ag_policy_set_generation(set);
+    ag_admission_options opt = {x->route == R_MUTATE ? AG_MODE_MUTATE : AG_MODE_VALIDATE, time(NULL), 1, 0,
+                                JSON_COMPACT};
+    ag_admission_result res;
+    ag_admission_handle(set, atomic_load(&s->view), &opt, r->body, r->len, &res);
     ag_policy_set_unref(set);
-    if (rc) {
-        /* never lose a decision: an evaluation failure is a denial that says so */
-        ag_decision_clear(&d);
-        ag_decision_init(&d);
-        d.allowed = 0;
-        d.code = 500;
-        d.message = NULL;
-        if (asprintf(&d.message, "aimguard could not evaluate this request: %s", err.msg) < 0)
-            d.message = NULL;
-    }
-    json_t *resp = ag_review_response(&req, &d);
-    char *out = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
-    json_decref(resp);
-    const char *decision = rc ? "error" : !d.allowed ? "denied"
-                           : json_array_size(d.patch) ? "patched"
-                           : json_array_size(d.warnings) ? "warned" : "allowed";
-    double dur = since(&r->start);
-    ag_metrics_request(s->metrics, route, req.kind, req.operation, decision, dur);
-    count_audits(s, &d);
-    if (ag_log_enabled(AG_LOG_INFO)) {
-        json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:b}",
-                              "uid", req.uid, "route", route, "kind", req.kind, "namespace",
-                              req.namespace_, "name", req.name, "operation", req.operation,
-                              "user", req.username, "decision", decision, "duration_ms",
-                              dur * 1000.0, "policyGeneration", (json_int_t)gen, "dryRun",
-                              req.dry_run);
-        if (f && d.message)
-            json_object_set_new(f, "reason", json_string(d.message));
-        if (f && d.patch)
-            json_object_set_new(f, "patchOps", json_integer((json_int_t)json_array_size(d.patch)));
-        ag_log_json(AG_LOG_INFO, "admission", f);
-        json_decref(f);
-    }
-    ag_decision_clear(&d);
-    ag_request_clear(&req);
-    if (!out)
-        return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-    return respond(c, MHD_HTTP_OK, "application/json", out, strlen(out), 1);
+    char *body = res.body;
+    res.body = NULL; /* handed to libmicrohttpd, which frees it */
+    enum MHD_Result ret = finish(s, c, x, (unsigned)res.status, res.content_type, body, res.len, 1, &res);
+    ag_admission_result_clear(&res);
+    return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -176,9 +231,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * limit is refused at once, so that it is never read. */
         enum route rt = route_of(url);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if ((rt == R_MUTATE || rt == R_VALIDATE) && cl && strtoull(cl, NULL, 10) > s->cfg->max_body)
-            return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
-                                "body larger than the limit of %zu bytes\n", s->cfg->max_body);
+        if ((rt == R_MUTATE || rt == R_VALIDATE) && cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
+            exchange x = {rt, method, url, NULL};
+            return reply_text(s, c, &x, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than the limit of %zu bytes\n",
+                              s->cfg.max_body);
+        }
         r = calloc(1, sizeof *r);
         if (!r)
             return MHD_NO;
@@ -203,34 +260,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = r;
         return MHD_YES;
     }
+    exchange x = {r->route, method, url, &r->start};
     if (r->reject || r->route == R_HEALTHZ || r->route == R_READYZ) {
         if (*upload_size) {
             *upload_size = 0; /* the body of a rejected request is read and dropped */
             return MHD_YES;
         }
         if (r->reject == MHD_HTTP_NOT_FOUND)
-            return respond_text(c, MHD_HTTP_NOT_FOUND, "not found: POST /mutate, POST /validate, "
-                                                      "GET /healthz, GET /readyz\n");
+            return reply_text(s, c, &x, MHD_HTTP_NOT_FOUND, "not found: POST /mutate, POST /validate, "
+                                                           "GET /healthz, GET /readyz\n");
         if (r->reject == MHD_HTTP_METHOD_NOT_ALLOWED)
-            return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                r->route == R_HEALTHZ || r->route == R_READYZ
-                                    ? "use GET\n" : "%s takes POST with an AdmissionReview\n", url);
+            return reply_text(s, c, &x, MHD_HTTP_METHOD_NOT_ALLOWED,
+                              r->route == R_HEALTHZ || r->route == R_READYZ
+                                  ? "use GET\n" : "%s takes POST with an AdmissionReview\n", url);
         if (r->reject == MHD_HTTP_UNSUPPORTED_MEDIA_TYPE)
-            return respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                "Content-Type must be application/json\n");
+            return reply_text(s, c, &x, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                              "Content-Type must be application/json\n");
         if (r->route == R_HEALTHZ)
-            return respond_text(c, MHD_HTTP_OK, "ok\n");
+            return reply_text(s, c, &x, MHD_HTTP_OK, "ok\n");
         int ready = atomic_load(&s->ready) && !atomic_load(&s->stopping);
-        return respond_text(c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-                            "{\"ready\":%s,\"policyGeneration\":%llu,\"stopping\":%s}\n",
-                            ready ? "true" : "false",
-                            (unsigned long long)atomic_load(&s->generation),
-                            atomic_load(&s->stopping) ? "true" : "false");
+        return reply_text(s, c, &x, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                          "{\"ready\":%s,\"policyGeneration\":%llu,\"stopping\":%s}\n",
+                          ready ? "true" : "false",
+                          (unsigned long long)atomic_load(&s->generation),
+                          atomic_load(&s->stopping) ? "true" : "false");
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (r->too_large || r->len + n > s->cfg->max_body) {
+        if (r->too_large || r->len + n > s->cfg.max_body) {
             r->too_large = 1;
             return MHD_YES;
         }
@@ -238,8 +296,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             size_t nc = r->cap ? r->cap : 16384;
             while (nc < r->len + n + 1)
                 nc *= 2;
-            if (nc > s->cfg->max_body + 1)
-                nc = s->cfg->max_body + 1;
+            if (nc > s->cfg.max_body + 1)
+                nc = s->cfg.max_body + 1;
             char *nb = realloc(r->body, nc);
             if (!nb)
                 return MHD_NO;
@@ -252,11 +310,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (r->too_large)
-        return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than the limit of %zu bytes\n",
-                            s->cfg->max_body);
-    if (r->len == 0)
-        return respond_text(c, MHD_HTTP_BAD_REQUEST, "bad AdmissionReview: empty body\n");
-    return admit(s, c, r);
+        return reply_text(s, c, &x, MHD_HTTP_CONTENT_TOO_LARGE, "body larger than the limit of %zu bytes\n",
+                          s->cfg.max_body);
+    return admit(s, c, &x, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -282,14 +338,16 @@ static enum MHD_Result on_metrics(void *cls, struct MHD_Connection *c, const cha
 {
     (void)version, (void)upload_data, (void)upload_size, (void)con_cls;
     srv *s = cls;
-    if (strcmp(url, "/metrics"))
-        return respond_text(c, MHD_HTTP_NOT_FOUND, "not found: GET /metrics\n");
+    exchange x = {R_METRICS, method, url, NULL};
+    if (strcmp(url, "/metrics")) {
+        x.route = R_NONE;
+        return reply_text(s, c, &x, MHD_HTTP_NOT_FOUND, "not found: GET /metrics\n");
+    }
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-        return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
+        return reply_text(s, c, &x, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET\n");
     char *text = ag_metrics_render(s->metrics);
-    if (!text)
-        return respond_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-    return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, strlen(text), 1);
+    return finish(s, c, &x, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", text, text ? strlen(text) : 0,
+                  1, NULL);
 }
 
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -351,7 +409,7 @@ static int open_listener(const char *listen_spec, const struct sockaddr_storage 
     return fd;
 }
 
-int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, int *v6,
+static int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, int *v6,
                  ag_error *err)
 {
     char host[256];
@@ -393,10 +451,10 @@ int parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, 
     "+CHACHA20-POLY1305:+AES-128-GCM:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:" \
     "-RSA-PSK:-DHE-RSA:%SERVER_PRECEDENCE"
 
-struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics, ag_error *err)
+static struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics, ag_error *err)
 {
     struct sockaddr_storage ss;
-    socklen_t len;
+    socklen_t len = 0;
     int v6 = 0;
     if (parse_listen(listen, &ss, &len, &v6, err))
         return NULL;
@@ -408,14 +466,14 @@ struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics
     pthread_mutex_unlock(&s->mhd_log_mu);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0) | (v6 ? MHD_USE_IPv6 : 0);
-    unsigned threads = metrics ? 1 : s->cfg->threads;
+    unsigned threads = metrics ? 1 : s->cfg.threads;
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s}, /* first: it logs the rest */
         {MHD_OPTION_LISTEN_SOCKET, fd, NULL},
         {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
          threads > 1 ? threads : 1024, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg->conn_timeout, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, metrics ? 64 : s->cfg->max_connections, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.conn_timeout, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, metrics ? 64 : s->cfg.max_connections, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
         {tls ? MHD_OPTION_HTTPS_PRIORITIES : MHD_OPTION_END, 0, (void *)AG_TLS_PRIORITIES},
         {tls ? MHD_OPTION_HTTPS_CERT_CALLBACK : MHD_OPTION_END, 0, ag_tls_callback()},
@@ -433,4 +491,88 @@ struct MHD_Daemon *start_daemon(srv *s, const char *listen, int tls, int metrics
         pthread_mutex_unlock(&s->mhd_log_mu);
     }
     return d;
+}
+
+ag_http *ag_http_new(const ag_http_config *c)
+{
+    ag_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->cfg = *c;
+    h->policies = c->policies;
+    h->metrics = c->metrics;
+    pthread_mutex_init(&h->mhd_log_mu, NULL);
+    return h;
+}
+
+int ag_http_listen(ag_http *h, const char *listen, int tls, int metrics, ag_error *err)
+{
+    struct MHD_Daemon *d = start_daemon(h, listen, tls, metrics, err);
+    if (!d)
+        return AG_EIO;
+    if (metrics)
+        h->mon = d;
+    else
+        h->web = d;
+    return 0;
+}
+
+unsigned ag_http_port(const ag_http *h, int metrics)
+{
+    struct MHD_Daemon *d = h ? (metrics ? h->mon : h->web) : NULL;
+    const union MHD_DaemonInfo *i = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
+    return i ? i->port : 0;
+}
+
+void ag_http_set_view(ag_http *h, const ag_view *view)
+{
+    atomic_store(&h->view, view);
+}
+
+void ag_http_set_generation(ag_http *h, uint64_t generation)
+{
+    atomic_store(&h->generation, generation);
+}
+
+void ag_http_set_ready(ag_http *h)
+{
+    atomic_store(&h->ready, 1);
+}
+
+int ag_http_ready(const ag_http *h)
+{
+    return atomic_load(&((ag_http *)h)->ready);
+}
+
+void ag_http_quiesce(ag_http *h)
+{
+    atomic_store(&h->stopping, 1);
+    MHD_socket lsock = h->web ? MHD_quiesce_daemon(h->web) : MHD_INVALID_SOCKET;
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+}
+
+unsigned ag_http_inflight(const ag_http *h)
+{
+    int n = atomic_load(&((ag_http *)h)->inflight);
+    return n > 0 ? (unsigned)n : 0;
+}
+
+void ag_http_stop_webhook(ag_http *h)
+{
+    if (h && h->web) {
+        MHD_stop_daemon(h->web);
+        h->web = NULL;
+    }
+}
+
+void ag_http_free(ag_http *h)
+{
+    if (!h)
+        return;
+    ag_http_stop_webhook(h);
+    if (h->mon)
+        MHD_stop_daemon(h->mon);
+    pthread_mutex_destroy(&h->mhd_log_mu);
+    free(h);
 }

@@ -31,8 +31,16 @@ typedef struct audit_series {
     atomic_ullong count;
 } audit_series;
 
+/* Responses by route and status: a fixed grid, so neither a hostile path nor a status
+ * aimguard never sends can grow it. */
+static const char *const resp_routes[] = {"mutate", "validate", "healthz", "readyz", "metrics", "other"};
+static const unsigned resp_codes[] = {200, 400, 404, 405, 413, 415, 500, 503, 0};
+#define NROUTES (sizeof resp_routes / sizeof resp_routes[0])
+#define NCODES (sizeof resp_codes / sizeof resp_codes[0])
+
 struct ag_metrics {
     pthread_mutex_t grow;
+    atomic_ullong responses[NROUTES][NCODES];
     series req[MAX_SERIES];
     atomic_size_t nreq;
     audit_series audit[64];
@@ -143,6 +151,36 @@ void ag_metrics_request(ag_metrics *m, const char *route, const char *kind,
     if (s)
         atomic_fetch_add(&s->count, 1);
     observe(strcmp(r, "mutate") == 0 ? &m->lat_mutate : &m->lat_validate, seconds);
+}
+
+void ag_metrics_response(ag_metrics *m, const char *route, unsigned code)
+{
+    if (!m)
+        return;
+    size_t r = 0, c = 0;
+    while (r + 1 < NROUTES && strcmp(resp_routes[r], route ? route : ""))
+        r++;
+    while (c + 1 < NCODES && resp_codes[c] != code)
+        c++;
+    atomic_fetch_add(&m->responses[r][c], 1);
+}
+
+static void render_responses(ag_buf *b, ag_metrics *m)
+{
+    ag_buf_printf(b, "# HELP aimguard_http_responses_total HTTP responses of the webhook and metrics listeners by "
+                     "route and status code, refusals (404, 405, 413, 415, 400) included.\n"
+                     "# TYPE aimguard_http_responses_total counter\n");
+    for (size_t r = 0; r < NROUTES; r++)
+        for (size_t c = 0; c < NCODES; c++) {
+            unsigned long long n = atomic_load(&m->responses[r][c]);
+            if (!n)
+                continue;
+            char code[16] = "other";
+            if (resp_codes[c])
+                snprintf(code, sizeof code, "%u", resp_codes[c]);
+            ag_buf_printf(b, "aimguard_http_responses_total{route=\"%s\",code=\"%s\"} %llu\n", resp_routes[r],
+                          code, n);
+        }
 }
 
 void ag_metrics_inflight(ag_metrics *m, int delta)
@@ -304,6 +342,7 @@ char *ag_metrics_render(ag_metrics *m)
                       "received to response queued.\n# TYPE aimguard_request_duration_seconds histogram\n");
     render_histo(&b, "mutate", &m->lat_mutate);
     render_histo(&b, "validate", &m->lat_validate);
+    render_responses(&b, m);
     ag_buf_printf(&b, "# HELP aimguard_inflight_requests Admission requests being decided.\n"
                       "# TYPE aimguard_inflight_requests gauge\naimguard_inflight_requests %lld\n",
                   atomic_load(&m->inflight));

@@ -1,5 +1,6 @@
-/* libFuzzer target: AdmissionReview bytes -> decode -> decide (mutate, validate, both)
- * with the default policies and PSS restricted -> response JSON.
+/* libFuzzer target: AdmissionReview bytes -> the admission flow the webhook runs
+ * (ag_admission_handle: decode -> decide -> encode; mutate, validate, both) with the
+ * default policies and PSS restricted -> response JSON.
  * Properties checked on every input that decodes:
  *   - a response is always produced, with the request's uid, and a denial has a message;
  *   - applying the mutation patch to the object gives exactly the object the mutators
@@ -168,39 +169,47 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         policies = load(-1);
         judges = load(AG_ACTION_WARN);
     }
-    ag_request req;
     ag_error err = {0};
-    if (ag_request_decode((const char *)data, size, &req, &err))
-        return 0;
     static const ag_mode modes[] = {AG_MODE_MUTATE, AG_MODE_VALIDATE, AG_MODE_BOTH};
     for (int m = 0; m < 3; m++) {
-        ag_decision d;
-        if (ag_decide(policies, &req, NULL, modes[m], (time_t)1800000000, &d, &err) == 0) {
-            json_t *resp = ag_review_response(&req, &d);
-            if (!resp || strcmp(json_string_value(json_object_get(json_object_get(resp, "response"), "uid")), req.uid))
+        /* the flow the webhook runs: decode -> decide -> encode */
+        ag_admission_options opt = {modes[m], (time_t)1800000000, 0, 0, JSON_COMPACT};
+        ag_admission_result res;
+        int rc = ag_admission_handle(policies, NULL, &opt, (const char *)data, size, &res);
+        if (!res.decoded) {
+            if (res.status != 400 || !res.body || rc == 0)
+                abort(); /* a body that does not decode is a 400 that says why */
+            ag_admission_result_clear(&res);
+            return 0;
+        }
+        const ag_request *req = &res.req;
+        const ag_decision *d = &res.decision;
+        if (rc == 0) {
+            /* the bytes sent: a response with the request's uid; a denial says why (its
+             * message quotes the object's values) */
+            json_t *resp = res.status == 200 ? json_loadb(res.body, res.len, 0, NULL) : NULL;
+            json_t *r = json_object_get(resp, "response");
+            const char *uid = json_string_value(json_object_get(r, "uid"));
+            if (!uid || strcmp(uid, req->uid))
                 abort();
-            /* a denial always says why (its message quotes the object's values) */
-            if (!d.allowed && !json_is_string(json_object_get(
-                                  json_object_get(json_object_get(resp, "response"), "status"), "message")))
+            if (!d->allowed && !json_is_string(json_object_get(json_object_get(r, "status"), "message")))
                 abort();
-            char *text = json_dumps(resp, JSON_COMPACT);
-            free(text);
             json_decref(resp);
-            if (modes[m] == AG_MODE_MUTATE && d.patch && req.object) {
-                json_t *copy = json_deep_copy(req.object);
+            if (modes[m] == AG_MODE_MUTATE && d->patch && req->object) {
+                json_t *copy = json_deep_copy(req->object);
                 size_t i;
                 json_t *op;
-                json_array_foreach(d.patch, i, op) {
+                json_array_foreach(d->patch, i, op) {
                     if (apply_add(copy, json_string_value(json_object_get(op, "path")),
                                   json_object_get(op, "value")))
                         abort(); /* the patch does not apply to the object it was made for */
                 }
-                if (!json_equal(copy, d.object_after))
+                if (!json_equal(copy, d->object_after))
                     abort(); /* the patch does not reproduce the mutated object */
                 json_decref(copy);
-                if (!strcmp(req.operation, "CREATE")) {
-                    char *before = validate_tags(req.object, &req);
-                    char *after = validate_tags(d.object_after, &req);
+                if (!strcmp(req->operation, "CREATE")) {
+                    char *before = validate_tags(req->object, req);
+                    char *after = validate_tags(d->object_after, req);
                     if (before && after && !rules_subset(after, before))
                         abort(); /* the mutation introduced a violation */
                     free(before);
@@ -208,22 +217,23 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
                 }
                 /* idempotence */
                 ag_request again;
-                if (ag_request_synthesize(&again, d.object_after, NULL, req.operation, req.namespace_,
-                                          req.username, NULL, 0, &err) == 0) {
+                if (ag_request_synthesize(&again, d->object_after, NULL, req->operation, req->namespace_,
+                                          req->username, NULL, 0, &err) == 0) {
                     ag_decision d2;
-                    if (!strcmp(req.operation, "CREATE") &&
+                    if (!strcmp(req->operation, "CREATE") &&
                         ag_decide(policies, &again, NULL, AG_MODE_MUTATE, (time_t)1800000000, &d2, &err) == 0) {
                         if (d2.patch && json_array_size(d2.patch))
                             abort(); /* a second mutation changed something */
                     }
-                    if (!strcmp(req.operation, "CREATE"))
+                    if (!strcmp(req->operation, "CREATE"))
                         ag_decision_clear(&d2);
                     ag_request_clear(&again);
                 }
             }
+        } else if (res.status == 200 && d->allowed) {
+            abort(); /* an evaluation failure must be a denial */
         }
-        ag_decision_clear(&d);
+        ag_admission_result_clear(&res);
     }
-    ag_request_clear(&req);
     return 0;
 }

@@ -97,6 +97,42 @@ def test_malformed_reviews_get_400_with_reason():
         assert 'decision="error"' in m
 
 
+def test_refusals_are_counted_and_logged():
+    """404, 405, 413, 415 and an empty body are answered through the same finishing point
+    as decisions: each shows in /metrics (by route and status) and in the log, with why."""
+    with Server(extra_args=["--max-body", "65536"]) as srv:
+        conn = srv.conn()
+        for method, path, body, headers, code in (
+                ("POST", "/nope", b"{}", {}, 404),
+                ("GET", "/mutate", None, {}, 405),
+                ("POST", "/validate", json.dumps(GOOD), {"Content-Type": "text/plain"}, 415),
+                ("POST", "/validate", b"", {}, 400)):
+            status, _, _ = srv.request(method, path, body, headers=headers, conn=conn)
+            assert status == code, (method, path, status)
+        conn.close()
+        data = raw(srv, b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: 100000\r\n\r\n")
+        assert status_of(data) == 413, data[:200]
+        assert srv.review("/mutate", GOOD)["response"]["uid"] == GOOD["request"]["uid"]
+        m = srv.metrics()
+        for route, code in (("other", 404), ("mutate", 405), ("validate", 415), ("validate", 400),
+                            ("mutate", 413), ("mutate", 200)):
+            series = 'aimguard_http_responses_total{route="%s",code="%d"} 1' % (route, code)
+            assert series in m, (series, [l for l in m.splitlines() if "responses" in l])
+        # refusals on the admission routes are admission requests that ended in error
+        assert 'aimguard_requests_total{route="mutate",kind="_none",operation="_none",decision="error"} 2' in m, m
+        assert 'aimguard_requests_total{route="validate",kind="_none",operation="_none",decision="error"} 2' in m, m
+        lines = srv.log_lines()
+    refused = {(l.get("route"), l.get("status")): l for l in lines if l["msg"] == "request refused"}
+    for key in (("other", "404"), ("mutate", "405"), ("validate", "415"), ("mutate", "413")):
+        assert key in refused, (key, refused)
+        assert refused[key]["level"] == "warn" and refused[key]["reason"], refused[key]
+    assert refused[("other", "404")]["path"] == "/nope", refused
+    assert "application/json" in refused[("validate", "415")]["reason"]
+    bad = [l for l in lines if l["msg"] == "bad admission request"]
+    assert any(l["route"] == "validate" and l["reason"] == "empty body" for l in bad), bad
+
+
 def test_body_limits():
     with Server(extra_args=["--max-body", "65536"]) as srv:
         big = json.dumps(dict(GOOD, padding="x" * 70000)).encode()

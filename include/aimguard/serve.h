@@ -1,17 +1,22 @@
-/* `aimguard serve`: the webhook listener, the metrics listener and the control loop
- * (signals, certificate and policy reloads) that runs on the calling thread.
+/* `aimguard serve`: the process. It loads the policies and the certificate, starts the
+ * listeners (aimguard/http.h), the cluster view, the SubjectAccessReview cache, the
+ * reconciler and leader election, then runs the control loop on the calling thread:
+ * signals, and periodic jobs (certificate and policy reloads, exception expiry notes)
+ * until SIGTERM/SIGINT.
  *
- * Threads: libmicrohttpd's pool (one epoll thread per CPU) answers requests; the
- * caller's thread runs the control loop until SIGTERM/SIGINT. Request threads only
- * read immutable snapshots (policies, certificate pairs) and atomic counters. */
-#ifndef AIMGUARD_SERVER_H
-#define AIMGUARD_SERVER_H
+ * Threads: libmicrohttpd's pool answers requests; the caller's thread runs the control
+ * loop, the only writer of the published policy snapshot and the certificate store.
+ * Request threads only read immutable snapshots and atomic counters. */
+#ifndef AIMGUARD_SERVE_H
+#define AIMGUARD_SERVE_H
 
 #include <stddef.h>
 #include "aimguard/error.h"
 #include "aimguard/reconcile.h"
 
-typedef struct ag_server_config {
+/* Every field a flag sets is named, with its flag, environment variable, default and
+ * range, in the one flag table of server/serve/flags.c (`aimguard serve --help=tsv`). */
+typedef struct ag_serve_config {
     const char *listen;          /* "0.0.0.0:9443", "127.0.0.1:9443", "[::1]:9443" */
     const char *metrics_listen;  /* "" or "off" disables the metrics listener */
     int metrics_insecure;        /* metrics over plain HTTP */
@@ -33,10 +38,20 @@ typedef struct ag_server_config {
     ag_reconcile_config reconcile_cfg; /* policies and metrics are filled in by the server */
     long sar_timeout_ms;         /* one SubjectAccessReview on the request path (2000) */
     long sar_cache_ms;           /* how long its allowed/denied answers are kept (10000) */
-} ag_server_config;
+    int log_level;               /* ag_log_level */
+} ag_serve_config;
 
-void ag_server_config_defaults(ag_server_config *c);
+/* The flag table's defaults (and the reconciler's for what no flag sets). */
+void ag_serve_config_defaults(ag_serve_config *c);
+/* Defaults, then the environment, then argv (a flag wins over its variable), each value
+ * checked against the table. 0: run with c (which points into argv and the
+ * environment). -1: do not run; *exit_code is 0 after --help, 2 after a usage error
+ * printed on stderr. */
+int ag_serve_config_parse(ag_serve_config *c, int argc, char **argv, int *exit_code);
 /* Runs until SIGTERM or SIGINT; 0 on a clean stop. */
-int ag_server_run(const ag_server_config *c, ag_error *err);
+int ag_serve_run(const ag_serve_config *c, ag_error *err);
+/* `aimguard serve` (argv[0] is "serve"): parse, set the log level, run. The exit status:
+ * 0 stopped cleanly (or --help), 1 cannot serve, 2 usage error. */
+int ag_serve_main(int argc, char **argv);
 
 #endif

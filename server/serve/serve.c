@@ -1,7 +1,9 @@
-/* The control loop: signals, policy and certificate reloads, graceful stop.
- * Runs on the thread that called ag_server_run(); it is the only writer of the
- * published policy snapshot and of the certificate store. */
-#include "server_int.h"
+/* The process: what `aimguard serve` starts, in order (policies, certificate,
+ * listeners, cluster view, SubjectAccessReview cache, reconciler, leader election),
+ * the control loop, and the graceful stop. Runs on the thread that called
+ * ag_serve_run(); it is the only writer of the published policy snapshot and of the
+ * certificate store. */
+#include "serve_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,27 +19,35 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aimguard/authz.h"
+#include "aimguard/http.h"
+#include "aimguard/informer.h"
+#include "aimguard/leader.h"
 #include "aimguard/log.h"
+#include "aimguard/metrics.h"
+#include "aimguard/reconcile.h"
+#include "aimguard/tls.h"
 
-void ag_server_config_defaults(ag_server_config *c)
-{
-    memset(c, 0, sizeof *c);
-    c->listen = "0.0.0.0:9443";
-    c->metrics_listen = "0.0.0.0:8443";
-    c->tls_cert = "/etc/aimguard/tls/tls.crt";
-    c->tls_key = "/etc/aimguard/tls/tls.key";
-    c->policies = "/etc/aimguard/policies";
-    c->max_body = 3u << 20;
-    c->default_action = -1;
-    c->shutdown_grace = 10;
-    c->conn_timeout = 30;
-    c->max_connections = 4096;
-    c->lease_seconds = 15;
-    c->reconcile = 1;
-    ag_reconcile_config_defaults(&c->reconcile_cfg);
-    c->sar_timeout_ms = 2000;
-    c->sar_cache_ms = 10000;
-}
+/* The process's parts; owned by ag_serve_run's frame. */
+typedef struct srv {
+    const ag_serve_config *cfg;
+    ag_policy_holder *policies;
+    ag_metrics *metrics;
+    ag_tls *tls;
+    ag_http *http;               /* the webhook and metrics listeners */
+    ag_informer *namespaces;     /* the cluster view, when a cluster is configured */
+    ag_leader *leader;           /* leader election, when a cluster is configured */
+    ag_reconciler *reconciler;   /* when a cluster is configured and --reconcile on */
+    ag_authz *authz;             /* SubjectAccessReviews (view.access), with a cluster */
+    ag_view view;
+    int ifd;                     /* inotify: a wake-up for the reload jobs, or -1 */
+    uint64_t fp;                 /* fingerprint of the policy files serving (or refused) */
+    uint64_t generation;         /* of the policies serving */
+} srv;
+
+/* A burst of writes (an editor, a ConfigMap's ..data swap) settles for this long before
+ * the reload jobs look at the files. */
+#define RELOAD_DEBOUNCE_MS 150
 
 static void on_lease_renewed(void *ctx, double until)
 {
@@ -138,7 +148,7 @@ static int load_policies(srv *s, uint64_t generation)
     for (size_t i = 0; i < notes->count; i++)
         ag_log(AG_LOG_INFO, "policy document skipped", "note", notes->items[i], NULL);
     ag_policy_holder_publish(s->policies, set);
-    atomic_store(&s->generation, generation);
+    ag_http_set_generation(s->http, generation);
     ag_metrics_policy_reload(s->metrics, 1, generation, (int64_t)now);
     ag_metrics_policy_state(s->metrics, 1, 0, have_digest ? digest : NULL);
     ag_log(AG_LOG_INFO, "policies loaded", "policies", s->cfg->policies, "generation", gen,
@@ -197,12 +207,6 @@ static int watch_setup(srv *s)
     return fd;
 }
 
-static unsigned bound_port(struct MHD_Daemon *d)
-{
-    const union MHD_DaemonInfo *i = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-    return i ? i->port : 0;
-}
-
 /* "pid webhook-port metrics-port": lets tests and benchmarks listen on port 0 */
 static void write_ready_file(srv *s, const char *path)
 {
@@ -213,7 +217,7 @@ static void write_ready_file(srv *s, const char *path)
     FILE *f = fopen(tmp, "w");
     if (!f)
         return;
-    fprintf(f, "%d %u %u\n", (int)getpid(), bound_port(s->web), bound_port(s->mon));
+    fprintf(f, "%d %u %u\n", (int)getpid(), ag_http_port(s->http, 0), ag_http_port(s->http, 1));
     fclose(f);
     rename(tmp, path);
 }
@@ -297,6 +301,7 @@ static int start_cluster_view(srv *s, ag_error *err)
     /* the view reads the caches set up above: published once they all exist */
     s->view.ctx = s;
     s->view.get = view_get;
+    ag_http_set_view(s->http, &s->view);
     ag_leader_config lc = {lease, ident, (int)s->cfg->lease_seconds, (int)(s->cfg->lease_seconds * 2 / 3),
                            s->cfg->lease_seconds >= 6 ? 2 : 1, on_leadership, s, on_lease_renewed};
     if (!(s->leader = ag_leader_start(&kc, &lc, &kerr))) {
@@ -315,10 +320,55 @@ static int start_cluster_view(srv *s, ag_error *err)
     return 0;
 }
 
-int ag_server_run(const ag_server_config *cfg, ag_error *err)
+/* job "certificates": a new certificate pair on disk is checked and swapped in */
+static void job_certificates(void *ctx)
+{
+    reload_tls(ctx);
+}
+
+/* job "policies": the files' fingerprint changed: load them; a good set is published,
+ * the reconciler resyncs (generated pod specs may change), and readiness turns on */
+static void job_policies(void *ctx)
+{
+    srv *s = ctx;
+    uint64_t nfp = policy_fingerprint(s->cfg->policies);
+    if (nfp == s->fp)
+        return;
+    s->fp = nfp;
+    if (load_policies(s, s->generation + 1) == 0) {
+        s->generation++;
+        ag_reconciler_resync(s->reconciler);
+        if (!ag_http_ready(s->http)) {
+            ag_http_set_ready(s->http);
+            write_ready_file(s, s->cfg->ready_file);
+        }
+    }
+    /* directories may have come or gone: watch the current ones */
+    if (s->ifd >= 0)
+        close(s->ifd);
+    s->ifd = watch_setup(s);
+}
+
+/* job "exception-expiry" (daily): exceptions expiring within a week are logged, and
+ * those expired since the load count as policy warnings from now on */
+static void job_exception_expiry(void *ctx)
+{
+    srv *s = ctx;
+    time_t now = time(NULL);
+    ag_policy_set *cur = ag_policy_holder_acquire(s->policies);
+    char *soon = ag_policy_expiring(cur, now, 7 * 24 * 3600);
+    if (soon && *soon)
+        ag_log(AG_LOG_WARN, "policy exceptions expire within a week", "exceptions", soon, NULL);
+    free(soon);
+    ag_diags warns = {0};
+    ag_metrics_policy_warnings(s->metrics, ag_policy_warnings(cur, now, &warns));
+    ag_diags_clear(&warns);
+    ag_policy_set_unref(cur);
+}
+
+int ag_serve_run(const ag_serve_config *cfg, ag_error *err)
 {
     srv s = {0};
-    pthread_mutex_init(&s.mhd_log_mu, NULL);
     s.cfg = cfg;
     int rc = 0;
     /* signals are taken synchronously by the control loop only */
@@ -338,7 +388,10 @@ int ag_server_run(const ag_server_config *cfg, ag_error *err)
 
     s.metrics = ag_metrics_new();
     s.policies = ag_policy_holder_new();
-    if (!s.metrics || !s.policies || sfd < 0) {
+    ag_http_config hc = {cfg->max_body, cfg->threads, cfg->conn_timeout, cfg->max_connections, s.policies,
+                         s.metrics};
+    s.http = s.metrics && s.policies ? ag_http_new(&hc) : NULL;
+    if (!s.http || sfd < 0) {
         rc = ag_error_set(err, AG_ENOMEM, "cannot set up the server (out of memory or fds)");
         goto out;
     }
@@ -346,39 +399,42 @@ int ag_server_run(const ag_server_config *cfg, ag_error *err)
         goto out;
     ag_tls_install(s.tls);
     ag_metrics_tls(s.metrics, 1, ag_tls_not_after(s.tls));
-    uint64_t generation = 1;
-    uint64_t fp = policy_fingerprint(cfg->policies);
-    int have_policies = load_policies(&s, generation) == 0;
-    if (!(s.web = start_daemon(&s, cfg->listen, 1, 0, err))) {
-        rc = AG_EIO;
+    s.generation = 1;
+    s.fp = policy_fingerprint(cfg->policies);
+    int have_policies = load_policies(&s, s.generation) == 0;
+    if ((rc = ag_http_listen(s.http, cfg->listen, 1, 0, err)))
         goto out;
-    }
-    if (cfg->metrics_listen && *cfg->metrics_listen && strcmp(cfg->metrics_listen, "off") &&
-        !(s.mon = start_daemon(&s, cfg->metrics_listen, !cfg->metrics_insecure, 1, err))) {
-        rc = AG_EIO;
+    int metrics_on = cfg->metrics_listen && *cfg->metrics_listen && strcmp(cfg->metrics_listen, "off");
+    if (metrics_on && (rc = ag_http_listen(s.http, cfg->metrics_listen, !cfg->metrics_insecure, 1, err)))
         goto out;
-    }
     char when[32];
     snprintf(when, sizeof when, "%lld", (long long)ag_tls_not_after(s.tls));
     ag_log(AG_LOG_INFO, "aimguard serving", "version", AG_VERSION, "listen", cfg->listen,
-           "metrics", s.mon ? cfg->metrics_listen : "off", "metricsTLS",
-           s.mon && !cfg->metrics_insecure ? "true" : "false", "certificate",
+           "metrics", metrics_on ? cfg->metrics_listen : "off", "metricsTLS",
+           metrics_on && !cfg->metrics_insecure ? "true" : "false", "certificate",
            ag_tls_describe(s.tls), "certificateNotAfter", when, NULL);
     if ((rc = start_cluster_view(&s, err)))
         goto out;
     if (have_policies) {
-        atomic_store(&s.ready, 1);
+        ag_http_set_ready(s.http);
         write_ready_file(&s, cfg->ready_file);
     } else {
         ag_log(AG_LOG_ERROR, "not ready: no valid policies yet; fix them and they load live",
                "policies", cfg->policies, NULL);
     }
 
-    int ifd = watch_setup(&s);
-    time_t last_expiry_note = time(NULL);
+    s.ifd = watch_setup(&s);
+    /* the control loop's periodic work (docs/architecture.md lists it) */
+    serve_job jobs[] = {
+        {"certificates", 1000, 1, job_certificates, 0, 0},
+        {"policies", 1000, 1, job_policies, 0, 0},
+        {"exception-expiry", 24 * 3600 * 1000LL, 0, job_exception_expiry, 0, 0},
+    };
+    size_t njobs = sizeof jobs / sizeof jobs[0];
+    serve_jobs_start(jobs, njobs, serve_now_ms());
     for (;;) {
-        struct pollfd pf[2] = {{sfd, POLLIN, 0}, {ifd, POLLIN, 0}};
-        int n = poll(pf, ifd >= 0 ? 2 : 1, 1000);
+        struct pollfd pf[2] = {{sfd, POLLIN, 0}, {s.ifd, POLLIN, 0}};
+        int n = poll(pf, s.ifd >= 0 ? 2 : 1, serve_jobs_timeout(jobs, njobs, serve_now_ms()));
         if (n > 0 && (pf[0].revents & POLLIN)) {
             struct signalfd_siginfo si;
             if (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -387,73 +443,35 @@ int ag_server_run(const ag_server_config *cfg, ag_error *err)
                 break;
             }
         }
-        if (n > 0 && ifd >= 0 && (pf[1].revents & POLLIN)) {
+        if (n > 0 && s.ifd >= 0 && (pf[1].revents & POLLIN)) {
             char buf[8192];
-            /* debounce: let a burst of writes (an editor, a ConfigMap swap) settle */
-            struct timespec ts = {0, 150 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-            while (read(ifd, buf, sizeof buf) > 0)
+            while (read(s.ifd, buf, sizeof buf) > 0)
                 ;
+            serve_jobs_kick(jobs, njobs, serve_now_ms() + RELOAD_DEBOUNCE_MS);
         }
-        reload_tls(&s);
-        uint64_t nfp = policy_fingerprint(cfg->policies);
-        if (nfp != fp) {
-            fp = nfp;
-            if (load_policies(&s, generation + 1) == 0) {
-                generation++;
-                ag_reconciler_resync(s.reconciler);
-                if (!atomic_load(&s.ready)) {
-                    atomic_store(&s.ready, 1);
-                    write_ready_file(&s, cfg->ready_file);
-                }
-            }
-            /* directories may have come or gone: watch the current ones */
-            if (ifd >= 0)
-                close(ifd);
-            ifd = watch_setup(&s);
-        }
-        time_t now = time(NULL);
-        if (now - last_expiry_note > 24 * 3600) {
-            last_expiry_note = now;
-            ag_policy_set *cur = ag_policy_holder_acquire(s.policies);
-            char *soon = ag_policy_expiring(cur, now, 7 * 24 * 3600);
-            if (soon && *soon)
-                ag_log(AG_LOG_WARN, "policy exceptions expire within a week", "exceptions", soon, NULL);
-            free(soon);
-            /* exceptions that expired since the load are warnings from now on */
-            ag_diags warns = {0};
-            ag_metrics_policy_warnings(s.metrics, ag_policy_warnings(cur, now, &warns));
-            ag_diags_clear(&warns);
-            ag_policy_set_unref(cur);
-        }
+        serve_jobs_run_due(jobs, njobs, serve_now_ms(), &s);
     }
-    if (ifd >= 0)
-        close(ifd);
+    if (s.ifd >= 0)
+        close(s.ifd);
 
-    atomic_store(&s.stopping, 1);
-    MHD_socket lsock = MHD_quiesce_daemon(s.web);
-    if (lsock != MHD_INVALID_SOCKET)
-        close(lsock);
-    for (unsigned i = 0; i < cfg->shutdown_grace * 10 && atomic_load(&s.inflight) > 0; i++) {
+    ag_http_quiesce(s.http);
+    for (unsigned i = 0; i < cfg->shutdown_grace * 10 && ag_http_inflight(s.http) > 0; i++) {
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     ag_log(AG_LOG_INFO, "stopped", NULL);
 out:
-    if (s.web)
-        MHD_stop_daemon(s.web);
+    ag_http_stop_webhook(s.http);
     ag_leader_stop(s.leader);
     ag_informer_request_stop(s.namespaces);
     ag_reconciler_stop(s.reconciler);
     ag_informer_stop(s.namespaces);
     ag_authz_free(s.authz);
-    if (s.mon)
-        MHD_stop_daemon(s.mon);
+    ag_http_free(s.http);
     ag_tls_free(s.tls);
     ag_policy_holder_free(s.policies);
     ag_metrics_free(s.metrics);
     if (sfd >= 0)
         close(sfd);
-    pthread_mutex_destroy(&s.mhd_log_mu);
     return rc;
 }

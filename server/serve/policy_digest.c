@@ -5,7 +5,7 @@
  * The files are walked as ag_policy_load walks them (*.yaml and *.yml, dot-entries
  * skipped, byte order of relative paths); they are read again right before the load, so
  * a write in between makes the next poll reload and digest again. */
-#include "server_int.h"
+#include "serve_int.h"
 
 #include <dirent.h>
 #include <openssl/evp.h>
