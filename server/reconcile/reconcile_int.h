@@ -9,6 +9,7 @@
 
 #include "aimguard/informer.h"
 #include "aimguard/reconcile.h"
+#include "desired.h"
 
 /* ---- work queue (queue.c) ---- */
 typedef struct rq rq;
@@ -147,10 +148,6 @@ int rc_reconcile_namespace(rctx *c, const char *ns);
 
 /* shared by the kinds (service.c) */
 int rc_skip(json_t *obj);
-void rc_label_value(const char *in, char *out, size_t cap);
-void rc_env_merge(json_t *list, json_t *more);
-json_t *rc_merge_over(json_t *a, json_t *b);
-json_t *rc_child_labels(json_t *parent, json_t *rcfg, const char *controller);
 int rc_runtime_config(rctx *c, const char *ns, const char *name, json_t **spec, json_t **ref,
                       char *why, size_t cap);
 int ag_glob(const char *pattern, const char *s); /* policy module */
