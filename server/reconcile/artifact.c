@@ -29,7 +29,7 @@ static const char *job_state(json_t *job, const char **msg)
     return json_integer_value(rc_at(job, "status.active")) > 0 ? "Downloading" : "Pending";
 }
 
-int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
+int rc_reconcile_artifact(rctx *c, const char *ns, const char *name, rc_result *res)
 {
     json_t *art = rc_get(c, W_ARTIFACTS, ns, name);
     if (rc_skip(art)) {
@@ -41,10 +41,8 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
         double in = 0;
         int m = rc_managed_elsewhere(c, art, &in);
         if (m) {
-            if (m < 0) {
-                snprintf(scope, sizeof scope, "art/%s/%s", ns, name);
-                rq_add_after(c->r->queue, scope, in);
-            }
+            if (m < 0)
+                res->requeue_after = in; /* too new to tell: look again once it is not */
             json_decref(art);
             return 0; /* the AIM operator's: not a byte written, status included */
         }

@@ -24,6 +24,9 @@ void rq_add_resync(rq *q, const char *key);
 char *rq_get(rq *q);
 /* The worker is done with key; failed: retry after the key's backoff (returned). */
 double rq_done(rq *q, const char *key, int failed);
+/* As rq_done; a key that succeeded with requeue_after > 0 comes back after that many
+ * seconds (sooner when it is added again meanwhile: a change is looked at at once). */
+double rq_done_after(rq *q, const char *key, int failed, double requeue_after);
 size_t rq_depth(rq *q);
 void rq_shutdown(rq *q);
 double rq_now(void);
@@ -135,16 +138,27 @@ int rc_harden(rctx *c, json_t **obj, const char *ns, ag_error *err);
  * with why for the AIM objects' status. */
 int rc_exempt(rctx *c, const char *ns, char *why, size_t cap);
 /* --reconcile unmanaged: 1 when another controller manages obj (stand aside, write
- * nothing); 0 to reconcile it; -1 when it is too new to tell yet (*retry_in seconds). */
+ * nothing); 0 to reconcile it; -1 when it is too new to tell yet (look again in
+ * *retry_in seconds: the caller's rc_result.requeue_after). */
 int rc_managed_elsewhere(rctx *c, json_t *obj, double *retry_in);
 /* Provisioned=False with reason/why (exempt namespace) on an AIM object's status */
 int rc_status_not_provisioned(rctx *c, int res, json_t *obj, const char *reason, const char *why,
                               ag_error *err);
 
 /* ---- per kind (service.c, artifact.c, guardrails.c) ---- */
-int rc_reconcile_service(rctx *c, const char *ns, const char *name);
-int rc_reconcile_artifact(rctx *c, const char *ns, const char *name);
-int rc_reconcile_namespace(rctx *c, const char *ns);
+/* What a pass asks of the work queue besides success or failure (controller-runtime's
+ * reconcile.Result): requeue_after > 0 looks at the key again after that many seconds
+ * even if nothing changes (e.g. an object too new to tell whose it is). The worker
+ * hands it to the queue; a reconcile function never queues its own key. */
+typedef struct rc_result {
+    double requeue_after;
+} rc_result;
+
+/* Each returns 0 when done (res says when to look again, if at all), <0 to retry with
+ * the key's backoff. res is zeroed by the caller. */
+int rc_reconcile_service(rctx *c, const char *ns, const char *name, rc_result *res);
+int rc_reconcile_artifact(rctx *c, const char *ns, const char *name, rc_result *res);
+int rc_reconcile_namespace(rctx *c, const char *ns, rc_result *res);
 
 /* shared by the kinds (service.c) */
 int rc_skip(json_t *obj);

@@ -394,10 +394,10 @@ static void *worker(void *arg)
         double t0 = rq_now();
         rctx c = {r, kube, time(NULL)};
         int rc = 0;
+        rc_result res = {0};
         if (!strcmp(key, "resync")) {
             enqueue_all(r);
-            rq_done(r->queue, key, 0);
-            rq_add_after(r->queue, "resync", r->cfg.resync_seconds);
+            rq_done_after(r->queue, key, 0, r->cfg.resync_seconds);
             free(key);
             publish_state(r);
             continue;
@@ -415,17 +415,17 @@ static void *worker(void *arg)
             }
         }
         if (!strcmp(type, "svc"))
-            rc = rc_reconcile_service(&c, a, b);
+            rc = rc_reconcile_service(&c, a, b, &res);
         else if (!strcmp(type, "art"))
-            rc = rc_reconcile_artifact(&c, a, b);
+            rc = rc_reconcile_artifact(&c, a, b, &res);
         else if (!strcmp(type, "ns"))
-            rc = rc_reconcile_namespace(&c, a);
+            rc = rc_reconcile_namespace(&c, a, &res);
         double secs = rq_now() - t0;
         atomic_fetch_add(&r->reconciles, 1);
         if (rc)
             atomic_fetch_add(&r->errors, 1);
         ag_metrics_reconcile(r->cfg.metrics, rc == 0, secs);
-        double retry = rq_done(r->queue, key, rc != 0);
+        double retry = rq_done_after(r->queue, key, rc != 0, rc ? 0 : res.requeue_after);
         if (rc) {
             char when[32];
             snprintf(when, sizeof when, "%.1f", retry);

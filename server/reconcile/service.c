@@ -162,7 +162,7 @@ int rc_skip(json_t *obj)
     return !obj || rc_at(obj, "metadata.deletionTimestamp") || (paused && !strcmp(paused, "true"));
 }
 
-int rc_reconcile_service(rctx *c, const char *ns, const char *name)
+int rc_reconcile_service(rctx *c, const char *ns, const char *name, rc_result *res)
 {
     json_t *svc = rc_get(c, W_SERVICES, ns, name);
     if (rc_skip(svc)) {
@@ -174,10 +174,8 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
         double in = 0;
         int m = rc_managed_elsewhere(c, svc, &in);
         if (m) {
-            if (m < 0) {
-                snprintf(scope, sizeof scope, "svc/%s/%s", ns, name);
-                rq_add_after(c->r->queue, scope, in);
-            }
+            if (m < 0)
+                res->requeue_after = in; /* too new to tell: look again once it is not */
             json_decref(svc);
             return 0; /* the AIM operator's: not a byte written, status included */
         }
