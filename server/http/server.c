@@ -117,7 +117,7 @@ static enum MHD_Result admit(srv *s, struct MHD_Connection *c, req_ctx *r)
     }
     ag_decision d;
     req.consumable = 1;
-    int rc = ag_decide(set, &req, s->namespaces ? &s->view : NULL,
+    int rc = ag_decide(set, &req, s->informers ? &s->view : NULL,
                        r->route == R_MUTATE ? AG_MODE_MUTATE : AG_MODE_VALIDATE,
                        time(NULL), &d, &err);
     uint64_t gen = ag_policy_set_generation(set);

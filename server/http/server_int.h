@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 
 #include "aimguard/authz.h"
-#include "aimguard/informer.h"
+#include "aimguard/informers.h"
 #include "aimguard/leader.h"
 #include "aimguard/metrics.h"
 #include "aimguard/policy.h"
@@ -26,7 +26,7 @@ typedef struct srv {
     atomic_int ready, stopping, inflight;
     atomic_ullong generation;
     struct MHD_Daemon *web, *mon;
-    ag_informer *namespaces;     /* the cluster view, when a cluster is configured */
+    ag_informers *informers;     /* the watch caches (cluster view, reconciler), when a cluster is configured */
     ag_leader *leader;           /* leader election, when a cluster is configured */
     ag_reconciler *reconciler;   /* when a cluster is configured and --reconcile on */
     ag_authz *authz;             /* SubjectAccessReviews (view.access), with a cluster */

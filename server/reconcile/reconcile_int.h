@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "aimguard/informer.h"
+#include "aimguard/informers.h"
 #include "aimguard/reconcile.h"
 #include "desired.h"
 
@@ -54,7 +55,7 @@ struct ag_reconciler {
     char *strings[12];
     ag_kube_config kc;             /* owned copy */
     watch_ctx wctx[W_COUNT];       /* which resource an informer callback is for */
-    ag_informer *inf[W_COUNT];
+    ag_informer *inf[W_COUNT];     /* borrowed from the process's ag_informers */
     rq *queue;
     pthread_t worker;
     int worker_started;
