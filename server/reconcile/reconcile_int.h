@@ -112,8 +112,9 @@ void rc_describe_holder(json_t *have, char *out, size_t cap);
 int rc_not_ours(rctx *c, int res, json_t *want, json_t *have, ag_error *err);
 /* the conflict over want's object ended (it is ours now, or was created) */
 void rc_conflict_over(rctx *c, int res, json_t *want);
-/* A Warning Event about `involved` (an ObjectReference) in ns. Best effort: logged. */
-void rc_event(rctx *c, json_t *involved, const char *ns, const char *reason, const char *message);
+/* A Warning Event about `involved` (an ObjectReference) in ns. Best effort: an API
+ * failure is logged (0); -1 when this replica may not write now (rc_may_write). */
+int rc_event(rctx *c, json_t *involved, const char *ns, const char *reason, const char *message);
 
 /* Writes status conditions + extra status fields when they differ from the object's. */
 int rc_status(rctx *c, int res, json_t *obj, json_t *conds, json_t *extra, ag_error *err);
