@@ -5,8 +5,14 @@
  * the writer. Cached objects carry no metadata.managedFields (never needed here, often
  * half of an object's size).
  *
- * Threads: ag_informer_start() starts one thread that owns its ag_kube client; get() is
- * safe from any thread. Ownership: get() returns a new reference (caller decrefs). */
+ * One cache per resource serves every reader in the process (client-go's SharedInformer):
+ * several handlers may be told of its events, and aimguard/informers.h creates each
+ * resource's cache once for the cluster view and the reconciler alike.
+ *
+ * Threads: ag_informer_run() (or _start()) starts one thread that owns its ag_kube
+ * client; handlers are added before it, from the thread that created the informer;
+ * get() and snapshot() are safe from any thread. Ownership: get() returns a new
+ * reference (caller decrefs). */
 #ifndef AIMGUARD_INFORMER_H
 #define AIMGUARD_INFORMER_H
 
@@ -28,17 +34,32 @@ ag_informer *ag_informer_start(const ag_kube_config *cfg, const char *path, ag_e
 
 /* Told on the informer thread after each change is published: type is "ADDED",
  * "MODIFIED" or "DELETED" with the object (borrowed), or "SYNC" with NULL after every
- * (re)list, when objects may have gone without a DELETED event. Must not block long. */
+ * (re)list, when objects may have gone without a DELETED event. Must not block long:
+ * the other handlers of the resource wait for it. */
 typedef void (*ag_informer_handler)(void *ctx, const char *type, json_t *obj);
+
+#define AG_INFORMER_MAX_HANDLERS 4
+/* Created, not started: no thread, no request yet. */
+ag_informer *ag_informer_new(const ag_kube_config *cfg, const char *path, ag_error *err);
+/* Adds a handler (called in the order added); only before ag_informer_run(): AG_EINVAL
+ * after it, or past AG_INFORMER_MAX_HANDLERS. ctx must outlive the informer's thread
+ * (ag_informer_stop()). */
+int ag_informer_add_handler(ag_informer *inf, ag_informer_handler fn, void *ctx, ag_error *err);
+/* Starts the thread (list, then watch); a second call is a no-op. */
+int ag_informer_run(ag_informer *inf, ag_error *err);
+/* new + add_handler (fn may be NULL) + run */
 ag_informer *ag_informer_start_handler(const ag_kube_config *cfg, const char *path,
                                        ag_informer_handler fn, void *ctx, ag_error *err);
 /* The whole current snapshot, key -> object: a new reference (caller decrefs) to an
  * object nobody changes; NULL before the first list. Do not modify it. */
 json_t *ag_informer_snapshot(ag_informer *inf);
-void ag_informer_stop(ag_informer *inf); /* joins the thread; NULL is a no-op */
+void ag_informer_stop(ag_informer *inf); /* joins the thread (if it ran) and frees; NULL is a no-op */
 /* Asks the thread to stop without waiting for it (a watch notices within about a
  * second), so that many informers stop in parallel; ag_informer_stop() still frees. */
 void ag_informer_request_stop(ag_informer *inf);
+/* Stops the thread and waits for it, keeping the cache readable (ag_informer_stop()
+ * frees it): after it, no handler runs. */
+void ag_informer_join(ag_informer *inf);
 json_t *ag_informer_get(ag_informer *inf, const char *key);
 void ag_informer_stats_get(ag_informer *inf, ag_informer_stats *out);
 

@@ -29,6 +29,8 @@ int ag_kube_config_load(const char *kubeconfig, ag_kube_config *out, ag_error *e
  * (default /var/run/secrets/kubernetes.io/serviceaccount). */
 int ag_kube_config_in_cluster(const char *dir, ag_kube_config *out, ag_error *err);
 void ag_kube_config_clear(ag_kube_config *c);
+/* A deep copy (dst is overwritten; clear it with ag_kube_config_clear): 0 or AG_ENOMEM. */
+int ag_kube_config_copy(ag_kube_config *dst, const ag_kube_config *src);
 
 typedef struct ag_kube ag_kube;
 

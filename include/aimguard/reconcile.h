@@ -8,18 +8,22 @@
  * Generated pod specs go through ag_decide() with the loaded policies (mutate, then
  * validate) before they are written: the same code the webhook runs.
  *
- * Threads: one watch-cache thread per watched resource (each owns its ag_kube) and one
- * worker thread (owns its ag_kube) that takes keys from a de-duplicating, rate-limited
- * work queue. Workers reconcile only while set_leader(1); caches stay warm on every
- * replica. Every function here is safe from any thread.
- * Ownership: the reconciler copies the config's strings; the policy holder and the
- * metrics are borrowed and must outlive it. */
+ * Threads: one worker thread (owns its ag_kube) that takes keys from a de-duplicating,
+ * rate-limited work queue. The watch caches are the process's (aimguard/informers.h):
+ * the reconciler adds a handler to each cache it reads, which turns events into keys on
+ * the cache's thread. Workers reconcile only while set_leader(1); caches stay warm on
+ * every replica. Every function here is safe from any thread.
+ * Ownership: the reconciler copies the config's strings; the policy holder, the metrics
+ * and the informers are borrowed. Order: ag_informers_stop() (no handler runs after it)
+ * before ag_reconciler_stop(), and ag_informers_free() after it (the worker reads the
+ * caches until it has stopped). */
 #ifndef AIMGUARD_RECONCILE_H
 #define AIMGUARD_RECONCILE_H
 
 #include <stdint.h>
 #include <jansson.h>
 #include "aimguard/error.h"
+#include "aimguard/informers.h"
 #include "aimguard/kube.h"
 #include "aimguard/metrics.h"
 #include "aimguard/policy.h"
@@ -52,17 +56,17 @@ int ag_reconcile_config_check(const ag_reconcile_config *c, ag_error *err);
 
 typedef struct ag_reconciler ag_reconciler;
 
+/* Asks `informers` for the resources it reads and adds its handlers; the caller starts
+ * them (ag_informers_start) after. On failure, informers must not be started (handlers
+ * pointing at the freed reconciler may be registered): the process gives up. */
 ag_reconciler *ag_reconciler_start(const ag_kube_config *kc, const ag_reconcile_config *cfg,
-                                   ag_error *err);
+                                   ag_informers *informers, ag_error *err);
 /* Leadership: on 1 every key is queued and workers run; on 0 they stop taking keys at
  * once (the key in hand finishes its current API call). */
 void ag_reconciler_set_leader(ag_reconciler *r, int leading);
 /* The leader's lease is certain until `until` (ag_leader_monotonic() seconds); past it
  * the reconciler writes nothing until told again (0: no deadline, e.g. no election). */
 void ag_reconciler_lease_until(ag_reconciler *r, double until);
-/* An object from the watch caches by plural resource name ("aimmodels", ...; ns "" for
- * cluster scope): a new reference, or NULL when unknown. Never waits on the network. */
-json_t *ag_reconciler_get(ag_reconciler *r, const char *resource, const char *ns, const char *name);
 /* Queues every key again: the policies changed, so the generated pod specs may too. */
 void ag_reconciler_resync(ag_reconciler *r);
 void ag_reconciler_stop(ag_reconciler *r); /* NULL is a no-op */

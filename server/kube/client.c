@@ -22,6 +22,20 @@ struct ag_kube {
 
 /* ---------------- configuration ---------------- */
 
+int ag_kube_config_copy(ag_kube_config *dst, const ag_kube_config *src)
+{
+    memset(dst, 0, sizeof *dst);
+    int bad = 0;
+#define DUP(f) bad |= src->f && !(dst->f = strdup(src->f))
+    DUP(server); DUP(token); DUP(token_file); DUP(ca_file); DUP(ca_pem);
+    DUP(client_cert_pem); DUP(client_key_pem);
+#undef DUP
+    dst->watch_timeout_s = src->watch_timeout_s;
+    if (bad)
+        ag_kube_config_clear(dst);
+    return bad ? AG_ENOMEM : 0;
+}
+
 void ag_kube_config_clear(ag_kube_config *c)
 {
     if (!c)

@@ -26,8 +26,9 @@ struct ag_informer {
     atomic_ullong events, lists, restarts, errors;
     atomic_int synced;
     json_t *work;   /* the writer's current map (informer thread only) */
-    ag_informer_handler fn;
-    void *fn_ctx;
+    struct { ag_informer_handler fn; void *ctx; } handlers[AG_INFORMER_MAX_HANDLERS];
+    int nhandlers;  /* fixed once the thread runs: read without a lock */
+    int started;
     char rv[64];
 };
 
@@ -106,6 +107,13 @@ static void note_rv(ag_informer *inf, json_t *obj)
         snprintf(inf->rv, sizeof inf->rv, "%s", rv);
 }
 
+/* every handler, in the order they were added, after the change is published */
+static void tell(ag_informer *inf, const char *type, json_t *obj)
+{
+    for (int i = 0; i < inf->nhandlers; i++)
+        inf->handlers[i].fn(inf->handlers[i].ctx, type, obj);
+}
+
 static int on_event(void *ctx, const char *type, json_t *obj)
 {
     ag_informer *inf = ctx;
@@ -121,8 +129,7 @@ static int on_event(void *ctx, const char *type, json_t *obj)
     else
         json_object_set(inf->work, key, obj);
     publish(inf);
-    if (inf->fn)
-        inf->fn(inf->fn_ctx, type, obj);
+    tell(inf, type, obj);
     return inf->stop;
 }
 
@@ -150,8 +157,7 @@ static int relist(ag_informer *inf, ag_error *err)
     publish(inf);
     atomic_fetch_add(&inf->lists, 1);
     atomic_store(&inf->synced, 1);
-    if (inf->fn)
-        inf->fn(inf->fn_ctx, "SYNC", NULL);
+    tell(inf, "SYNC", NULL);
     return 0;
 }
 
@@ -200,6 +206,46 @@ static void *run(void *arg)
     return NULL;
 }
 
+ag_informer *ag_informer_new(const ag_kube_config *cfg, const char *path, ag_error *err)
+{
+    ag_informer *inf = calloc(1, sizeof *inf);
+    if (!inf || !(inf->path = strdup(path)) || !(inf->kube = ag_kube_new(cfg, 10000, err)) ||
+        !(inf->work = json_object())) {
+        if (inf) {
+            ag_kube_free(inf->kube);
+            free(inf->path);
+        }
+        free(inf);
+        ag_error_set(err, AG_ENOMEM, "cannot create the watch cache for %s", path);
+        return NULL;
+    }
+    atomic_init(&inf->cur, NULL);
+    return inf;
+}
+
+int ag_informer_add_handler(ag_informer *inf, ag_informer_handler fn, void *ctx, ag_error *err)
+{
+    if (inf->started)
+        return ag_error_set(err, AG_EINVAL, "watch cache %s: a handler must be added before it starts", inf->path);
+    if (inf->nhandlers == AG_INFORMER_MAX_HANDLERS)
+        return ag_error_set(err, AG_EINVAL, "watch cache %s: more than %d handlers", inf->path,
+                            AG_INFORMER_MAX_HANDLERS);
+    inf->handlers[inf->nhandlers].fn = fn;
+    inf->handlers[inf->nhandlers].ctx = ctx;
+    inf->nhandlers++;
+    return 0;
+}
+
+int ag_informer_run(ag_informer *inf, ag_error *err)
+{
+    if (inf->started)
+        return 0;
+    if (pthread_create(&inf->thread, NULL, run, inf))
+        return ag_error_set(err, AG_ERR, "cannot start the watch cache thread for %s", inf->path);
+    inf->started = 1;
+    return 0;
+}
+
 ag_informer *ag_informer_start(const ag_kube_config *cfg, const char *path, ag_error *err)
 {
     return ag_informer_start_handler(cfg, path, NULL, NULL, err);
@@ -208,24 +254,11 @@ ag_informer *ag_informer_start(const ag_kube_config *cfg, const char *path, ag_e
 ag_informer *ag_informer_start_handler(const ag_kube_config *cfg, const char *path,
                                        ag_informer_handler fn, void *ctx, ag_error *err)
 {
-    ag_informer *inf = calloc(1, sizeof *inf);
-    if (!inf || !(inf->path = strdup(path)) || !(inf->kube = ag_kube_new(cfg, 10000, err))) {
-        if (inf)
-            free(inf->path);
-        free(inf);
-        ag_error_set(err, AG_ENOMEM, "cannot start the watch cache for %s", path);
+    ag_informer *inf = ag_informer_new(cfg, path, err);
+    if (!inf)
         return NULL;
-    }
-    inf->work = json_object();
-    inf->fn = fn;
-    inf->fn_ctx = ctx;
-    atomic_init(&inf->cur, NULL);
-    if (pthread_create(&inf->thread, NULL, run, inf)) {
-        ag_kube_free(inf->kube);
-        json_decref(inf->work);
-        free(inf->path);
-        free(inf);
-        ag_error_set(err, AG_ERR, "cannot start the watch cache thread");
+    if ((fn && ag_informer_add_handler(inf, fn, ctx, err)) || ag_informer_run(inf, err)) {
+        ag_informer_stop(inf);
         return NULL;
     }
     return inf;
@@ -237,12 +270,21 @@ void ag_informer_request_stop(ag_informer *inf)
         inf->stop = 1;
 }
 
-void ag_informer_stop(ag_informer *inf)
+void ag_informer_join(ag_informer *inf)
 {
     if (!inf)
         return;
     inf->stop = 1;
-    pthread_join(inf->thread, NULL);
+    if (inf->started)
+        pthread_join(inf->thread, NULL);
+    inf->started = 0;
+}
+
+void ag_informer_stop(ag_informer *inf)
+{
+    if (!inf)
+        return;
+    ag_informer_join(inf);
     snap_unref(atomic_load(&inf->cur));
     json_decref(inf->work);
     ag_kube_free(inf->kube);

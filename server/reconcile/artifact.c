@@ -9,38 +9,6 @@
 
 #include "aimguard/log.h"
 
-#define AIM_API "aim.eai.amd.com/v1alpha1"
-
-/* "2.2Gi", "500M", "1073741824" -> bytes; <0 when not a quantity */
-static double bytes_of(const char *q)
-{
-    char *end;
-    double v = strtod(q, &end);
-    if (end == q || v < 0)
-        return -1;
-    static const struct { const char *s; double m; } units[] = {
-        {"", 1}, {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
-        {"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (!strcmp(end, units[i].s))
-            return v * units[i].m;
-    return -1;
-}
-
-static json_t *artifact_labels(json_t *art, json_t *rcfg, const char *name, int pod)
-{
-    json_t *l = rc_child_labels(art, rcfg, "artifact");
-    char v[64];
-    rc_label_value(name, v, sizeof v);
-    json_object_set_new(l, "aim.eai.amd.com/cache.name", json_string(v));
-    json_object_set_new(l, "aim.eai.amd.com/artifact.name", json_string(v));
-    if (pod) {
-        json_object_del(l, "app.kubernetes.io/managed-by");
-        json_object_set_new(l, "aim.eai.amd.com/cache.type", json_string("artifact"));
-        json_object_set_new(l, "aim.eai.amd.com/component", json_string("download"));
-    }
-    return l;
-}
 
 static const char *job_state(json_t *job, const char **msg)
 {
@@ -61,7 +29,7 @@ static const char *job_state(json_t *job, const char **msg)
     return json_integer_value(rc_at(job, "status.active")) > 0 ? "Downloading" : "Pending";
 }
 
-int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
+int rc_reconcile_artifact(rctx *c, const char *ns, const char *name, rc_result *res)
 {
     json_t *art = rc_get(c, W_ARTIFACTS, ns, name);
     if (rc_skip(art)) {
@@ -73,10 +41,8 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
         double in = 0;
         int m = rc_managed_elsewhere(c, art, &in);
         if (m) {
-            if (m < 0) {
-                snprintf(scope, sizeof scope, "art/%s/%s", ns, name);
-                rq_add_after(c->r->queue, scope, in);
-            }
+            if (m < 0)
+                res->requeue_after = in; /* too new to tell: look again once it is not */
             json_decref(art);
             return 0; /* the AIM operator's: not a byte written, status included */
         }
@@ -103,7 +69,7 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
         goto status;
     }
     const char *size = rc_str(spec, "size") ? rc_str(spec, "size") : cfg->default_artifact_size;
-    double bytes = bytes_of(size);
+    double bytes = rc_quantity_bytes(size);
     if (bytes <= 0) {
         json_array_append_new(conds, rc_cond("Resolved", 0, "InvalidSize", "spec.size %s is not a quantity", size));
         json_array_append_new(conds, rc_cond("Provisioned", 0, "Unresolved", "no size for the volume"));
@@ -113,26 +79,7 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
     }
     json_array_append_new(conds, rc_cond("Resolved", 1, "Resolved", "source %s, %s",
                                          rc_str(spec, "sourceUri") ? rc_str(spec, "sourceUri") : "?", size));
-    json_t *headroom = rc_at(rcfg, "storage.pvcHeadroomPercent");
-    if (!headroom)
-        headroom = json_object_get(rcfg, "pvcHeadroomPercent");
-    long long pct = json_is_integer(headroom) ? json_integer_value(headroom) : 10;
-    char storage[64];
-    double mib = bytes * (100.0 + (double)pct) / 100.0 / 1048576.0;
-    long long whole = (long long)mib;
-    snprintf(storage, sizeof storage, "%lldMi", whole + (mib > (double)whole)); /* rounded up */
-    const char *sc = rc_str(spec, "storageClassName");
-    if (!sc)
-        sc = json_string_value(rc_at(rcfg, "storage.defaultStorageClassName"));
-    if (!sc)
-        sc = rc_str(rcfg, "defaultStorageClassName");
-    json_t *pvc = json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:[o]}, s:{s:[s], s:{s:{s:s}}}}", "apiVersion", "v1",
-                            "kind", "PersistentVolumeClaim", "metadata", "name", pvc_name, "namespace", ns,
-                            "labels", artifact_labels(art, rcfg, name, 0), "ownerReferences",
-                            rc_owner(art, AIM_API, "AIMArtifact"), "spec", "accessModes", "ReadWriteMany",
-                            "resources", "requests", "storage", storage);
-    if (sc)
-        json_object_set_new(json_object_get(pvc, "spec"), "storageClassName", json_string(sc));
+    json_t *pvc = rc_desired_pvc(art, rcfg, cfg->default_artifact_size);
     rc = rc_apply(c, W_PVCS, pvc, 1, &err);
     json_decref(pvc);
     if (rc == RC_ENOTOURS)
@@ -153,32 +100,7 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
         goto status;
     }
     if (!job) {
-        json_t *env = json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]",
-                                "name", "AIM_ARTIFACT_NAME", "value", name, "name", "AIM_ARTIFACT_NAMESPACE",
-                                "value", ns, "name", "AIM_SOURCE_URI", "value",
-                                rc_str(spec, "sourceUri") ? rc_str(spec, "sourceUri") : "", "name",
-                                "AIM_MODEL_ID", "value", rc_str(spec, "modelId") ? rc_str(spec, "modelId") : "",
-                                "name", "AIM_CACHE_PATH", "value", "/cache");
-        rc_env_merge(env, json_object_get(rcfg, "env"));
-        rc_env_merge(env, json_object_get(spec, "env"));
-        const char *image = rc_str(spec, "modelDownloadImage") ? rc_str(spec, "modelDownloadImage")
-                                                               : cfg->default_download_image;
-        json_t *container = json_pack(
-            "{s:s, s:s, s:o, s:{s:b, s:b, s:b, s:{s:[s]}}, s:[{s:s, s:s}]}", "name", "model-download", "image",
-            image, "env", env, "securityContext", "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem", 1,
-            "runAsNonRoot", 1, "capabilities", "drop", "ALL", "volumeMounts", "name", "cache", "mountPath", "/cache");
-        json_t *pod = json_pack(
-            "{s:s, s:s, s:{s:b, s:i, s:i, s:i, s:{s:s}}, s:[o], s:[{s:s, s:{s:s}}]}", "serviceAccountName",
-            cfg->download_sa, "restartPolicy", "Never", "securityContext", "runAsNonRoot", 1, "runAsUser", 1000,
-            "runAsGroup", 1000, "fsGroup", 1000, "seccompProfile", "type", "RuntimeDefault", "containers", container,
-            "volumes", "name", "cache", "persistentVolumeClaim", "claimName", pvc_name);
-        if (json_array_size(json_object_get(spec, "imagePullSecrets")))
-            json_object_set(pod, "imagePullSecrets", json_object_get(spec, "imagePullSecrets"));
-        job = json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:[o]}, s:{s:i, s:i, s:{s:{s:o}, s:o}}}", "apiVersion",
-                        "batch/v1", "kind", "Job", "metadata", "name", job_name, "namespace", ns, "labels",
-                        artifact_labels(art, rcfg, name, 0), "ownerReferences", rc_owner(art, AIM_API, "AIMArtifact"),
-                        "spec", "backoffLimit", 2, "ttlSecondsAfterFinished", 600, "template", "metadata",
-                        "labels", artifact_labels(art, rcfg, name, 1), "spec", pod);
+        job = rc_desired_download_job(art, rcfg, cfg->download_sa, cfg->default_download_image);
         if (rc_harden(c, &job, ns, &err)) {
             json_decref(job);
             json_array_append_new(conds, rc_cond("Provisioned", 0, "PolicyDenied",

@@ -212,8 +212,9 @@ int rc_exempt(rctx *c, const char *ns, char *why, size_t cap)
     return 0;
 }
 
-int rc_reconcile_namespace(rctx *c, const char *ns)
+int rc_reconcile_namespace(rctx *c, const char *ns, rc_result *res)
 {
+    (void)res; /* guardrails follow events only */
     char why[400];
     if (rc_exempt(c, ns, why, sizeof why))
         return 0; /* no guardrail ever: kube-system's DNS and system pods must keep working */

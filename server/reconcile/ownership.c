@@ -62,7 +62,7 @@ static void rfc3339_now(char *out, size_t cap)
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-void rc_event(rctx *c, json_t *involved, const char *ns, const char *reason, const char *message)
+int rc_event(rctx *c, json_t *involved, const char *ns, const char *reason, const char *message)
 {
     char path[400], name[300], now[32];
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/events", ns);
@@ -78,13 +78,14 @@ void rc_event(rctx *c, json_t *involved, const char *ns, const char *reason, con
     ag_error e = {0};
     if (rc_may_write(c, &e)) {
         json_decref(ev);
-        return;
+        return -1; /* not now (not leading, or past the renew deadline): the caller tells it later */
     }
     atomic_fetch_add(&c->r->writes, 1);
     if (ev && ag_kube_create(c->kube, path, ev, NULL, &st, &e))
         ag_log(AG_LOG_WARN, "reconciler: could not record an Event", "namespace", ns, "reason", reason,
                "error", st.code ? st.message : e.msg, NULL);
     json_decref(ev);
+    return 0;
 }
 
 int rc_not_ours(rctx *c, int res, json_t *want, json_t *have, ag_error *err)
@@ -102,7 +103,6 @@ int rc_not_ours(rctx *c, int res, json_t *want, json_t *have, ag_error *err)
     snprintf(key, sizeof key, "%d/%s/%s/%s", res, ns, name, rc_or(rc_str(owner, "uid")));
     if (json_object_get(c->r->conflicts, key))
         return RC_ENOTOURS;
-    json_object_set_new(c->r->conflicts, key, json_true());
     json_t *involved = owner ? json_pack("{s:s, s:s, s:s, s:s, s:s}", "apiVersion", rc_or(rc_str(owner, "apiVersion")),
                                          "kind", rc_or(rc_str(owner, "kind")), "name", rc_or(rc_str(owner, "name")),
                                          "namespace", ns, "uid", rc_or(rc_str(owner, "uid")))
@@ -110,7 +110,10 @@ int rc_not_ours(rctx *c, int res, json_t *want, json_t *have, ag_error *err)
                                          rc_or(json_string_value(json_object_get(want, "apiVersion"))), "kind",
                                          ag_rc_resources[res].kind, "name", name, "namespace", ns, "uid",
                                          rc_or(json_string_value(rc_at(have, "metadata.uid"))));
-    rc_event(c, involved, ns, "ChildConflict", err->msg);
+    /* remembered once told: an Event skipped because this replica may not write just
+     * now (its renew deadline passed under load) is told by a later pass */
+    if (rc_event(c, involved, ns, "ChildConflict", err->msg) == 0)
+        json_object_set_new(c->r->conflicts, key, json_true());
     json_decref(involved);
     ag_log(AG_LOG_WARN, "reconciler: not ours; left alone", "kind", ag_rc_resources[res].kind, "namespace", ns,
            "name", name, "holder", holder, NULL);

@@ -217,6 +217,11 @@ char *rq_get(rq *q)
 
 double rq_done(rq *q, const char *key, int failed)
 {
+    return rq_done_after(q, key, failed, 0);
+}
+
+double rq_done_after(rq *q, const char *key, int failed, double requeue_after)
+{
     double delay = 0;
     pthread_mutex_lock(&q->mu);
     json_object_del(q->active, key);
@@ -238,7 +243,9 @@ double rq_done(rq *q, const char *key, int failed)
         if (failed)
             add_locked(q, key, changed ? 0 : rq_now() + delay, 0);
         else if (again)
-            add_locked(q, key, 0, 0);
+            add_locked(q, key, 0, 0); /* added while in hand: it may have changed, look now */
+        else if (requeue_after > 0)
+            add_locked(q, key, rq_now() + requeue_after, 0);
     }
     pthread_mutex_unlock(&q->mu);
     return delay;

@@ -8,7 +8,9 @@
 #include <jansson.h>
 
 #include "aimguard/informer.h"
+#include "aimguard/informers.h"
 #include "aimguard/reconcile.h"
+#include "desired.h"
 
 /* ---- work queue (queue.c) ---- */
 typedef struct rq rq;
@@ -23,6 +25,9 @@ void rq_add_resync(rq *q, const char *key);
 char *rq_get(rq *q);
 /* The worker is done with key; failed: retry after the key's backoff (returned). */
 double rq_done(rq *q, const char *key, int failed);
+/* As rq_done; a key that succeeded with requeue_after > 0 comes back after that many
+ * seconds (sooner when it is added again meanwhile: a change is looked at at once). */
+double rq_done_after(rq *q, const char *key, int failed, double requeue_after);
 size_t rq_depth(rq *q);
 void rq_shutdown(rq *q);
 double rq_now(void);
@@ -50,7 +55,7 @@ struct ag_reconciler {
     char *strings[12];
     ag_kube_config kc;             /* owned copy */
     watch_ctx wctx[W_COUNT];       /* which resource an informer callback is for */
-    ag_informer *inf[W_COUNT];
+    ag_informer *inf[W_COUNT];     /* borrowed from the process's ag_informers */
     rq *queue;
     pthread_t worker;
     int worker_started;
@@ -107,8 +112,9 @@ void rc_describe_holder(json_t *have, char *out, size_t cap);
 int rc_not_ours(rctx *c, int res, json_t *want, json_t *have, ag_error *err);
 /* the conflict over want's object ended (it is ours now, or was created) */
 void rc_conflict_over(rctx *c, int res, json_t *want);
-/* A Warning Event about `involved` (an ObjectReference) in ns. Best effort: logged. */
-void rc_event(rctx *c, json_t *involved, const char *ns, const char *reason, const char *message);
+/* A Warning Event about `involved` (an ObjectReference) in ns. Best effort: an API
+ * failure is logged (0); -1 when this replica may not write now (rc_may_write). */
+int rc_event(rctx *c, json_t *involved, const char *ns, const char *reason, const char *message);
 
 /* Writes status conditions + extra status fields when they differ from the object's. */
 int rc_status(rctx *c, int res, json_t *obj, json_t *conds, json_t *extra, ag_error *err);
@@ -134,23 +140,30 @@ int rc_harden(rctx *c, json_t **obj, const char *ns, ag_error *err);
  * with why for the AIM objects' status. */
 int rc_exempt(rctx *c, const char *ns, char *why, size_t cap);
 /* --reconcile unmanaged: 1 when another controller manages obj (stand aside, write
- * nothing); 0 to reconcile it; -1 when it is too new to tell yet (*retry_in seconds). */
+ * nothing); 0 to reconcile it; -1 when it is too new to tell yet (look again in
+ * *retry_in seconds: the caller's rc_result.requeue_after). */
 int rc_managed_elsewhere(rctx *c, json_t *obj, double *retry_in);
 /* Provisioned=False with reason/why (exempt namespace) on an AIM object's status */
 int rc_status_not_provisioned(rctx *c, int res, json_t *obj, const char *reason, const char *why,
                               ag_error *err);
 
 /* ---- per kind (service.c, artifact.c, guardrails.c) ---- */
-int rc_reconcile_service(rctx *c, const char *ns, const char *name);
-int rc_reconcile_artifact(rctx *c, const char *ns, const char *name);
-int rc_reconcile_namespace(rctx *c, const char *ns);
+/* What a pass asks of the work queue besides success or failure (controller-runtime's
+ * reconcile.Result): requeue_after > 0 looks at the key again after that many seconds
+ * even if nothing changes (e.g. an object too new to tell whose it is). The worker
+ * hands it to the queue; a reconcile function never queues its own key. */
+typedef struct rc_result {
+    double requeue_after;
+} rc_result;
+
+/* Each returns 0 when done (res says when to look again, if at all), <0 to retry with
+ * the key's backoff. res is zeroed by the caller. */
+int rc_reconcile_service(rctx *c, const char *ns, const char *name, rc_result *res);
+int rc_reconcile_artifact(rctx *c, const char *ns, const char *name, rc_result *res);
+int rc_reconcile_namespace(rctx *c, const char *ns, rc_result *res);
 
 /* shared by the kinds (service.c) */
 int rc_skip(json_t *obj);
-void rc_label_value(const char *in, char *out, size_t cap);
-void rc_env_merge(json_t *list, json_t *more);
-json_t *rc_merge_over(json_t *a, json_t *b);
-json_t *rc_child_labels(json_t *parent, json_t *rcfg, const char *controller);
 int rc_runtime_config(rctx *c, const char *ns, const char *name, json_t **spec, json_t **ref,
                       char *why, size_t cap);
 int ag_glob(const char *pattern, const char *s); /* policy module */

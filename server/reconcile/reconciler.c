@@ -394,10 +394,10 @@ static void *worker(void *arg)
         double t0 = rq_now();
         rctx c = {r, kube, time(NULL)};
         int rc = 0;
+        rc_result res = {0};
         if (!strcmp(key, "resync")) {
             enqueue_all(r);
-            rq_done(r->queue, key, 0);
-            rq_add_after(r->queue, "resync", r->cfg.resync_seconds);
+            rq_done_after(r->queue, key, 0, r->cfg.resync_seconds);
             free(key);
             publish_state(r);
             continue;
@@ -415,17 +415,17 @@ static void *worker(void *arg)
             }
         }
         if (!strcmp(type, "svc"))
-            rc = rc_reconcile_service(&c, a, b);
+            rc = rc_reconcile_service(&c, a, b, &res);
         else if (!strcmp(type, "art"))
-            rc = rc_reconcile_artifact(&c, a, b);
+            rc = rc_reconcile_artifact(&c, a, b, &res);
         else if (!strcmp(type, "ns"))
-            rc = rc_reconcile_namespace(&c, a);
+            rc = rc_reconcile_namespace(&c, a, &res);
         double secs = rq_now() - t0;
         atomic_fetch_add(&r->reconciles, 1);
         if (rc)
             atomic_fetch_add(&r->errors, 1);
         ag_metrics_reconcile(r->cfg.metrics, rc == 0, secs);
-        double retry = rq_done(r->queue, key, rc != 0);
+        double retry = rq_done_after(r->queue, key, rc != 0, rc ? 0 : res.requeue_after);
         if (rc) {
             char when[32];
             snprintf(when, sizeof when, "%.1f", retry);
@@ -448,20 +448,8 @@ static const char *own(ag_reconciler *r, int slot, const char *s)
     return r->strings[slot] ? r->strings[slot] : "";
 }
 
-/* 0, or -1 when out of memory */
-static int copy_kc(ag_kube_config *c, const ag_kube_config *kc)
-{
-    int bad = 0;
-#define DUP(f) bad |= kc->f && !(c->f = strdup(kc->f))
-    DUP(server); DUP(token); DUP(token_file); DUP(ca_file); DUP(ca_pem);
-    DUP(client_cert_pem); DUP(client_key_pem);
-#undef DUP
-    c->watch_timeout_s = kc->watch_timeout_s;
-    return bad ? -1 : 0;
-}
-
 ag_reconciler *ag_reconciler_start(const ag_kube_config *kc, const ag_reconcile_config *cfg,
-                                   ag_error *err)
+                                   ag_informers *informers, ag_error *err)
 {
     ag_reconciler *r = calloc(1, sizeof *r);
     if (!r) {
@@ -483,18 +471,20 @@ ag_reconciler *ag_reconciler_start(const ag_kube_config *kc, const ag_reconcile_
     r->cfg.system_namespace = own(r, 11, cfg->system_namespace);
     pthread_mutex_init(&r->lead_mu, NULL);
     pthread_cond_init(&r->lead_cv, NULL);
-    if (copy_kc(&r->kc, kc) || !(r->queue = rq_new(0.5, 120)) || !(r->written = json_object()) ||
+    if (ag_kube_config_copy(&r->kc, kc) || !(r->queue = rq_new(0.5, 120)) || !(r->written = json_object()) ||
         !(r->conflicts = json_object())) {
         ag_reconciler_stop(r);
         ag_error_set(err, AG_ENOMEM, "out of memory");
         return NULL;
     }
+    /* the process's caches (the cluster view reads namespaces and AIM objects from the
+     * same ones): ours are asked for and told to call on_event; the caller starts them */
     for (int i = 0; i < W_COUNT; i++) {
-        char path[300];
-        rc_path(path, sizeof path, i, NULL, NULL, NULL);
+        const resource_info *ri = &ag_rc_resources[i];
         r->wctx[i].r = r;
         r->wctx[i].res = i;
-        if (!(r->inf[i] = ag_informer_start_handler(kc, path, on_event, &r->wctx[i], err))) {
+        if (!(r->inf[i] = ag_informers_for(informers, ri->group, ri->version, ri->plural, ri->namespaced, err)) ||
+            ag_informer_add_handler(r->inf[i], on_event, &r->wctx[i], err)) {
             ag_reconciler_stop(r);
             return NULL;
         }
@@ -539,23 +529,6 @@ void ag_reconciler_set_leader(ag_reconciler *r, int leading)
         enqueue_all(r); /* the world may have changed while another replica led */
 }
 
-json_t *ag_reconciler_get(ag_reconciler *r, const char *resource, const char *ns, const char *name)
-{
-    if (!r || !resource || !name)
-        return NULL;
-    for (int i = 0; i < W_COUNT; i++) {
-        if (strcmp(ag_rc_resources[i].plural, resource))
-            continue;
-        char key[512];
-        if (ag_rc_resources[i].namespaced)
-            snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name);
-        else
-            snprintf(key, sizeof key, "%s", name);
-        return ag_informer_get(r->inf[i], key);
-    }
-    return NULL;
-}
-
 void ag_reconciler_resync(ag_reconciler *r)
 {
     if (r)
@@ -574,10 +547,7 @@ void ag_reconciler_stop(ag_reconciler *r)
         rq_shutdown(r->queue);
     if (r->worker_started)
         pthread_join(r->worker, NULL);
-    for (int i = 0; i < W_COUNT; i++)
-        ag_informer_request_stop(r->inf[i]); /* all at once: each watch takes up to a second */
-    for (int i = 0; i < W_COUNT; i++)
-        ag_informer_stop(r->inf[i]);
+    /* the caches are the process's (ag_informers): stopped and freed by their owner */
     rq_free(r->queue);
     json_decref(r->written);
     json_decref(r->conflicts);

@@ -21,7 +21,7 @@
 
 #include "aimguard/authz.h"
 #include "aimguard/http.h"
-#include "aimguard/informer.h"
+#include "aimguard/informers.h"
 #include "aimguard/leader.h"
 #include "aimguard/log.h"
 #include "aimguard/metrics.h"
@@ -35,7 +35,7 @@ typedef struct srv {
     ag_metrics *metrics;
     ag_tls *tls;
     ag_http *http;               /* the webhook and metrics listeners */
-    ag_informer *namespaces;     /* the cluster view, when a cluster is configured */
+    ag_informers *informers;     /* the watch caches (cluster view, reconciler), when a cluster is configured */
     ag_leader *leader;           /* leader election, when a cluster is configured */
     ag_reconciler *reconciler;   /* when a cluster is configured and --reconcile on */
     ag_authz *authz;             /* SubjectAccessReviews (view.access), with a cluster */
@@ -222,16 +222,8 @@ static void write_ready_file(srv *s, const char *path)
     rename(tmp, path);
 }
 
-static json_t *view_get(void *ctx, const char *resource, const char *ns, const char *name)
-{
-    srv *s = ctx;
-    if (!strcmp(resource, "namespaces"))
-        return ag_informer_get(s->namespaces, name);
-    /* AIM objects come from the reconciler's watch caches, when it runs */
-    return ag_reconciler_get(s->reconciler, resource, ns, name);
-}
-
-/* The cluster view: a namespace watch cache when a cluster is configured. */
+/* The cluster view and the reconciler over one set of watch caches, when a cluster is
+ * configured. */
 static int start_cluster_view(srv *s, ag_error *err)
 {
     ag_kube_config kc;
@@ -249,9 +241,11 @@ static int start_cluster_view(srv *s, ag_error *err)
         return 0;
     }
     kc.watch_timeout_s = (int)s->cfg->watch_timeout_s;
-    s->namespaces = ag_informer_start(&kc, "/api/v1/namespaces", &kerr);
+    /* one cache per resource, whoever reads it (server/kube/informers.c) */
+    ag_view view = {0};
+    s->informers = ag_informers_new(&kc, &kerr);
     char *server = kc.server ? strdup(kc.server) : NULL;
-    if (!s->namespaces) {
+    if (!s->informers || ag_informers_view(s->informers, &view, &kerr)) {
         ag_kube_config_clear(&kc);
         free(server);
         return ag_error_set(err, AG_ERR, "%s", kerr.msg);
@@ -292,15 +286,20 @@ static int start_cluster_view(srv *s, ag_error *err)
         rcfg.system_namespace = ns; /* copied by the reconciler */
         rcfg.policies = s->policies;
         rcfg.metrics = s->metrics;
-        if (!(s->reconciler = ag_reconciler_start(&kc, &rcfg, &kerr))) {
+        if (!(s->reconciler = ag_reconciler_start(&kc, &rcfg, s->informers, &kerr))) {
             ag_kube_config_clear(&kc);
             free(server);
             return ag_error_set(err, AG_ERR, "%s", kerr.msg);
         }
     }
+    if (ag_informers_start(s->informers, &kerr)) {
+        ag_kube_config_clear(&kc);
+        free(server);
+        return ag_error_set(err, AG_ERR, "%s", kerr.msg);
+    }
     /* the view reads the caches set up above: published once they all exist */
-    s->view.ctx = s;
-    s->view.get = view_get;
+    s->view.ctx = view.ctx;
+    s->view.get = view.get;
     ag_http_set_view(s->http, &s->view);
     ag_leader_config lc = {lease, ident, (int)s->cfg->lease_seconds, (int)(s->cfg->lease_seconds * 2 / 3),
                            s->cfg->lease_seconds >= 6 ? 2 : 1, on_leadership, s, on_lease_renewed};
@@ -311,8 +310,8 @@ static int start_cluster_view(srv *s, ag_error *err)
     }
     ag_metrics_leader(s->metrics, 0);
     ag_kube_config_clear(&kc);
-    ag_log(AG_LOG_INFO, "cluster view on: watching namespaces (policies' namespaceSelector); leader "
-           "election on", "api", server, "config", how, "identity", ident, "lease", lease, "reconciler",
+    ag_log(AG_LOG_INFO, "cluster view on: watching namespaces and AIM objects (policies' namespaceSelector and "
+           "clusterReferences); leader election on", "api", server, "config", how, "identity", ident, "lease", lease, "reconciler",
            !s->reconciler ? "off (--reconcile off)" : s->cfg->reconcile_cfg.unmanaged_only ?
            "unmanaged (reconciles, while this replica leads, only AIM objects no other controller manages)" :
            "on (reconciles while this replica leads)", NULL);
@@ -463,9 +462,9 @@ int ag_serve_run(const ag_serve_config *cfg, ag_error *err)
 out:
     ag_http_stop_webhook(s.http);
     ag_leader_stop(s.leader);
-    ag_informer_request_stop(s.namespaces);
+    ag_informers_stop(s.informers); /* no handler (the reconciler's) runs after this */
     ag_reconciler_stop(s.reconciler);
-    ag_informer_stop(s.namespaces);
+    ag_informers_free(s.informers);
     ag_authz_free(s.authz);
     ag_http_free(s.http);
     ag_tls_free(s.tls);

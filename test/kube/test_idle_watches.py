@@ -31,7 +31,7 @@ def test_idle_watches_end_and_resume_without_relist():
                 time.sleep(0.1)
             time.sleep(2)  # every cache has listed
             lists0 = lists(api)
-            assert lists0 >= 16, lists0  # 16 reconciler caches + the namespaces of the cluster view
+            assert lists0 >= 16, lists0  # 16 shared caches (the cluster view reads namespaces and AIM objects from them)
             api.call("POST", "/_admin", {"reset_counters": True})
             time.sleep(12)  # idle, silent watches: each ends after 5 to 10 s
             watches = api.call("GET", "/_admin")["watch_requests"]

@@ -1,9 +1,12 @@
 /* The watch cache under load: 10,000 watch events through an informer against the test
  * API server, with every JSON allocation counted: the live allocations after the events
  * equal those before (memory stays flat), and readers see the latest object. Cached
- * objects, listed or watched, are kept without their managedFields. */
+ * objects, listed or watched, are kept without their managedFields. The process's set
+ * of caches (ag_informers) gives one cache per resource, whoever asks, and tells each
+ * handler of it every change. */
 #include "agtest.h"
 #include "aimguard/informer.h"
+#include "aimguard/informers.h"
 #include "fakeapi_helper.h"
 
 #include <stdatomic.h>
@@ -20,6 +23,66 @@ static void *count_malloc(size_t n)
     if (p)
         atomic_fetch_add(&live, 1);
     return p;
+}
+
+typedef struct seen {
+    atomic_int syncs, added;
+} seen;
+
+static void count_events(void *ctx, const char *type, json_t *obj)
+{
+    seen *s = ctx;
+    if (!strcmp(type, "SYNC"))
+        atomic_fetch_add(&s->syncs, 1);
+    else if (!strcmp(type, "ADDED") && !strcmp(json_string_value(json_object_get(json_object_get(obj, "metadata"),
+                                                                                  "name")), "shared"))
+        atomic_fetch_add(&s->added, 1);
+}
+
+/* two readers of namespaces: one cache, both handlers told, nothing added once it runs */
+static void test_shared_set(const ag_kube_config *cfg, ag_kube *k)
+{
+    ag_error err = {0};
+    ag_informers *f = ag_informers_new(cfg, &err);
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    ag_informer *a = ag_informers_for(f, "", "v1", "namespaces", 0, &err);
+    ag_informer *b = ag_informers_for(f, "", "v1", "namespaces", 0, &err);
+    CHECK(a != NULL && a == b);
+    CHECK_INT(ag_informers_count(f), 1);
+    ag_view view = {0};
+    CHECK_INT(ag_informers_view(f, &view, &err), 0);
+    CHECK(ag_informers_lookup(f, "namespaces") == a); /* the view asked for the same cache */
+    CHECK_INT(ag_informers_count(f), 4);
+    seen one = {0}, two = {0};
+    CHECK_INT(ag_informer_add_handler(a, count_events, &one, &err), 0);
+    CHECK_INT(ag_informer_add_handler(b, count_events, &two, &err), 0);
+    CHECK_INT(ag_informers_start(f, &err), 0);
+    CHECK_INT(ag_informer_add_handler(a, count_events, &one, &err), AG_EINVAL);
+    CHECK(ag_informers_for(f, "batch", "v1", "jobs", 1, &err) == NULL);
+    for (int i = 0; i < 200 && (atomic_load(&one.syncs) < 1 || atomic_load(&two.syncs) < 1); i++)
+        usleep(20000); /* listed: what comes now comes as a watch event */
+    json_t *ns = json_pack("{s:{s:s}}", "metadata", "name", "shared");
+    CHECK_INT(ag_kube_create(k, "/api/v1/namespaces", ns, NULL, NULL, &err), 0);
+    json_decref(ns);
+    json_t *got = NULL;
+    for (int i = 0; i < 200 && !(got = view.get(view.ctx, "namespaces", "", "shared")); i++)
+        usleep(20000);
+    CHECK(got != NULL);
+    json_decref(got);
+    for (int i = 0; i < 100 && (atomic_load(&one.added) < 1 || atomic_load(&two.added) < 1); i++)
+        usleep(20000);
+    ag_informers_stop(f);
+    CHECK_INT(atomic_load(&one.syncs), 1);
+    CHECK_INT(atomic_load(&two.syncs), 1);
+    CHECK_INT(atomic_load(&one.added), 1);
+    CHECK_INT(atomic_load(&two.added), 1);
+    got = ag_informers_get(f, "namespaces", NULL, "shared"); /* stopped: still readable */
+    CHECK(got != NULL);
+    json_decref(got);
+    CHECK(ag_informers_get(f, "jobs", "team-a", "x") == NULL); /* not watched */
+    ag_informers_free(f);
 }
 
 static void count_free(void *p)
@@ -120,6 +183,7 @@ int main(void)
     CHECK(st.events - events0 >= 10000);
     CHECK(after - before < 50 && before - after < 50);
     ag_informer_stop(inf);
+    test_shared_set(&cfg, k);
     ag_kube_free(k);
     fake_stop(pid);
     return agt_finish();

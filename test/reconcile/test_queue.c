@@ -46,8 +46,49 @@ static void test_resync_keeps_backoff(void)
     rq_free(q);
 }
 
+/* A pass that succeeds and asks to be looked at again later (rc_result.requeue_after:
+ * an AIM object too new to tell whose it is) comes back after that time, not at once
+ * (queued from inside the pass, it used to come straight back: a busy loop), and a
+ * change meanwhile is still looked at at once. */
+static void test_requeue_after(void)
+{
+    rq *q = rq_new(0.4, 10);
+    CHECK(q != NULL);
+    if (!q)
+        return;
+    double w;
+    rq_add(q, "svc/a/b");
+    char *k = get_timed(q, &w);
+    CHECK(rq_done_after(q, k, 0, 0.5) == 0);
+    free(k);
+    CHECK_INT(rq_depth(q), 1);
+    k = get_timed(q, &w);
+    CHECK(w > 0.4);                  /* waited for its requeue-after */
+    CHECK(w < 2.0);
+    rq_done_after(q, k, 0, 5);
+    free(k);
+    rq_add(q, "svc/a/b");            /* the object changed: now, not in 5 s */
+    k = get_timed(q, &w);
+    CHECK(w < 0.2);
+    rq_add(q, "svc/a/b");            /* changed again while in hand: at once after it */
+    rq_done_after(q, k, 0, 5);
+    free(k);
+    k = get_timed(q, &w);
+    CHECK(w < 0.2);
+    CHECK_STR(k, "svc/a/b");
+    rq_done_after(q, k, 1, 5);       /* a failure: the backoff, not the requeue-after */
+    free(k);
+    k = get_timed(q, &w);
+    CHECK(w > 0.3 && w < 2.0);
+    rq_done(q, k, 0);
+    free(k);
+    CHECK_INT(rq_depth(q), 0);
+    rq_free(q);
+}
+
 int main(void)
 {
     RUN(test_resync_keeps_backoff);
+    RUN(test_requeue_after);
     return agt_finish();
 }
