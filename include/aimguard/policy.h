@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include "aimguard/admission.h"
+#include "aimguard/decision.h"
 #include "aimguard/error.h"
 #include "aimguard/view.h"
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aimguard/admission.h"
 #include "aimguard/log.h"
 
 enum route { R_NONE, R_MUTATE, R_VALIDATE, R_HEALTHZ, R_READYZ, R_METRICS };

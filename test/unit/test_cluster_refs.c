@@ -4,6 +4,7 @@
  * reached. */
 #include "agtest.h"
 #include "aimguard/authz.h"
+#include "aimguard/admission.h"
 #include "aimguard/policy.h"
 
 #include <stdlib.h>
