@@ -82,6 +82,10 @@ char *ag_policy_explain(const ag_policy_set *set);
  * validate.rbac.clusterReferences (*refs); each NULL when none (names borrowed from set). */
 void ag_policy_cluster_needs(const ag_policy_set *set, const char **ns_labels, const char **refs);
 
+/* Glob match of s against pattern ("*" any run, "?" one character); 1 on match. The
+ * matching policies use for names and namespaces (reconcile/ uses it for the same). */
+int ag_glob(const char *pattern, const char *s);
+
 int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *view,
               ag_mode mode, time_t now, ag_decision *out, ag_error *err);
 
