@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* validate.rbac.clusterReferences (evaluated in cluster_refs.c) */
+/* validate.rbac.clusterReferences, for compile_rbac (block_rbac.c) */
 void pol_cluster_refs_compile(cctx *c, const ag_ynode *n, cluster_refs *r)
 {
     static const char *const keys[] = {"enabled", "verb", "failClosed", "references", NULL};

@@ -252,8 +252,6 @@ typedef struct pol_block {
     int (*uses)(const policy *p, const char *control);
 } pol_block;
 
-extern const pol_block pol_block_harden, pol_block_gpu, pol_block_pss, pol_block_images,
-    pol_block_secrets, pol_block_rbac, pol_block_aim, pol_block_rules;
 /* The table, NULL-terminated; at most POL_MAX_BLOCKS rows. */
 #define POL_MAX_BLOCKS 16
 extern const pol_block *const pol_blocks[];
