@@ -57,8 +57,8 @@ typedef struct ag_policy_stats {
     size_t policies;        /* AdmissionPolicy documents */
     size_t files;           /* YAML files read */
     size_t skipped;         /* documents skipped: another apiVersion than policy.aimguard.io/ */
-    size_t mutate_blocks;   /* spec.mutate.securityContext and spec.mutate.gpu blocks */
-    size_t validate_blocks; /* podSecurity, images, secrets, rbac and aim blocks */
+    size_t mutate_blocks;   /* spec.mutate blocks (securityContext, gpu) */
+    size_t validate_blocks; /* spec.validate blocks but rules (podSecurity, images, secrets, rbac, aim) */
     size_t rules;           /* spec.validate.rules entries */
     size_t exceptions;      /* spec.exceptions entries */
 } ag_policy_stats;

@@ -361,9 +361,10 @@ void ag_policy_set_stats(const ag_policy_set *set, ag_policy_stats *out)
     out->skipped = set->skipped;
     for (size_t i = 0; i < set->n; i++) {
         const policy *p = &set->v[i];
-        out->mutate_blocks += (size_t)p->hard.present + (size_t)p->gpu.present;
-        out->validate_blocks += (size_t)(p->pss_level >= 0) + (size_t)p->images.present +
-                                (size_t)p->secrets.present + (size_t)p->rbac.present + (size_t)p->aim.present;
+        /* the blocks of the table; spec.validate.rules counts by rule, below */
+        for (const pol_block *const *b = pol_blocks; *b; b++)
+            if ((*b)->present(p) && strcmp((*b)->key, "rules"))
+                *((*b)->phase == POL_MUTATE ? &out->mutate_blocks : &out->validate_blocks) += 1;
         out->rules += p->nrules;
         out->exceptions += p->nexc;
     }
