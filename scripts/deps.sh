@@ -5,8 +5,10 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config openssl curl ca-certificates
   libmicrohttpd-dev libgnutls28-dev libssl-dev libjansson-dev libyaml-dev libpcre2-dev
   libcurl4-openssl-dev)
-# tests: python3-* helpers (run with /usr/bin/python3), clang + its runtime for libFuzzer
-test_pkgs=(python3 python3-yaml python3-jsonpatch clang libclang-rt-14-dev valgrind)
+# tests: python3-* helpers (run with /usr/bin/python3), clang + its runtime for libFuzzer;
+# the e2e tier: etcd (etcd-server) and xz (xz-utils) to unpack the shared kube-apiserver
+test_pkgs=(python3 python3-yaml python3-jsonpatch clang libclang-rt-14-dev valgrind
+  etcd-server xz-utils)
 want=("${build_pkgs[@]}")
 [[ ${1:-build} == test ]] && want+=("${test_pkgs[@]}")
 missing=()

@@ -52,12 +52,20 @@ static const char serve_usage[] =
     "                              the pod's namespace, else aimguard-system)\n"
     "  --identity NAME             this replica in the Lease (AIMGUARD_IDENTITY; default: POD_NAME)\n"
     "  --lease-seconds N           leader lease duration (AIMGUARD_LEASE_SECONDS, 15)\n"
+    "  --watch-timeout-seconds N   watch streams end after N to 2N s and are resumed from the last\n"
+    "                              resourceVersion, no relist (AIMGUARD_WATCH_TIMEOUT_SECONDS, 300)\n"
     "  --sar-timeout-ms N          bound of one SubjectAccessReview a policy asks for on the request\n"
     "                              path (AIMGUARD_SAR_TIMEOUT_MS, 2000)\n"
     "  --sar-cache-seconds N       how long its allowed/denied answers are kept (AIMGUARD_SAR_CACHE_SECONDS,\n"
     "                              10; 0: never kept)\n"
     "reconciler (runs with a cluster, on the leader only; docs/reconciler.md):\n"
-    "  --reconcile on|off          provision AIM workloads and namespace guardrails (AIMGUARD_RECONCILE, on)\n"
+    "  --reconcile on|off|unmanaged  provision AIM workloads and namespace guardrails; unmanaged: only\n"
+    "                              AIM objects no other controller (the AIM operator) manages\n"
+    "                              (AIMGUARD_RECONCILE, on)\n"
+    "  --exempt-namespaces LIST    never provisioned nor given guardrails, besides aimguard's own\n"
+    "                              (AIMGUARD_EXEMPT_NAMESPACES, kube-system,kube-public,kube-node-lease)\n"
+    "  --exempt-label KEY=VALUE    namespaces so labelled are exempt too (AIMGUARD_EXEMPT_LABEL,\n"
+    "                              aimguard.io/webhook=exempt); 'none' for no label\n"
     "  --reconciler-username NAME  the identity admission sees for the reconciler's writes\n"
     "                              (AIMGUARD_RECONCILER_USERNAME, system:serviceaccount:aimguard-system:aimguard)\n"
     "  --network-policies on|off   default-deny NetworkPolicies with explicit allows in AIM namespaces\n"
@@ -67,7 +75,8 @@ static const char serve_usage[] =
     "  --download-egress LIST      CIDR[:PORT],... AIM pods may reach (AIMGUARD_DOWNLOAD_EGRESS,\n"
     "                              0.0.0.0/0:443); 'none' for no egress beyond DNS\n"
     "  --pod-security-labels LIST  MODE=LEVEL,... set on AIM namespaces (AIMGUARD_POD_SECURITY_LABELS,\n"
-    "                              enforce=restricted,warn=restricted,audit=restricted); 'none' for off\n"
+    "                              enforce=restricted,warn=restricted,audit=restricted; with\n"
+    "                              --default-action warn: warn+audit only, audit: audit only); 'none' for off\n"
     "  --download-service-account NAME  the ServiceAccount download Jobs run as\n"
     "                              (AIMGUARD_DOWNLOAD_SERVICE_ACCOUNT, aim-artifact-downloader)\n"
     "  --status-updater-role NAME  ClusterRole bound to it per namespace\n"
@@ -128,6 +137,7 @@ static int cmd_serve(int argc, char **argv)
     c.system_namespace = env_or("AIMGUARD_SYSTEM_NAMESPACE", NULL);
     c.identity = env_or("AIMGUARD_IDENTITY", NULL);
     const char *lease = env_or("AIMGUARD_LEASE_SECONDS", NULL);
+    const char *watch_timeout = env_or("AIMGUARD_WATCH_TIMEOUT_SECONDS", NULL);
     const char *sar_timeout = env_or("AIMGUARD_SAR_TIMEOUT_MS", NULL);
     const char *sar_cache = env_or("AIMGUARD_SAR_CACHE_SECONDS", NULL);
     const char *level = env_or("AIMGUARD_LOG_LEVEL", "info");
@@ -139,12 +149,16 @@ static int cmd_serve(int argc, char **argv)
     const char *maxconn = env_or("AIMGUARD_MAX_CONNECTIONS", NULL);
     ag_reconcile_config *rc = &c.reconcile_cfg;
     const char *reconcile = env_or("AIMGUARD_RECONCILE", "on");
+    const char *pss_env = env_or("AIMGUARD_POD_SECURITY_LABELS", NULL);
     const char *netpols = env_or("AIMGUARD_NETWORK_POLICIES", "on");
     const char *resync = env_or("AIMGUARD_RESYNC_SECONDS", NULL);
     rc->username = env_or("AIMGUARD_RECONCILER_USERNAME", rc->username);
     rc->gateway_namespaces = env_or("AIMGUARD_GATEWAY_NAMESPACES", rc->gateway_namespaces);
     rc->download_egress = env_or("AIMGUARD_DOWNLOAD_EGRESS", rc->download_egress);
-    rc->pss_labels = env_or("AIMGUARD_POD_SECURITY_LABELS", rc->pss_labels);
+    rc->pss_labels = pss_env ? pss_env : rc->pss_labels;
+    int pss_given = pss_env != NULL;
+    rc->exempt_namespaces = env_or("AIMGUARD_EXEMPT_NAMESPACES", rc->exempt_namespaces);
+    rc->exempt_label = env_or("AIMGUARD_EXEMPT_LABEL", rc->exempt_label);
     rc->download_sa = env_or("AIMGUARD_DOWNLOAD_SERVICE_ACCOUNT", rc->download_sa);
     rc->status_role = env_or("AIMGUARD_STATUS_UPDATER_ROLE", rc->status_role);
     static const struct option opts[] = {
@@ -157,6 +171,8 @@ static int cmd_serve(int argc, char **argv)
         {"idle-timeout", required_argument, 0, 'I'}, {"max-connections", required_argument, 0, 'C'},
         {"kubeconfig", required_argument, 0, 'K'}, {"system-namespace", required_argument, 0, 'N'},
         {"identity", required_argument, 0, 'D'}, {"lease-seconds", required_argument, 0, 'L'},
+        {"watch-timeout-seconds", required_argument, 0, 10},
+        {"exempt-namespaces", required_argument, 0, 11}, {"exempt-label", required_argument, 0, 12},
         {"reconcile", required_argument, 0, 1}, {"reconciler-username", required_argument, 0, 2},
         {"network-policies", required_argument, 0, 3}, {"gateway-namespaces", required_argument, 0, 4},
         {"download-egress", required_argument, 0, 5}, {"pod-security-labels", required_argument, 0, 6},
@@ -190,10 +206,13 @@ static int cmd_serve(int argc, char **argv)
         case 3: netpols = optarg; break;
         case 4: rc->gateway_namespaces = optarg; break;
         case 5: rc->download_egress = optarg; break;
-        case 6: rc->pss_labels = optarg; break;
+        case 6: rc->pss_labels = optarg, pss_given = 1; break;
         case 7: rc->download_sa = optarg; break;
         case 8: rc->status_role = optarg; break;
         case 9: resync = optarg; break;
+        case 10: watch_timeout = optarg; break;
+        case 11: rc->exempt_namespaces = optarg; break;
+        case 12: rc->exempt_label = optarg; break;
         case 'S': sar_timeout = optarg; break;
         case 'T': sar_cache = optarg; break;
         case 'h': fputs(serve_usage, stdout); return 0;
@@ -241,14 +260,29 @@ static int cmd_serve(int argc, char **argv)
             return 2;
         c.lease_seconds = (unsigned)v;
     }
+    if (watch_timeout) {
+        if (number_flag("--watch-timeout-seconds", watch_timeout, 5, 3600, &v))
+            return 2;
+        c.watch_timeout_s = (unsigned)v;
+    }
     if (resync) {
         if (number_flag("--resync-seconds", resync, 0, 86400, &v))
             return 2;
         rc->resync_seconds = (double)v;
     }
-    if ((c.reconcile = on_off("--reconcile", reconcile)) < 0 ||
-        (rc->network_policies = on_off("--network-policies", netpols)) < 0)
+    if (!strcmp(reconcile, "unmanaged")) {
+        c.reconcile = 1;
+        rc->unmanaged_only = 1;
+    } else if (strcmp(reconcile, "on") && strcmp(reconcile, "off")) {
+        fprintf(stderr, "aimguard serve: --reconcile must be on, off or unmanaged, not '%s'\n", reconcile);
         return 2;
+    } else {
+        c.reconcile = !strcmp(reconcile, "on");
+    }
+    if ((rc->network_policies = on_off("--network-policies", netpols)) < 0)
+        return 2;
+    if (!strcmp(rc->exempt_label, "none"))
+        rc->exempt_label = "";
     if (!strcmp(rc->download_egress, "none"))
         rc->download_egress = "";
     if (!strcmp(rc->pss_labels, "none"))
@@ -272,6 +306,12 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "aimguard serve: --default-action must be enforce, warn or audit\n");
         return 2;
     }
+    /* warn/audit means nothing is denied: the namespace labels the reconciler sets must
+     * not make Pod Security deny what the policies only warn about */
+    if (!pss_given && c.default_action == AG_ACTION_WARN)
+        rc->pss_labels = "warn=restricted,audit=restricted";
+    else if (!pss_given && c.default_action == AG_ACTION_AUDIT)
+        rc->pss_labels = "audit=restricted";
     if (!c.threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         c.threads = n > 0 && n < 64 ? (unsigned)n : 2;

@@ -50,18 +50,21 @@ ag_authz *ag_authz_new(const ag_kube_config *cfg, const ag_authz_options *opts, 
 void ag_authz_free(ag_authz *a);
 
 /* May `user` (with `groups`, an array of strings or NULL) `verb` the cluster-scoped
- * object `name` of `resource` in API group `group`? Returns 0 with *allowed 1 or 0 and
+ * object `name` of `resource` in API group `group`, for a request in namespace `ns`?
+ * `ns` ("" or NULL: none) goes into the SubjectAccessReview's resourceAttributes, so a
+ * RoleBinding in that namespace counts as well as a ClusterRoleBinding (without it the
+ * API server consults ClusterRoleBindings only); it is part of the cache key. Returns 0 with *allowed 1 or 0 and
  * the API server's reason in reason (may be ""); returns <0 when the API server could
  * not answer (err says why; *allowed is 0). */
 int ag_authz_check(ag_authz *a, const char *user, const json_t *groups, const char *verb,
-                   const char *group, const char *resource, const char *name, int *allowed,
+                   const char *group, const char *resource, const char *ns, const char *name, int *allowed,
                    char *reason, size_t reason_cap, ag_error *err);
 
 /* ag_view.access for an ag_authz passed as ctx: AG_ACCESS_ALLOWED, AG_ACCESS_DENIED or
  * AG_ACCESS_UNKNOWN (reason then says why the API server could not answer). */
 int ag_authz_view_access(void *ctx, const char *user, const json_t *groups, const char *verb,
-                         const char *group, const char *resource, const char *name, char *reason,
-                         size_t reason_cap);
+                         const char *group, const char *resource, const char *ns, const char *name,
+                         char *reason, size_t reason_cap);
 
 void ag_authz_stats_get(ag_authz *a, ag_authz_stats *out);
 

@@ -19,6 +19,8 @@ typedef struct ag_kube_config {
     char *ca_file;       /* PEM bundle to verify the server, or NULL with ca_pem */
     char *ca_pem;        /* PEM text (kubeconfig certificate-authority-data) */
     char *client_cert_pem, *client_key_pem; /* kubeconfig client-certificate/key(-data) */
+    int watch_timeout_s; /* watches ask the server to end them after this many seconds,
+                          * jittered up to twice that (0: 300, as client-go's 5 min) */
 } ag_kube_config;
 
 /* Reads a kubeconfig (its current-context). */
@@ -84,8 +86,12 @@ int ag_watch_parser_feed(ag_watch_parser *p, const char *data, size_t n);
 void ag_watch_parser_clear(ag_watch_parser *p);
 
 /* Watches path from resource_version until fn returns non-zero, *stop becomes
- * non-zero, or the stream ends. Returns 0 on a clean end, AG_ERR with st->code 410 when
- * the resourceVersion is too old (relist), other errors otherwise. */
+ * non-zero, or the stream ends. The server is asked to end the stream after
+ * timeoutSeconds (the config's watch_timeout_s, jittered to [1, 2) times it, so that many
+ * watches do not end together): a real API server may send no byte at all on an idle
+ * watch for minutes, which is healthy; only silence well past that promise is a broken
+ * stream. Returns 0 on a clean end (watch again from the last resourceVersion), AG_ERR
+ * with st->code 410 when the resourceVersion is too old (relist), other errors otherwise. */
 int ag_kube_watch(ag_kube *k, const char *path, const char *resource_version,
                   ag_watch_event_fn fn, void *ctx, volatile int *stop, ag_kube_status *st,
                   ag_error *err);

@@ -21,7 +21,16 @@ typedef struct ag_leader_config {
     int retry_seconds;          /* default 2 */
     void (*on_change)(void *ctx, int leading); /* called on the elector thread */
     void *ctx;
+    /* optional, on the elector thread after each successful acquire or renew: leadership
+     * is certain until `until` (CLOCK_MONOTONIC seconds: the attempt's start plus the
+     * renew deadline, which is shorter than the lease). A leader that was paused
+     * (SIGSTOP, a long GC-like stall) must not write past it, even before its elector
+     * thread has run again and noticed that the lease may have changed hands. */
+    void (*on_renew)(void *ctx, double until);
 } ag_leader_config;
+
+/* CLOCK_MONOTONIC in seconds (the clock of on_renew's deadline) */
+double ag_leader_monotonic(void);
 
 ag_leader *ag_leader_start(const ag_kube_config *kc, const ag_leader_config *cfg, ag_error *err);
 /* Stops electing; a leader releases the lease (holder cleared) so another takes over now. */

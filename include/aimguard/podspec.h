@@ -72,6 +72,9 @@ typedef struct ag_container_iter {
 void ag_container_iter_init(ag_container_iter *it, const ag_podspec_ref *ref);
 /* Fills out with the next container; 0 when there is none left. */
 int ag_container_next(ag_container_iter *it, ag_container_ref *out);
+/* The container's name for messages: its `name`, else the key of a single-container spec
+ * ("model": KServe names that container itself), else "". */
+const char *ag_container_name(const ag_container_ref *c);
 /* The dotted path of a container ("spec.containers[1]", "spec.predictor.model"), built on
  * first use (messages only need it on a violation: rules walk thousands of containers). */
 const char *ag_container_path(ag_container_ref *c);

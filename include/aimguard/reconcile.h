@@ -36,6 +36,11 @@ typedef struct ag_reconcile_config {
     const char *default_download_image;
     const char *default_artifact_size; /* when an AIMArtifact gives no size */
     double resync_seconds;         /* every key is reconciled again at this period */
+    int unmanaged_only;            /* --reconcile unmanaged: stand aside for AIM objects another
+                                    * controller (the AIM operator) manages */
+    const char *exempt_namespaces; /* comma list never given guardrails or children */
+    const char *exempt_label;      /* KEY=VALUE: namespaces labelled so are exempt too; "" none */
+    const char *system_namespace;  /* aimguard's own namespace: always exempt */
     ag_policy_holder *policies;    /* borrowed */
     ag_metrics *metrics;           /* borrowed; may be NULL */
 } ag_reconcile_config;
@@ -52,6 +57,9 @@ ag_reconciler *ag_reconciler_start(const ag_kube_config *kc, const ag_reconcile_
 /* Leadership: on 1 every key is queued and workers run; on 0 they stop taking keys at
  * once (the key in hand finishes its current API call). */
 void ag_reconciler_set_leader(ag_reconciler *r, int leading);
+/* The leader's lease is certain until `until` (ag_leader_monotonic() seconds); past it
+ * the reconciler writes nothing until told again (0: no deadline, e.g. no election). */
+void ag_reconciler_lease_until(ag_reconciler *r, double until);
 /* An object from the watch caches by plural resource name ("aimmodels", ...; ns "" for
  * cluster scope): a new reference, or NULL when unknown. Never waits on the network. */
 json_t *ag_reconciler_get(ag_reconciler *r, const char *resource, const char *ns, const char *name);

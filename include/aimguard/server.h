@@ -28,6 +28,7 @@ typedef struct ag_server_config {
     const char *system_namespace;/* where the leader Lease lives; NULL: the pod's namespace */
     const char *identity;        /* this replica in the Lease; NULL: POD_NAME or host-pid */
     unsigned lease_seconds;      /* leader lease duration */
+    unsigned watch_timeout_s;    /* watches end after this, jittered to twice it (0: 300) */
     int reconcile;               /* run the reconciler when a cluster is configured */
     ag_reconcile_config reconcile_cfg; /* policies and metrics are filled in by the server */
     long sar_timeout_ms;         /* one SubjectAccessReview on the request path (2000) */

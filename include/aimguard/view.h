@@ -29,10 +29,11 @@ typedef struct ag_view {
     json_t *(*get)(void *ctx, const char *resource, const char *ns, const char *name);
     void *access_ctx;
     /* may `user` (with `groups`, an array of strings) `verb` the cluster-scoped object
-     * `name` of `resource` in API group `group`? */
+     * `name` of `resource` in API group `group`, asked for a request in namespace `ns`
+     * (so that a RoleBinding there counts, not only ClusterRoleBindings)? */
     int (*access)(void *access_ctx, const char *user, const json_t *groups, const char *verb,
-                  const char *group, const char *resource, const char *name, char *reason,
-                  size_t reason_cap);
+                  const char *group, const char *resource, const char *ns, const char *name,
+                  char *reason, size_t reason_cap);
 } ag_view;
 
 #endif

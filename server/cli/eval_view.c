@@ -46,9 +46,9 @@ static json_t *view_get(void *ctx, const char *resource, const char *ns, const c
 }
 
 static int view_access(void *ctx, const char *user, const json_t *groups, const char *verb, const char *group,
-                       const char *resource, const char *name, char *reason, size_t cap)
+                       const char *resource, const char *ns, const char *name, char *reason, size_t cap)
 {
-    (void)user, (void)groups, (void)verb, (void)group, (void)resource, (void)name;
+    (void)user, (void)groups, (void)verb, (void)group, (void)resource, (void)ns, (void)name;
     eval_view *v = ctx;
     if (cap)
         snprintf(reason, cap, "aimguard eval --assume-access %s", v->access == AG_ACCESS_ALLOWED ? "allowed"

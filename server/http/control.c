@@ -39,6 +39,12 @@ void ag_server_config_defaults(ag_server_config *c)
     c->sar_cache_ms = 10000;
 }
 
+static void on_lease_renewed(void *ctx, double until)
+{
+    srv *s = ctx;
+    ag_reconciler_lease_until(s->reconciler, until);
+}
+
 static void on_leadership(void *ctx, int leading)
 {
     srv *s = ctx;
@@ -238,6 +244,7 @@ static int start_cluster_view(srv *s, ag_error *err)
                "cluster view and the reconciler are off", NULL);
         return 0;
     }
+    kc.watch_timeout_s = (int)s->cfg->watch_timeout_s;
     s->namespaces = ag_informer_start(&kc, "/api/v1/namespaces", &kerr);
     char *server = kc.server ? strdup(kc.server) : NULL;
     if (!s->namespaces) {
@@ -278,6 +285,7 @@ static int start_cluster_view(srv *s, ag_error *err)
     snprintf(lease, sizeof lease, "/apis/coordination.k8s.io/v1/namespaces/%s/leases/aimguard-leader", ns);
     if (s->cfg->reconcile) {
         ag_reconcile_config rcfg = s->cfg->reconcile_cfg;
+        rcfg.system_namespace = ns; /* copied by the reconciler */
         rcfg.policies = s->policies;
         rcfg.metrics = s->metrics;
         if (!(s->reconciler = ag_reconciler_start(&kc, &rcfg, &kerr))) {
@@ -290,7 +298,7 @@ static int start_cluster_view(srv *s, ag_error *err)
     s->view.ctx = s;
     s->view.get = view_get;
     ag_leader_config lc = {lease, ident, (int)s->cfg->lease_seconds, (int)(s->cfg->lease_seconds * 2 / 3),
-                           s->cfg->lease_seconds >= 6 ? 2 : 1, on_leadership, s};
+                           s->cfg->lease_seconds >= 6 ? 2 : 1, on_leadership, s, on_lease_renewed};
     if (!(s->leader = ag_leader_start(&kc, &lc, &kerr))) {
         ag_kube_config_clear(&kc);
         free(server);
@@ -300,7 +308,9 @@ static int start_cluster_view(srv *s, ag_error *err)
     ag_kube_config_clear(&kc);
     ag_log(AG_LOG_INFO, "cluster view on: watching namespaces (policies' namespaceSelector); leader "
            "election on", "api", server, "config", how, "identity", ident, "lease", lease, "reconciler",
-           s->reconciler ? "on (reconciles while this replica leads)" : "off (--reconcile off)", NULL);
+           !s->reconciler ? "off (--reconcile off)" : s->cfg->reconcile_cfg.unmanaged_only ?
+           "unmanaged (reconciles, while this replica leads, only AIM objects no other controller manages)" :
+           "on (reconciles while this replica leads)", NULL);
     free(server);
     return 0;
 }

@@ -104,11 +104,11 @@ ag_authz *ag_authz_new(const ag_kube_config *cfg, const ag_authz_options *opts, 
 /* Length-prefixed fields: no two different questions share a key, whatever bytes the
  * names hold. */
 static char *make_key(const char *user, const json_t *groups, const char *verb, const char *group,
-                      const char *resource, const char *name, size_t *len)
+                      const char *resource, const char *ns, const char *name, size_t *len)
 {
-    const char *f[5] = {user, verb, group, resource, name};
+    const char *f[6] = {user, verb, group, resource, ns, name};
     size_t n = 64;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         n += strlen(f[i] ? f[i] : "") + 24;
     for (size_t i = 0; i < json_array_size(groups); i++) {
         const char *g = json_string_value(json_array_get(groups, i));
@@ -118,7 +118,7 @@ static char *make_key(const char *user, const json_t *groups, const char *verb, 
     if (!k)
         return NULL;
     size_t o = 0;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         o += (size_t)snprintf(k + o, n - o, "%zu:%s", strlen(f[i] ? f[i] : ""), f[i] ? f[i] : "");
     o += (size_t)snprintf(k + o, n - o, "g%zu", json_array_size(groups));
     for (size_t i = 0; i < json_array_size(groups); i++) {
@@ -204,14 +204,14 @@ static int acquire(ag_authz *a, size_t *idx)
 }
 
 int ag_authz_check(ag_authz *a, const char *user, const json_t *groups, const char *verb,
-                   const char *group, const char *resource, const char *name, int *allowed,
+                   const char *group, const char *resource, const char *ns, const char *name, int *allowed,
                    char *reason, size_t reason_cap, ag_error *err)
 {
     *allowed = 0;
     if (reason && reason_cap)
         reason[0] = '\0';
     size_t klen = 0;
-    char *key = make_key(user, groups, verb, group, resource, name, &klen);
+    char *key = make_key(user, groups, verb, group, resource, ns ? ns : "", name, &klen);
     if (!key)
         return ag_error_set(err, AG_ENOMEM, "out of memory");
     uint64_t h = fnv(key, klen);
@@ -249,7 +249,7 @@ int ag_authz_check(ag_authz *a, const char *user, const json_t *groups, const ch
     char why[256] = "";
     ag_error kerr = {0};
     int ok = 0;
-    int rc = ag_kube_access(a->kubes[idx], user ? user : "", groups, verb, group, resource, "", name, &ok,
+    int rc = ag_kube_access(a->kubes[idx], user ? user : "", groups, verb, group, resource, ns, name, &ok,
                             why, sizeof why, &kerr);
 
     pthread_mutex_lock(&a->mu);
@@ -275,12 +275,12 @@ int ag_authz_check(ag_authz *a, const char *user, const json_t *groups, const ch
 }
 
 int ag_authz_view_access(void *ctx, const char *user, const json_t *groups, const char *verb,
-                         const char *group, const char *resource, const char *name, char *reason,
-                         size_t reason_cap)
+                         const char *group, const char *resource, const char *ns, const char *name,
+                         char *reason, size_t reason_cap)
 {
     ag_error err = {0};
     int allowed = 0;
-    if (ag_authz_check(ctx, user, groups, verb, group, resource, name, &allowed, reason, reason_cap, &err)) {
+    if (ag_authz_check(ctx, user, groups, verb, group, resource, ns, name, &allowed, reason, reason_cap, &err)) {
         if (reason && reason_cap)
             snprintf(reason, reason_cap, "%s", err.msg);
         return AG_ACCESS_UNKNOWN;

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "aimguard/yaml.h"
 
@@ -15,6 +17,7 @@ struct ag_kube {
     ag_kube_config cfg;
     long timeout_ms;
     struct stat token_st; /* of token_file when last read */
+    unsigned seed;        /* jitter of watch timeouts */
 };
 
 /* ---------------- configuration ---------------- */
@@ -190,6 +193,8 @@ ag_kube *ag_kube_new(const ag_kube_config *cfg, long timeout_ms, ag_error *err)
     DUP(client_cert_pem);
     DUP(client_key_pem);
 #undef DUP
+    k->cfg.watch_timeout_s = cfg->watch_timeout_s;
+    k->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)k;
     k->timeout_ms = timeout_ms > 0 ? timeout_ms : 10000;
     return k;
 }
@@ -530,8 +535,11 @@ int ag_kube_watch(ag_kube *k, const char *path, const char *resource_version, ag
         st = &local;
     memset(st, 0, sizeof *st);
     char url[2048];
-    if (ag_strfmt(url, sizeof url, "%s%s%swatch=1&allowWatchBookmarks=true%s%s", k->cfg.server, path,
-                  strchr(path, '?') ? "&" : "?", resource_version ? "&resourceVersion=" : "",
+    long base = k->cfg.watch_timeout_s > 0 ? k->cfg.watch_timeout_s : 300;
+    long timeout_s = base + (long)((double)base * rand_r(&k->seed) / ((double)RAND_MAX + 1));
+    if (ag_strfmt(url, sizeof url, "%s%s%swatch=1&allowWatchBookmarks=true&timeoutSeconds=%ld%s%s",
+                  k->cfg.server, path, strchr(path, '?') ? "&" : "?", timeout_s,
+                  resource_version && *resource_version ? "&resourceVersion=" : "",
                   resource_version ? resource_version : ""))
         return ag_error_set(err, AG_EINVAL, "watch path too long");
     watch_ctx w = {stop, fn, ctx, 0, ""};
@@ -544,10 +552,10 @@ int ag_kube_watch(ag_kube *k, const char *path, const char *resource_version, ag
     curl_easy_setopt(k->curl, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(k->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(k->curl, CURLOPT_XFERINFODATA, &w);
-    /* a stream that says nothing for this long is broken (bookmarks keep a healthy one
-     * talking) */
+    /* silence is healthy until the server's promised end; a stream still silent a
+     * minute after it is broken */
     curl_easy_setopt(k->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(k->curl, CURLOPT_LOW_SPEED_TIME, 120L);
+    curl_easy_setopt(k->curl, CURLOPT_LOW_SPEED_TIME, timeout_s + 60);
     CURLcode cc = curl_easy_perform(k->curl);
     long code = 0;
     curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &code);

@@ -125,15 +125,26 @@ static void release(ag_leader *l)
     json_decref(lease);
 }
 
+double ag_leader_monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void *run(void *arg)
 {
     ag_leader *l = arg;
     double last_renew = 0;
     while (!atomic_load(&l->stop)) {
+        double attempt = ag_leader_monotonic();
         int ok = try_acquire(l);
         double t = now_s();
         if (ok) {
             last_renew = t;
+            /* before set_leading: the reconciler may write from the moment it leads */
+            if (l->cfg.on_renew)
+                l->cfg.on_renew(l->cfg.ctx, attempt + l->cfg.renew_deadline_seconds);
             set_leading(l, 1);
         } else if (atomic_load(&l->leading) && t - last_renew > l->cfg.renew_deadline_seconds) {
             set_leading(l, 0); /* could not renew in time: someone else may hold it now */

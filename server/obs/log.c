@@ -42,7 +42,8 @@ static void emit(ag_log_level level, const char *msg, json_t *line)
         return;
     if (line)
         json_object_update_missing(head, line);
-    char *text = json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* 9 significant digits: a duration reads 0.077717, not 0.077717000000000008 */
+    char *text = json_dumps(head, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
     json_decref(head);
     if (!text)
         return;

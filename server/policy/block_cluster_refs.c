@@ -180,7 +180,7 @@ static void check_one(const policy *pol, eval_ctx *e, vlist *out, int cat, const
                   "request, so it was not asked again");
     } else {
         answer = e->view->access(e->view->access_ctx, user, e->req->groups, r->verb, AIM_GROUP,
-                                 cats[cat].cl_res, name, reason, sizeof reason);
+                                 cats[cat].cl_res, e->ns, name, reason, sizeof reason);
         ag_strfmt(why, sizeof why, "the Kubernetes API could not be reached (%s)", reason);
         *unreachable = answer != AG_ACCESS_ALLOWED && answer != AG_ACCESS_DENIED;
     }

@@ -175,7 +175,7 @@ static void validate_images(const policy *pol, eval_ctx *e, vlist *out)
         ag_container_iter_init(&it, &e->specs[i]);
         while (ag_container_next(&it, &cr)) {
             char who[300], path[400];
-            const char *name = json_string_value(json_object_get(cr.c, "name"));
+            const char *name = ag_container_name(&cr);
             snprintf(who, sizeof who, "container \"%s\"", name ? name : "");
             ag_strfmt(path, sizeof path, "%s.image", ag_container_path(&cr));
             judge(pol, e, out, who, json_string_value(json_object_get(cr.c, "image")), path);

@@ -164,7 +164,7 @@ static void pod_spec(sctx *s, const ag_podspec_ref *ref)
     ag_container_ref cr;
     ag_container_iter_init(&it, ref);
     while (ag_container_next(&it, &cr)) {
-        const char *cn = json_string_value(json_object_get(cr.c, "name"));
+        const char *cn = ag_container_name(&cr);
         char who[300];
         ag_strfmt(who, sizeof who, "container \"%s\"", cn ? cn : "");
         ag_strfmt(p, sizeof p, "%s.env", ag_container_path(&cr));

@@ -214,6 +214,12 @@ int ag_container_next(ag_container_iter *it, ag_container_ref *out)
     return 0;
 }
 
+const char *ag_container_name(const ag_container_ref *c)
+{
+    const char *n = json_string_value(json_object_get(c->c, "name"));
+    return n ? n : c->single ? c->single : "";
+}
+
 const char *ag_container_path(ag_container_ref *c)
 {
     if (!c->path[0]) {

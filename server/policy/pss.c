@@ -125,12 +125,6 @@ static const json_t *obj(const json_t *o, const char *k) { return json_object_ge
         for (ag_container_ref cr; ag_container_next(&cr##_it, &cr);) \
             for (const json_t *ctr = cr.c; ctr; ctr = NULL)
 
-static const char *cname(const json_t *ctr)
-{
-    const char *n = str(ctr, "name");
-    return n ? n : "";
-}
-
 /* "<head> (<noun>[s] "a", "b" <tail>)" for a check that lists offending names. */
 static void finish(ctx *c, const char *check, finding *f, const char *head, const char *noun,
                    const char *tail)
@@ -175,7 +169,7 @@ static void check_privileged(ctx *c)
     finding f = {0};
     EACH_CONTAINER(c, cr, ctr) {
         if (json_is_true(obj(obj(ctr, "securityContext"), "privileged")))
-            note(&f, cname(ctr), "%s.securityContext.privileged", ag_container_path(&cr));
+            note(&f, ag_container_name(&cr), "%s.securityContext.privileged", ag_container_path(&cr));
     }
     finish(c, "privileged", &f, "privileged", "container", "must not set securityContext.privileged=true");
 }
@@ -204,7 +198,7 @@ static void check_capabilities_baseline(ctx *c)
             const char *s = json_string_value(cap);
             if (in_list(s, baseline_caps))
                 continue;
-            note(&f, cname(ctr), "%s.securityContext.capabilities.add[%zu]", ag_container_path(&cr), k);
+            note(&f, ag_container_name(&cr), "%s.securityContext.capabilities.add[%zu]", ag_container_path(&cr), k);
             char q[256];
             snprintf(q, sizeof q, "\"%s\"", s ? s : "");
             if (!caps.p || !strstr(caps.p, q))
@@ -243,7 +237,7 @@ static void check_host_ports(ctx *c)
         json_array_foreach(obj(ctr, "ports"), k, p) {
             const json_t *hp = obj(p, "hostPort");
             if (json_is_integer(hp) && json_integer_value(hp) != 0) {
-                note(&f, cname(ctr), "%s.ports[%zu].hostPort", ag_container_path(&cr), k);
+                note(&f, ag_container_name(&cr), "%s.ports[%zu].hostPort", ag_container_path(&cr), k);
                 ag_buf_printf(&ports, "%s%lld", ports.len ? ", " : "", (long long)json_integer_value(hp));
             }
         }
@@ -285,7 +279,7 @@ static void check_apparmor(ctx *c)
         const char *ct = str(obj(obj(ctr, "securityContext"), "appArmorProfile"), "type");
         if (ct && strcmp(ct, "RuntimeDefault") && strcmp(ct, "Localhost")) {
             ag_buf_printf(&bad, "%scontainer \"%s\" must not set securityContext.appArmorProfile.type to \"%s\"",
-                          bad.len ? ", " : "", cname(ctr), ct);
+                          bad.len ? ", " : "", ag_container_name(&cr), ct);
             if (!*path)
                 snprintf(path, sizeof path, "%s.securityContext.appArmorProfile.type", ag_container_path(&cr));
         }
@@ -329,7 +323,7 @@ static void check_selinux(ctx *c)
         ag_buf w = {0};
         if (selinux_bad(obj(obj(ctr, "securityContext"), "seLinuxOptions"), &w)) {
             ag_buf_printf(&bad, "%scontainer \"%s\" set forbidden securityContext.seLinuxOptions: %s",
-                          bad.len ? "; " : "", cname(ctr), w.p);
+                          bad.len ? "; " : "", ag_container_name(&cr), w.p);
             if (!*path)
                 snprintf(path, sizeof path, "%s.securityContext.seLinuxOptions", ag_container_path(&cr));
         }
@@ -357,7 +351,7 @@ static void check_proc_mount(ctx *c, int restricted)
     EACH_CONTAINER(c, cr, ctr) {
         const char *pm = str(obj(ctr, "securityContext"), "procMount");
         if (pm && strcmp(pm, "Default"))
-            note(&f, cname(ctr), "%s.securityContext.procMount", ag_container_path(&cr));
+            note(&f, ag_container_name(&cr), "%s.securityContext.procMount", ag_container_path(&cr));
     }
     finish(c, restricted ? "procMount_restricted" : "procMount", &f, "procMount", "container",
            "must not set securityContext.procMount to \"Unmasked\"");
@@ -373,7 +367,7 @@ static void check_seccomp_baseline(ctx *c)
     EACH_CONTAINER(c, cr, ctr) {
         const char *ct = str(obj(obj(ctr, "securityContext"), "seccompProfile"), "type");
         if (ct && !strcmp(ct, "Unconfined"))
-            note(&f, cname(ctr), "%s.securityContext.seccompProfile.type", ag_container_path(&cr));
+            note(&f, ag_container_name(&cr), "%s.securityContext.seccompProfile.type", ag_container_path(&cr));
     }
     if (!pod_bad && !f.count) {
         free(f.names.p);
@@ -422,7 +416,7 @@ static void check_host_process(ctx *c)
     int pod = json_is_true(obj(obj(c->psc, "windowsOptions"), "hostProcess"));
     EACH_CONTAINER(c, cr, ctr) {
         if (json_is_true(obj(obj(obj(ctr, "securityContext"), "windowsOptions"), "hostProcess")))
-            note(&f, cname(ctr), "%s.securityContext.windowsOptions.hostProcess", ag_container_path(&cr));
+            note(&f, ag_container_name(&cr), "%s.securityContext.windowsOptions.hostProcess", ag_container_path(&cr));
     }
     if (!pod && !f.count) {
         free(f.names.p);
@@ -460,7 +454,7 @@ static void check_host_probes(ctx *c)
         host_in_handler(obj(obj(ctr, "lifecycle"), "postStart"), "lifecycle.postStart", &what, &b);
         host_in_handler(obj(obj(ctr, "lifecycle"), "preStop"), "lifecycle.preStop", &what, &b);
         if (b) {
-            ag_buf_printf(&bad, "%scontainer \"%s\" uses %s", bad.len ? "; " : "", cname(ctr), what.p);
+            ag_buf_printf(&bad, "%scontainer \"%s\" uses %s", bad.len ? "; " : "", ag_container_name(&cr), what.p);
             if (!*path)
                 snprintf(path, sizeof path, "%s", ag_container_path(&cr));
         }
@@ -516,7 +510,7 @@ static void check_allow_privilege_escalation(ctx *c)
     finding f = {0};
     EACH_CONTAINER(c, cr, ctr) {
         if (!json_is_false(obj(obj(ctr, "securityContext"), "allowPrivilegeEscalation")))
-            note(&f, cname(ctr), "%s.securityContext.allowPrivilegeEscalation", ag_container_path(&cr));
+            note(&f, ag_container_name(&cr), "%s.securityContext.allowPrivilegeEscalation", ag_container_path(&cr));
     }
     finish(c, "allowPrivilegeEscalation", &f, "allowPrivilegeEscalation != false", "container",
            "must set securityContext.allowPrivilegeEscalation=false");
@@ -536,12 +530,12 @@ static void check_capabilities_restricted(ctx *c)
             has_all |= s && !strcmp(s, "ALL");
         }
         if (!has_all)
-            note(&drop, cname(ctr), "%s.securityContext.capabilities.drop", ag_container_path(&cr));
+            note(&drop, ag_container_name(&cr), "%s.securityContext.capabilities.drop", ag_container_path(&cr));
         json_array_foreach(obj(capo, "add"), k, cap) {
             const char *s = json_string_value(cap);
             if (s && !strcmp(s, "NET_BIND_SERVICE"))
                 continue;
-            note(&addf, cname(ctr), "%s.securityContext.capabilities.add[%zu]", ag_container_path(&cr), k);
+            note(&addf, ag_container_name(&cr), "%s.securityContext.capabilities.add[%zu]", ag_container_path(&cr), k);
             char q[256];
             snprintf(q, sizeof q, "\"%s\"", s ? s : "");
             if (!caps.p || !strstr(caps.p, q))
@@ -573,9 +567,9 @@ static void check_run_as_non_root(ctx *c)
     EACH_CONTAINER(c, cr, ctr) {
         const json_t *cv = obj(obj(ctr, "securityContext"), "runAsNonRoot");
         if (json_is_false(cv))
-            note(&explicit_false, cname(ctr), "%s.securityContext.runAsNonRoot", ag_container_path(&cr));
+            note(&explicit_false, ag_container_name(&cr), "%s.securityContext.runAsNonRoot", ag_container_path(&cr));
         else if (!json_is_true(cv) && !pod_true)
-            note(&unset, cname(ctr), "%s.securityContext.runAsNonRoot", ag_container_path(&cr));
+            note(&unset, ag_container_name(&cr), "%s.securityContext.runAsNonRoot", ag_container_path(&cr));
     }
     if (!pod_false && !explicit_false.count && !unset.count) {
         free(explicit_false.names.p);
@@ -615,7 +609,7 @@ static void check_run_as_user(ctx *c)
     EACH_CONTAINER(c, cr, ctr) {
         const json_t *cu = obj(obj(ctr, "securityContext"), "runAsUser");
         if (json_is_integer(cu) && json_integer_value(cu) == 0)
-            note(&f, cname(ctr), "%s.securityContext.runAsUser", ag_container_path(&cr));
+            note(&f, ag_container_name(&cr), "%s.securityContext.runAsUser", ag_container_path(&cr));
     }
     if (!pod && !f.count) {
         free(f.names.p);
@@ -640,9 +634,9 @@ static void check_seccomp_restricted(ctx *c)
     EACH_CONTAINER(c, cr, ctr) {
         const char *ct = str(obj(obj(ctr, "securityContext"), "seccompProfile"), "type");
         if (ct && !seccomp_ok(ct))
-            note(&bad, cname(ctr), "%s.securityContext.seccompProfile.type", ag_container_path(&cr));
+            note(&bad, ag_container_name(&cr), "%s.securityContext.seccompProfile.type", ag_container_path(&cr));
         else if (!ct && (!pod_set || pod_bad))
-            note(&unset, cname(ctr), "%s.securityContext.seccompProfile.type", ag_container_path(&cr));
+            note(&unset, ag_container_name(&cr), "%s.securityContext.seccompProfile.type", ag_container_path(&cr));
     }
     if (!pod_bad && !bad.count && !unset.count) {
         free(bad.names.p);

@@ -2,10 +2,13 @@
  *
  * A child is "up to date" when every field we want is present with our value
  * (rc_subset), so fields the API server or other controllers add (defaults, status,
- * their labels) never cause a write. When something differs, one JSON merge patch
- * carries exactly the difference: our labels and annotations (others' keys are left
- * alone), our ownerReferences, and for every other top-level field the RFC 7386 diff,
- * which also removes what we no longer want. */
+ * their labels) never cause a write. An existing object that is not ours (ownership.c)
+ * is never written. When something differs on one of ours, one JSON merge patch carries
+ * exactly the difference: our labels and annotations (others' keys are left alone), and
+ * for every other top-level field the RFC 7386 diff, which also removes what we no
+ * longer want. ownerReferences are never in a patch: a merge patch naming them replaces
+ * the whole list (dropping others' references), and ours is there already, or the
+ * object would not be ours. */
 #include "reconcile_int.h"
 
 #include <stdarg.h>
@@ -40,8 +43,10 @@ int rc_subset(json_t *want, json_t *have)
     return have && json_equal(want, have);
 }
 
-/* RFC 7386 patch turning have into want; NULL when they are equal */
-static json_t *merge_diff(json_t *have, json_t *want)
+/* RFC 7386 patch turning have into want; NULL when they are equal. A key of have that
+ * want lacks is removed only when `mine` (what we applied last time, NULL: everything is
+ * ours) holds it: what other controllers or defaulting added stays. */
+static json_t *merge_diff3(json_t *have, json_t *want, json_t *mine, int all_mine)
 {
     if (json_is_object(have) && json_is_object(want)) {
         json_t *d = json_object();
@@ -49,12 +54,12 @@ static json_t *merge_diff(json_t *have, json_t *want)
         json_t *v;
         json_object_foreach(want, k, v) {
             json_t *h = json_object_get(have, k);
-            json_t *sub = h ? merge_diff(h, v) : json_deep_copy(v);
+            json_t *sub = h ? merge_diff3(h, v, json_object_get(mine, k), all_mine) : json_deep_copy(v);
             if (sub)
                 json_object_set_new(d, k, sub);
         }
         json_object_foreach(have, k, v)
-            if (!json_object_get(want, k))
+            if (!json_object_get(want, k) && (all_mine || json_object_get(mine, k)))
                 json_object_set_new(d, k, json_null());
         if (json_object_size(d) == 0) {
             json_decref(d);
@@ -66,12 +71,32 @@ static json_t *merge_diff(json_t *have, json_t *want)
     return json_equal(have, want) ? NULL : json_deep_copy(want);
 }
 
+static json_t *merge_diff(json_t *have, json_t *want) { return merge_diff3(have, want, NULL, 1); }
+
+/* The fields we last applied, kept on the object (as kubectl apply does), so that a
+ * later patch removes only what we set and no longer want. */
+#define LAST_APPLIED "aimguard.io/last-applied"
+
+static json_t *applied_fields(json_t *want)
+{
+    json_t *out = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(want, k, v)
+        if (strcmp(k, "metadata") && strcmp(k, "status") && strcmp(k, "apiVersion") && strcmp(k, "kind"))
+            json_object_set(out, k, v);
+    return out;
+}
+
 static void count_write(rctx *c) { atomic_fetch_add(&c->r->writes, 1); }
 
 static int api_error(ag_error *err, const char *what, const char *path, const ag_kube_status *st,
                      const ag_error *e)
 {
-    return ag_error_set(err, AG_ERR, "%s %s: %s%s%s", what, path, st->code ? st->reason : "",
+    /* the API server said no (403 Forbidden, 422 Invalid, a webhook's denial): the owner's
+     * status says so; 409 and 429 are only "try again" */
+    int refused = st->code >= 400 && st->code < 500 && st->code != 409 && st->code != 429;
+    return ag_error_set(err, refused ? RC_EREFUSED : AG_ERR, "%s %s: %s%s%s", what, path, st->code ? st->reason : "",
                         st->code ? ": " : "", st->code ? st->message : e->msg);
 }
 
@@ -103,6 +128,18 @@ static int owner_alive(rctx *c, json_t *want, const char *ns)
 
 int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
 {
+    if (res != W_NAMESPACES && !create_only) {
+        json_t *fields = applied_fields(want);
+        char *text = json_dumps(fields, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(fields);
+        json_t *meta = json_object_get(want, "metadata");
+        json_t *ann = json_object_get(meta, "annotations");
+        if (!ann)
+            json_object_set_new(meta, "annotations", ann = json_object());
+        if (text)
+            json_object_set_new(ann, LAST_APPLIED, json_string(text));
+        free(text);
+    }
     const char *ns = json_string_value(rc_at(want, "metadata.namespace"));
     const char *name = json_string_value(rc_at(want, "metadata.name"));
     char path[700];
@@ -116,11 +153,14 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
             return 0;
         }
         rc_path(path, sizeof path, res, ns, NULL, NULL);
+        if (rc_may_write(c, err))
+            return AG_ERR;
         count_write(c);
         json_t *out = NULL;
         if (ag_kube_create(c->kube, path, want, &out, &st, &e) == 0) {
             rc_wrote(c, res, ns, name, out);
             json_decref(out);
+            rc_conflict_over(c, res, want);
             ag_log(AG_LOG_INFO, "reconciler: created", "kind", ag_rc_resources[res].kind, "namespace", ns,
                    "name", name, NULL);
             return 0;
@@ -133,7 +173,19 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
             return api_error(err, "get", path, &st, &e);
     }
     int rc = 0;
-    if (create_only || rc_subset(want, have))
+    /* the Namespace is everybody's: only our labels are ever patched on it */
+    if (res != W_NAMESPACES && !rc_controls(want, have)) {
+        rc = rc_not_ours(c, res, want, have, err);
+        goto out;
+    }
+    rc_conflict_over(c, res, want);
+    json_t *refs = json_object_get(json_object_get(want, "metadata"), "ownerReferences");
+    if (refs)
+        json_incref(refs), json_object_del(json_object_get(want, "metadata"), "ownerReferences");
+    int same = create_only || rc_subset(want, have);
+    if (refs)
+        json_object_set_new(json_object_get(want, "metadata"), "ownerReferences", refs);
+    if (same)
         goto out;
     json_t *patch = json_object();
     json_t *meta = json_object();
@@ -155,26 +207,30 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
                 json_object_set_new(meta, k, d);
             else
                 json_decref(d);
-        } else if (!strcmp(k, "ownerReferences")) {
-            if (!json_equal(v, json_object_get(json_object_get(have, "metadata"), k)))
-                json_object_set(meta, k, v);
         }
     }
     if (json_object_size(meta) == 0)
         json_object_del(patch, "metadata");
+    /* what we applied last time (an object of ours from before this annotation: its
+     * fields are taken as ours, as before) */
+    const char *last_text = json_string_value(json_object_get(rc_at(have, "metadata.annotations"), LAST_APPLIED));
+    json_t *last = last_text ? json_loads(last_text, 0, NULL) : NULL;
+    if (!last)
+        last = applied_fields(have);
     json_object_foreach(want, k, v) {
         if (!strcmp(k, "metadata") || !strcmp(k, "status") || !strcmp(k, "apiVersion") || !strcmp(k, "kind"))
             continue;
         json_t *h = json_object_get(have, k);
-        json_t *d = h ? merge_diff(h, v) : json_deep_copy(v);
+        json_t *d = h ? merge_diff3(h, v, json_object_get(last, k), 0) : json_deep_copy(v);
         if (d)
             json_object_set_new(patch, k, d);
     }
     if (json_object_size(patch)) {
         rc_path(path, sizeof path, res, ns, name, NULL);
-        count_write(c);
         json_t *out = NULL;
-        if (ag_kube_merge_patch(c->kube, path, patch, &out, &st, &e))
+        if (rc_may_write(c, err))
+            rc = AG_ERR;
+        else if (count_write(c), ag_kube_merge_patch(c->kube, path, patch, &out, &st, &e))
             rc = api_error(err, "patch", path, &st, &e);
         else {
             rc_wrote(c, res, ns, name, out);
@@ -184,6 +240,7 @@ int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err)
         json_decref(out);
     }
     json_decref(patch);
+    json_decref(last);
 out:
     json_decref(have);
     return rc;
@@ -216,10 +273,20 @@ json_t *rc_owner(json_t *obj, const char *api_version, const char *kind)
                      "controller", 1, "blockOwnerDeletion", 1);
 }
 
+/* The status fields the reconciler owns: each pass states all of them, so one it no
+ * longer states (routing switched off: no routing.path) is removed, not left stale.
+ * Fields others write (the AIM operator's, a download Job's) are kept. */
+static const char *const owned_status[] = {"conditions", "observedGeneration", "status", "resolvedModel",
+                                           "resolvedTemplate", "resolvedRuntimeConfig", "routing",
+                                           "persistentVolumeClaim", NULL};
+
 int rc_status(rctx *c, int res, json_t *obj, json_t *conds, json_t *extra, ag_error *err)
 {
     json_t *cur = json_object_get(obj, "status");
     json_t *want = json_is_object(cur) ? json_deep_copy(cur) : json_object();
+    for (int i = 0; owned_status[i]; i++)
+        if (strcmp(owned_status[i], "conditions")) /* read below for lastTransitionTime */
+            json_object_del(want, owned_status[i]);
     char now[32];
     rfc3339(c->now, now, sizeof now);
     json_t *old = json_object_get(cur, "conditions");
@@ -267,10 +334,11 @@ int rc_status(rctx *c, int res, json_t *obj, json_t *conds, json_t *extra, ag_er
         ag_kube_status st = {0};
         ag_error e = {0};
         json_t *out = NULL;
-        count_write(c);
         const char *ons = json_string_value(rc_at(obj, "metadata.namespace"));
         const char *oname = json_string_value(rc_at(obj, "metadata.name"));
-        if (ag_kube_merge_patch(c->kube, path, patch, &out, &st, &e))
+        if (rc_may_write(c, err))
+            rc = AG_ERR;
+        else if (count_write(c), ag_kube_merge_patch(c->kube, path, patch, &out, &st, &e))
             rc = st.code == 404 ? 0 : api_error(err, "status", path, &st, &e); /* gone: nothing to say */
         else
             rc_wrote(c, res, ons, oname, out);

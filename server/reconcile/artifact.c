@@ -68,6 +68,25 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
         json_decref(art);
         return 0;
     }
+    char scope[400];
+    if (c->r->cfg.unmanaged_only) {
+        double in = 0;
+        int m = rc_managed_elsewhere(c, art, &in);
+        if (m) {
+            if (m < 0) {
+                snprintf(scope, sizeof scope, "art/%s/%s", ns, name);
+                rq_add_after(c->r->queue, scope, in);
+            }
+            json_decref(art);
+            return 0; /* the AIM operator's: not a byte written, status included */
+        }
+    }
+    if (rc_exempt(c, ns, scope, sizeof scope)) {
+        ag_error serr = {0};
+        int src = rc_status_not_provisioned(c, W_ARTIFACTS, art, "NamespaceExempt", scope, &serr);
+        json_decref(art);
+        return src;
+    }
     ag_reconcile_config *cfg = &c->r->cfg;
     json_t *spec = json_object_get(art, "spec");
     json_t *conds = json_array(), *extra = json_object(), *rcfg = NULL, *rref = NULL;
@@ -116,6 +135,10 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
         json_object_set_new(json_object_get(pvc, "spec"), "storageClassName", json_string(sc));
     rc = rc_apply(c, W_PVCS, pvc, 1, &err);
     json_decref(pvc);
+    if (rc == RC_ENOTOURS)
+        goto conflict;
+    if (rc == RC_EREFUSED)
+        goto refused;
     if (rc)
         goto out;
     json_object_set_new(extra, "persistentVolumeClaim", json_string(pvc_name));
@@ -167,6 +190,10 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
         }
         rc = rc_apply(c, W_JOBS, job, 1, &err);
         json_decref(job);
+        if (rc == RC_ENOTOURS)
+            goto conflict;
+        if (rc == RC_EREFUSED)
+            goto refused;
         if (rc)
             goto out;
         job = NULL;
@@ -180,6 +207,24 @@ int rc_reconcile_artifact(rctx *c, const char *ns, const char *name)
                                          "DownloadFailed" : "Downloading", "%s", ready ? "the model is downloaded" :
                                          msg ? msg : "the download Job has not finished"));
     json_object_set_new(extra, "status", json_string(state));
+    goto status;
+conflict:
+    /* someone else's volume or Job of this name: said, never touched */
+    json_array_append_new(conds, rc_cond("Provisioned", 0, "ChildConflict", "%s", err.msg));
+    json_array_append_new(conds, rc_cond("Ready", 0, "NotProvisioned", "the volume or download Job is not ours"));
+    json_object_set_new(extra, "status", json_string("Failed"));
+    ag_error_clear(&err);
+    goto status;
+refused:
+    /* the API server said no (e.g. no update on aimartifacts/finalizers under
+     * OwnerReferencesPermissionEnforcement): in the status, and retried with backoff */
+    json_array_clear(conds);
+    json_array_append_new(conds, rc_cond("Provisioned", 0, "WriteRefused", "%s", err.msg));
+    json_array_append_new(conds, rc_cond("Ready", 0, "NotProvisioned", "a write was refused"));
+    json_object_set_new(extra, "status", json_string("Failed"));
+    if (rc_status(c, W_ARTIFACTS, art, conds, extra, &err) == 0)
+        rc = RC_EREFUSED;
+    goto out;
 status:
     rc = rc_status(c, W_ARTIFACTS, art, conds, extra, &err);
 out:

@@ -120,8 +120,11 @@ static int network_policies(rctx *c, const char *ns, ag_error *err)
         json_decref(rules);
     int rc = 0;
     for (int i = 0; i < 4; i++) {
-        if (want[i] && !rc)
+        if (want[i] && !rc) {
             rc = rc_apply(c, W_NETPOLS, want[i], 0, err);
+            if (rc == RC_ENOTOURS) /* someone else's policy of that name: told once, left alone */
+                rc = 0, ag_error_clear(err);
+        }
         json_decref(want[i]);
     }
     return rc;
@@ -159,6 +162,8 @@ static int download_identity(rctx *c, const char *ns, ag_error *err)
                            "automountServiceAccountToken", 1);
     int rc = rc_apply(c, W_SAS, sa, 0, err);
     json_decref(sa);
+    if (rc == RC_ENOTOURS) /* e.g. the team's own, automount off: told once, left alone */
+        rc = 0, ag_error_clear(err);
     if (rc)
         return rc;
     json_t *rb = json_pack("{s:s, s:s, s:{s:s, s:s, s:o}, s:{s:s, s:s, s:s}, s:[{s:s, s:s, s:s}]}", "apiVersion",
@@ -169,11 +174,49 @@ static int download_identity(rctx *c, const char *ns, ag_error *err)
                            "namespace", ns);
     rc = rc_apply(c, W_ROLEBINDINGS, rb, 0, err);
     json_decref(rb);
+    if (rc == RC_ENOTOURS) /* e.g. the AIM operator's binding for its own Jobs: left alone */
+        rc = 0, ag_error_clear(err);
     return rc;
+}
+
+int rc_exempt(rctx *c, const char *ns, char *why, size_t cap)
+{
+    ag_reconcile_config *cfg = &c->r->cfg;
+    char one[256];
+    if (cfg->system_namespace && !strcmp(ns, cfg->system_namespace)) {
+        ag_strfmt(why, cap, "namespace %s is aimguard's own: the reconciler provisions nothing there", ns);
+        return 1;
+    }
+    for (const char *l = cfg->exempt_namespaces; rc_next_item(&l, one, sizeof one);)
+        if (!strcmp(one, ns)) {
+            ag_strfmt(why, cap, "namespace %s is a system namespace (--exempt-namespaces): the reconciler "
+                      "provisions nothing there and sets no guardrails", ns);
+            return 1;
+        }
+    if (cfg->exempt_label && *cfg->exempt_label) {
+        snprintf(one, sizeof one, "%s", cfg->exempt_label);
+        char *eq = strchr(one, '=');
+        if (eq) {
+            *eq = '\0';
+            json_t *nsobj = rc_get(c, W_NAMESPACES, "", ns);
+            const char *v = rc_label_of(nsobj, one);
+            int hit = v && !strcmp(v, eq + 1);
+            json_decref(nsobj);
+            if (hit) {
+                ag_strfmt(why, cap, "namespace %s is labelled %s (--exempt-label): the reconciler provisions "
+                          "nothing there and sets no guardrails", ns, cfg->exempt_label);
+                return 1;
+            }
+        }
+    }
+    return 0;
 }
 
 int rc_reconcile_namespace(rctx *c, const char *ns)
 {
+    char why[400];
+    if (rc_exempt(c, ns, why, sizeof why))
+        return 0; /* no guardrail ever: kube-system's DNS and system pods must keep working */
     json_t *nsobj = rc_get(c, W_NAMESPACES, "", ns);
     const char *phase = json_string_value(rc_at(nsobj, "status.phase"));
     if (!nsobj || rc_at(nsobj, "metadata.deletionTimestamp") || (phase && !strcmp(phase, "Terminating"))) {

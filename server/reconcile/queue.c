@@ -107,15 +107,17 @@ static void push(rq *q, const char *key, double due)
     pthread_cond_signal(&q->cv);
 }
 
-static void add_locked(rq *q, const char *key, double due)
+static void add_locked(rq *q, const char *key, double due, int keep_backoff)
 {
     if (json_object_get(q->active, key)) {
-        json_object_set_new(q->dirty, key, json_true());
+        /* true: something changed (a failed pass retries at once); false: only a resync */
+        if (!keep_backoff || !json_object_get(q->dirty, key))
+            json_object_set_new(q->dirty, key, keep_backoff ? json_false() : json_true());
         return;
     }
     if (json_object_get(q->queued, key)) {
-        if (due > 0)
-            return;
+        if (due > 0 || keep_backoff)
+            return; /* a resync does not cut a failing key's backoff short */
         /* a delayed key asked for now: move it to the ready list */
         for (item **pp = &q->delayed; *pp; pp = &(*pp)->next) {
             if (!strcmp((*pp)->key, key)) {
@@ -137,7 +139,15 @@ void rq_add(rq *q, const char *key)
 {
     pthread_mutex_lock(&q->mu);
     if (!q->shutdown)
-        add_locked(q, key, 0);
+        add_locked(q, key, 0, 0);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void rq_add_resync(rq *q, const char *key)
+{
+    pthread_mutex_lock(&q->mu);
+    if (!q->shutdown)
+        add_locked(q, key, 0, 1);
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -145,7 +155,7 @@ void rq_add_after(rq *q, const char *key, double seconds)
 {
     pthread_mutex_lock(&q->mu);
     if (!q->shutdown)
-        add_locked(q, key, seconds > 0 ? rq_now() + seconds : 0);
+        add_locked(q, key, seconds > 0 ? rq_now() + seconds : 0, 0);
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -221,13 +231,14 @@ double rq_done(rq *q, const char *key, int failed)
     } else {
         json_object_del(q->failures, key);
     }
-    int again = json_object_get(q->dirty, key) != NULL;
+    json_t *d = json_object_get(q->dirty, key);
+    int again = d != NULL, changed = json_is_true(d);
     json_object_del(q->dirty, key);
     if (!q->shutdown) {
         if (failed)
-            add_locked(q, key, again ? 0 : rq_now() + delay);
+            add_locked(q, key, changed ? 0 : rq_now() + delay, 0);
         else if (again)
-            add_locked(q, key, 0);
+            add_locked(q, key, 0, 0);
     }
     pthread_mutex_unlock(&q->mu);
     return delay;

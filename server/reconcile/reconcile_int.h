@@ -16,6 +16,9 @@ rq *rq_new(double base_backoff, double max_backoff);
 void rq_free(rq *q);
 void rq_add(rq *q, const char *key);
 void rq_add_after(rq *q, const char *key, double seconds);
+/* As rq_add, for bulk re-queues (resync, relist, a new leader): a key waiting out its
+ * backoff keeps waiting, so a periodic resync cannot turn backoff into a hot loop. */
+void rq_add_resync(rq *q, const char *key);
 /* Blocks for the next key (caller frees), NULL after shutdown. */
 char *rq_get(rq *q);
 /* The worker is done with key; failed: retry after the key's backoff (returned). */
@@ -44,7 +47,7 @@ typedef struct watch_ctx {
 
 struct ag_reconciler {
     ag_reconcile_config cfg;       /* strings owned (copied) */
-    char *strings[9];
+    char *strings[12];
     ag_kube_config kc;             /* owned copy */
     watch_ctx wctx[W_COUNT];       /* which resource an informer callback is for */
     ag_informer *inf[W_COUNT];
@@ -52,11 +55,13 @@ struct ag_reconciler {
     pthread_t worker;
     int worker_started;
     atomic_int leading;
+    _Atomic double lease_until;    /* monotonic; writes stop past it (0: no deadline) */
     atomic_int stopping;
     pthread_mutex_t lead_mu;
     pthread_cond_t lead_cv;
     atomic_ullong reconciles, errors, writes;
     json_t *written;               /* worker only: "res/ns/name" -> [object, monotonic time] */
+    json_t *conflicts;             /* worker only: conflicts already told by an Event (ownership.c) */
     double last_resync;
 };
 
@@ -67,6 +72,11 @@ typedef struct rctx {
     ag_kube *kube;
     time_t now;
 } rctx;
+
+/* 0 when this replica may write now: it leads and its lease's renew deadline has not
+ * passed (a paused leader must not act once another may hold the lease); else <0
+ * with err. Checked before every write. */
+int rc_may_write(rctx *c, ag_error *err);
 
 /* cache reads: new references or NULL. Objects this worker wrote in the last seconds
  * are read as written until the cache shows that version (read your own writes: a
@@ -82,6 +92,24 @@ void rc_path(char *out, size_t cap, int res, const char *ns, const char *name, c
  * merge-patched when a field differs, left alone otherwise). create_only: never
  * patched once it exists (Jobs, PVCs: their specs are immutable). 0, or <0 with err. */
 int rc_apply(rctx *c, int res, json_t *want, int create_only, ag_error *err);
+/* rc_apply's answer when the object exists and is not ours (err says whose it is) */
+#define RC_ENOTOURS (-20)
+/* a write the API server refused (4xx but 409/429): shown in the owner's status, retried */
+#define RC_EREFUSED (-21)
+
+/* ---- ownership (ownership.c) ---- */
+/* 1 when `have` is ours to change: a controller ownerReference with the uid of want's
+ * owner, or (objects without owner) want's app.kubernetes.io/managed-by label. */
+int rc_controls(json_t *want, json_t *have);
+void rc_describe_holder(json_t *have, char *out, size_t cap);
+/* RC_ENOTOURS with err naming the object and its holder; records a Warning Event (on
+ * want's owner, else on the object itself) the first time this conflict is seen. */
+int rc_not_ours(rctx *c, int res, json_t *want, json_t *have, ag_error *err);
+/* the conflict over want's object ended (it is ours now, or was created) */
+void rc_conflict_over(rctx *c, int res, json_t *want);
+/* A Warning Event about `involved` (an ObjectReference) in ns. Best effort: logged. */
+void rc_event(rctx *c, json_t *involved, const char *ns, const char *reason, const char *message);
+
 /* Writes status conditions + extra status fields when they differ from the object's. */
 int rc_status(rctx *c, int res, json_t *obj, json_t *conds, json_t *extra, ag_error *err);
 /* A condition {type, status, reason, message}; lastTransitionTime is kept by rc_status
@@ -100,6 +128,17 @@ int rc_subset(json_t *want, json_t *have);
 void rc_wrote(rctx *c, int res, const char *ns, const char *name, json_t *obj);
 
 int rc_harden(rctx *c, json_t **obj, const char *ns, ag_error *err);
+
+/* ---- scope (guardrails.c, service.c) ---- */
+/* 1 when ns is never touched (system namespaces, aimguard's own, the exempt label),
+ * with why for the AIM objects' status. */
+int rc_exempt(rctx *c, const char *ns, char *why, size_t cap);
+/* --reconcile unmanaged: 1 when another controller manages obj (stand aside, write
+ * nothing); 0 to reconcile it; -1 when it is too new to tell yet (*retry_in seconds). */
+int rc_managed_elsewhere(rctx *c, json_t *obj, double *retry_in);
+/* Provisioned=False with reason/why (exempt namespace) on an AIM object's status */
+int rc_status_not_provisioned(rctx *c, int res, json_t *obj, const char *reason, const char *why,
+                              ag_error *err);
 
 /* ---- per kind (service.c, artifact.c, guardrails.c) ---- */
 int rc_reconcile_service(rctx *c, const char *ns, const char *name);

@@ -45,6 +45,10 @@ void ag_reconcile_config_defaults(ag_reconcile_config *c)
     c->default_download_image = "ghcr.io/silogen/aim-artifact-downloader:0.2.0";
     c->default_artifact_size = "50Gi";
     c->resync_seconds = 600;
+    c->exempt_namespaces = "kube-system,kube-public,kube-node-lease";
+    /* the label that already keeps a namespace away from the webhooks (deploy/base) */
+    c->exempt_label = "aimguard.io/webhook=exempt";
+    c->system_namespace = "aimguard-system";
 }
 
 int rc_next_item(const char **list, char *out, size_t cap)
@@ -99,6 +103,14 @@ int ag_reconcile_config_check(const ag_reconcile_config *c, ag_error *err)
     for (const char *l = c->gateway_namespaces; rc_next_item(&l, one, sizeof one);)
         if (!dns_label(one))
             return ag_error_set(err, AG_EINVAL, "--gateway-namespaces: '%s' is not a namespace name", one);
+    for (const char *l = c->exempt_namespaces; rc_next_item(&l, one, sizeof one);)
+        if (!dns_label(one))
+            return ag_error_set(err, AG_EINVAL, "--exempt-namespaces: '%s' is not a namespace name", one);
+    if (c->exempt_label && *c->exempt_label) {
+        const char *eq = strchr(c->exempt_label, '=');
+        if (!eq || eq == c->exempt_label || strchr(eq + 1, '=') || strchr(c->exempt_label, ','))
+            return ag_error_set(err, AG_EINVAL, "--exempt-label: '%s' is not KEY=VALUE", c->exempt_label);
+    }
     if (!c->download_sa || !dns_label(c->download_sa))
         return ag_error_set(err, AG_EINVAL, "--download-service-account: '%s' is not a valid name",
                             c->download_sa ? c->download_sa : "");
@@ -192,18 +204,26 @@ const char *rc_label_of(json_t *obj, const char *key)
 
 /* ---- keys ---- */
 
-static void enqueue(ag_reconciler *r, const char *type, const char *ns, const char *name)
+static void enqueue_how(ag_reconciler *r, const char *type, const char *ns, const char *name, int bulk)
 {
     char key[600];
     if (ns)
         snprintf(key, sizeof key, "%s/%s/%s", type, ns, name);
     else
         snprintf(key, sizeof key, "%s/%s", type, name);
-    rq_add(r->queue, key);
+    if (bulk)
+        rq_add_resync(r->queue, key);
+    else
+        rq_add(r->queue, key);
+}
+
+static void enqueue(ag_reconciler *r, const char *type, const char *ns, const char *name)
+{
+    enqueue_how(r, type, ns, name, 0);
 }
 
 /* every AIMService (and artifact) of ns, or of every namespace when ns is NULL */
-static void enqueue_kind(ag_reconciler *r, int res, const char *type, const char *ns)
+static void enqueue_kind_how(ag_reconciler *r, int res, const char *type, const char *ns, int bulk)
 {
     json_t *all = ag_informer_snapshot(r->inf[res]);
     const char *k;
@@ -212,20 +232,26 @@ static void enqueue_kind(ag_reconciler *r, int res, const char *type, const char
         const char *ons = json_string_value(rc_at(o, "metadata.namespace"));
         const char *name = json_string_value(rc_at(o, "metadata.name"));
         if (ons && name && (!ns || !strcmp(ns, ons)))
-            enqueue(r, type, ons, name);
+            enqueue_how(r, type, ons, name, bulk);
     }
     json_decref(all);
 }
 
+static void enqueue_kind(ag_reconciler *r, int res, const char *type, const char *ns)
+{
+    enqueue_kind_how(r, res, type, ns, 0);
+}
+
+/* resync, relist, a new leader: everything, but failing keys keep their backoff */
 static void enqueue_all(ag_reconciler *r)
 {
-    enqueue_kind(r, W_SERVICES, "svc", NULL);
-    enqueue_kind(r, W_ARTIFACTS, "art", NULL);
+    enqueue_kind_how(r, W_SERVICES, "svc", NULL, 1);
+    enqueue_kind_how(r, W_ARTIFACTS, "art", NULL, 1);
     json_t *all = ag_informer_snapshot(r->inf[W_NAMESPACES]);
     const char *k;
     json_t *o;
     json_object_foreach(all, k, o)
-        enqueue(r, "ns", NULL, k);
+        enqueue_how(r, "ns", NULL, k, 1);
     json_decref(all);
 }
 
@@ -282,8 +308,20 @@ static void on_event(void *ctx, const char *type, json_t *obj)
             else if (!strcmp(kind, "AIMArtifact"))
                 enqueue(r, "art", ns, oname), owned = 1;
         }
-        if (!owned && ns)
+        if (!owned && ns) {
             enqueue(r, "ns", NULL, ns);
+            /* someone else's object of a name we want: its owner-to-be reports the
+             * conflict and must look again when it changes or goes (names are
+             * predictable: <service>, <artifact>-cache, <artifact>-download) */
+            size_t n = strlen(name);
+            char art[300];
+            if (w->res == W_ISVCS || w->res == W_ROUTES)
+                enqueue(r, "svc", ns, name);
+            else if (w->res == W_PVCS && n > 6 && n < sizeof art && !strcmp(name + n - 6, "-cache"))
+                snprintf(art, sizeof art, "%.*s", (int)(n - 6), name), enqueue(r, "art", ns, art);
+            else if (w->res == W_JOBS && n > 9 && n < sizeof art && !strcmp(name + n - 9, "-download"))
+                snprintf(art, sizeof art, "%.*s", (int)(n - 9), name), enqueue(r, "art", ns, art);
+        }
     }
     }
 }
@@ -418,6 +456,7 @@ static int copy_kc(ag_kube_config *c, const ag_kube_config *kc)
     DUP(server); DUP(token); DUP(token_file); DUP(ca_file); DUP(ca_pem);
     DUP(client_cert_pem); DUP(client_key_pem);
 #undef DUP
+    c->watch_timeout_s = kc->watch_timeout_s;
     return bad ? -1 : 0;
 }
 
@@ -439,9 +478,13 @@ ag_reconciler *ag_reconciler_start(const ag_kube_config *kc, const ag_reconcile_
     r->cfg.status_role = own(r, 6, cfg->status_role);
     r->cfg.default_download_image = own(r, 7, cfg->default_download_image);
     r->cfg.default_artifact_size = own(r, 8, cfg->default_artifact_size);
+    r->cfg.exempt_namespaces = own(r, 9, cfg->exempt_namespaces);
+    r->cfg.exempt_label = own(r, 10, cfg->exempt_label);
+    r->cfg.system_namespace = own(r, 11, cfg->system_namespace);
     pthread_mutex_init(&r->lead_mu, NULL);
     pthread_cond_init(&r->lead_cv, NULL);
-    if (copy_kc(&r->kc, kc) || !(r->queue = rq_new(0.5, 120)) || !(r->written = json_object())) {
+    if (copy_kc(&r->kc, kc) || !(r->queue = rq_new(0.5, 120)) || !(r->written = json_object()) ||
+        !(r->conflicts = json_object())) {
         ag_reconciler_stop(r);
         ag_error_set(err, AG_ENOMEM, "out of memory");
         return NULL;
@@ -465,6 +508,23 @@ ag_reconciler *ag_reconciler_start(const ag_kube_config *kc, const ag_reconcile_
     if (r->cfg.resync_seconds > 0)
         rq_add_after(r->queue, "resync", r->cfg.resync_seconds);
     return r;
+}
+
+void ag_reconciler_lease_until(ag_reconciler *r, double until)
+{
+    if (r)
+        atomic_store(&r->lease_until, until);
+}
+
+int rc_may_write(rctx *c, ag_error *err)
+{
+    double until = atomic_load(&c->r->lease_until);
+    if (!atomic_load(&c->r->leading))
+        return ag_error_set(err, AG_ERR, "not the leader: write skipped");
+    if (until > 0 && rq_now() > until)
+        return ag_error_set(err, AG_ERR, "the lease's renew deadline passed before it was renewed: "
+                            "another replica may lead; write skipped");
+    return 0;
 }
 
 void ag_reconciler_set_leader(ag_reconciler *r, int leading)
@@ -520,8 +580,9 @@ void ag_reconciler_stop(ag_reconciler *r)
         ag_informer_stop(r->inf[i]);
     rq_free(r->queue);
     json_decref(r->written);
+    json_decref(r->conflicts);
     ag_kube_config_clear(&r->kc);
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 12; i++)
         free(r->strings[i]);
     pthread_mutex_destroy(&r->lead_mu);
     pthread_cond_destroy(&r->lead_cv);

@@ -492,6 +492,25 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
         json_decref(svc);
         return 0;
     }
+    char scope[400];
+    if (c->r->cfg.unmanaged_only) {
+        double in = 0;
+        int m = rc_managed_elsewhere(c, svc, &in);
+        if (m) {
+            if (m < 0) {
+                snprintf(scope, sizeof scope, "svc/%s/%s", ns, name);
+                rq_add_after(c->r->queue, scope, in);
+            }
+            json_decref(svc);
+            return 0; /* the AIM operator's: not a byte written, status included */
+        }
+    }
+    if (rc_exempt(c, ns, scope, sizeof scope)) {
+        ag_error serr = {0};
+        int src = rc_status_not_provisioned(c, W_SERVICES, svc, "NamespaceExempt", scope, &serr);
+        json_decref(svc);
+        return src;
+    }
     resolved r = {0};
     json_t *conds = json_array(), *extra = json_object();
     ag_error err = {0};
@@ -521,6 +540,17 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
     }
     rc = rc_apply(c, W_ISVCS, isvc, 0, &err);
     json_decref(isvc);
+    if (rc == RC_ENOTOURS) {
+        /* someone else's InferenceService of this name: said, never touched; looked at
+         * again when it changes or goes (its events queue this service) */
+        json_array_append_new(conds, rc_cond("Provisioned", 0, "ChildConflict", "%s", err.msg));
+        json_array_append_new(conds, rc_cond("Ready", 0, "NotProvisioned", "the InferenceService was not written"));
+        json_object_set_new(extra, "status", json_string("Failed"));
+        ag_error_clear(&err);
+        goto status;
+    }
+    if (rc == RC_EREFUSED)
+        goto refused;
     if (rc)
         goto out; /* retried with backoff; status is written once the API answers */
     json_t *eff = rc_merge_over(json_object_get(r.rcfg, "routing"), rc_at(svc, "spec.routing"));
@@ -535,21 +565,32 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
         } else {
             rc = rc_apply(c, W_ROUTES, route, 0, &err);
             json_decref(route);
-            json_object_set_new(extra, "routing", json_pack("{s:s}", "path", path));
+            if (rc == RC_ENOTOURS) {
+                provisioned = 0;
+                json_array_append_new(conds, rc_cond("Provisioned", 0, "ChildConflict", "%s", err.msg));
+                ag_error_clear(&err);
+                rc = 0;
+            } else {
+                json_object_set_new(extra, "routing", json_pack("{s:s}", "path", path));
+            }
         }
     } else if (old && owned_by(old, svc)) {
         /* routing was switched off: the route we made goes */
         char p[700];
         rc_path(p, sizeof p, W_ROUTES, ns, name, NULL);
         ag_kube_status st = {0};
-        atomic_fetch_add(&c->r->writes, 1);
-        if (ag_kube_delete(c->kube, p, "Background", &st, &err) && st.code != 404)
+        if (rc_may_write(c, &err))
+            rc = -1;
+        else if (atomic_fetch_add(&c->r->writes, 1),
+                 ag_kube_delete(c->kube, p, "Background", &st, &err) && st.code != 404)
             rc = -1;
         else
             rc_wrote(c, W_ROUTES, ns, name, NULL);
     }
     json_decref(old);
     json_decref(eff);
+    if (rc == RC_EREFUSED)
+        goto refused;
     if (rc)
         goto out;
     if (provisioned)
@@ -563,6 +604,18 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name)
                                          msg ? msg : "waiting for the InferenceService to become ready"));
     json_object_set_new(extra, "status", json_string(!provisioned ? "Failed" : ready ? "Running" : "Starting"));
     json_decref(live);
+    goto status;
+refused:
+    /* e.g. OwnerReferencesPermissionEnforcement without update on aimservices/finalizers:
+     * the owner's status says what the API server answered; retried with backoff */
+    json_array_clear(conds);
+    json_array_append_new(conds, rc_cond("Resolved", 1, "Resolved", "model image %s", r.image));
+    json_array_append_new(conds, rc_cond("Provisioned", 0, "WriteRefused", "%s", err.msg));
+    json_array_append_new(conds, rc_cond("Ready", 0, "NotProvisioned", "a write was refused"));
+    json_object_set_new(extra, "status", json_string("Failed"));
+    if (rc_status(c, W_SERVICES, svc, conds, extra, &err) == 0)
+        rc = RC_EREFUSED;
+    goto out;
 status:
     rc = rc_status(c, W_SERVICES, svc, conds, extra, &err);
 out:

@@ -38,6 +38,15 @@ def test_every_documented_flag_exists():
     assert not unknown, unknown
 
 
+def test_every_serve_flag_is_documented():
+    """the other way round: each flag `serve --help` lists has its row in docs/cli.md"""
+    code, out, _ = run_cli("serve", "--help")
+    assert code == 0
+    cli = open(os.path.join(SRC, "docs", "cli.md")).read()
+    missing = sorted(f for f in set(re.findall(r"--[a-z][a-z-]+", out)) - {"--help"} if "`" + f not in cli)
+    assert not missing, "serve flags without a row in docs/cli.md: %s" % missing
+
+
 def test_every_documented_metric_is_exported():
     with Server() as srv:
         srv.review("/validate", __import__("agharness").load_review("pod-create.json"))

@@ -146,6 +146,8 @@ def test_production_overlay():
     check_rbac(docs)
     args = check_deployment(docs, 2)
     assert not any(a.startswith("--default-action") for a in args)
+    # the reconciler's mode is chosen in the overlay, visibly (docs/install.md)
+    assert "--reconcile=unmanaged" in args, args
     check_service_and_policies(docs)
     assert by_kind(docs, "PodDisruptionBudget")[0]["spec"]["minAvailable"] == 1
 
@@ -156,6 +158,7 @@ def test_dev_overlay():
     check_rbac(docs)
     args = check_deployment(docs, 1)
     assert "--default-action=warn" in args
+    assert "--reconcile=unmanaged" in args, args
     check_service_and_policies(docs)
 
 

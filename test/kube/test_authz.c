@@ -36,7 +36,7 @@ static double now_s(void)
 static int ask(ag_authz *a, const char *user, json_t *groups, const char *name, int *allowed, char *reason,
                ag_error *err)
 {
-    return ag_authz_check(a, user, groups, "use", "aim.eai.amd.com", "aimclustermodels", name, allowed, reason,
+    return ag_authz_check(a, user, groups, "use", "aim.eai.amd.com", "aimclustermodels", "", name, allowed, reason,
                           256, err);
 }
 
@@ -90,6 +90,33 @@ static void test_answers_and_cache(void)
     CHECK_INT(st.hits, 4);
     json_decref(groups);
     json_decref(admins);
+    ag_authz_free(a);
+}
+
+/* docs/rbac.md: a RoleBinding may grant `use`. The API server sees that grant only when
+ * the review names the request's namespace (issue 17, item 6). */
+static void test_namespace_is_asked(void)
+{
+    fake_admin(admin_k, "{\"reset_counters\": true, \"sar_rules\": ["
+               "{\"user\": \"alice\", \"verb\": \"use\", \"resource\": \"aimclustermodels\", \"name\": \"llama\", "
+               "\"namespace\": \"team-a\", \"allowed\": true, \"reason\": \"RBAC: allowed by RoleBinding\"}]}");
+    ag_authz_options o = {1000, 10000, 0, 64, 2};
+    ag_error err = {0};
+    ag_authz *a = ag_authz_new(&cfg, &o, &err);
+    CHECK(a != NULL);
+    if (!a)
+        return;
+    int allowed = -1;
+    char reason[256];
+    CHECK_INT(ag_authz_check(a, "alice", NULL, "use", "aim.eai.amd.com", "aimclustermodels", "team-a", "llama",
+                             &allowed, reason, sizeof reason, &err), 0);
+    CHECK_INT(allowed, 1);
+    CHECK_STR(reason, "RBAC: allowed by RoleBinding");
+    /* another namespace is another question, not a cache hit */
+    CHECK_INT(ag_authz_check(a, "alice", NULL, "use", "aim.eai.amd.com", "aimclustermodels", "team-b", "llama",
+                             &allowed, reason, sizeof reason, &err), 0);
+    CHECK_INT(allowed, 0);
+    CHECK_INT(sar_count(), 2);
     ag_authz_free(a);
 }
 
@@ -149,7 +176,7 @@ static void *hammer(void *p)
         snprintf(name, sizeof name, "m%d", (i + w->id) % 10);
         int allowed = 0;
         ag_error err = {0};
-        if (ag_authz_check(w->a, w->id % 2 ? "alice" : "bob", groups, "use", "aim.eai.amd.com", "aimclustermodels",
+        if (ag_authz_check(w->a, w->id % 2 ? "alice" : "bob", groups, "use", "aim.eai.amd.com", "aimclustermodels", "",
                            name, &allowed, NULL, 0, &err))
             w->errors++;
         w->allowed += allowed;
@@ -205,6 +232,7 @@ int main(void)
     CHECK(admin_k != NULL);
     if (admin_k) {
         RUN(test_answers_and_cache);
+        RUN(test_namespace_is_asked);
         RUN(test_unreachable);
         RUN(test_threads);
     }

@@ -13,13 +13,16 @@ What it models:
   /status subresource changes only status), PATCH (application/merge-patch+json RFC 7386,
   application/json-patch+json RFC 6902), DELETE; errors as metav1.Status bodies (404,
   409, 410, 422);
-- watch (?watch=1&resourceVersion=&allowWatchBookmarks=true): chunked, one JSON event per
-  line (ADDED, MODIFIED, DELETED, BOOKMARK), 410 Expired when the resourceVersion is older
-  than the compaction point;
+- watch (?watch=1&resourceVersion=&allowWatchBookmarks=true&timeoutSeconds=): chunked,
+  one JSON event per line (ADDED, MODIFIED, DELETED, BOOKMARK), 410 Expired when the
+  resourceVersion is older than the compaction point, ended cleanly after timeoutSeconds;
 - SubjectAccessReview (POST /apis/authorization.k8s.io/v1/subjectaccessreviews) answered
   from rules set through the admin endpoint: the first rule whose "user" is the review's
   user (or "*") and whose optional "verb", "resource", "name" and "group" (a group the
-  user is in) all match answers; no rule: denied, reason "no rule";
+  user is in) all match answers; a rule with "namespace" is a RoleBinding's grant and
+  answers only a review whose resourceAttributes.namespace is that namespace (as the
+  real RBAC authorizer: without a namespace only ClusterRoleBindings count); no rule:
+  denied, reason "no rule";
 - counters: GET /_admin (no token needed) answers {"sar_count": N, "sar_requests": [the
   spec of each SubjectAccessReview received, oldest first, at most 200]};
   POST /_admin {"reset_counters": true} zeroes them;
@@ -37,11 +40,14 @@ What it models:
   {"drop_watches": true}, {"cut_watches": true} (open watches send half an event and
   the connection closes without ending the chunked stream), {"sar_rules": [{"user": U, "allowed": bool, "reason": R}]},
   {"token": T} (the token it accepts from now on: a rotation),
+  {"bookmarks": false} (idle watches send nothing at all, as a real server may for
+  minutes; GET /_admin lists "watch_requests": resource, resourceVersion and
+  timeoutSeconds of each watch, the last 500),
   {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load),
   {"garbage": N} (the next N answers are truncated JSON).
 What it does not model: admission, defaulting, validation beyond names, field
 selectors, set-based label selectors, server-side apply, finalizers (deletes are
-immediate), resourceVersionMatch, watch timeouts, HTTP/2, authorization
+immediate), resourceVersionMatch, HTTP/2, authorization
 (every authenticated request may do anything).
 """
 import argparse
@@ -64,6 +70,7 @@ RESOURCES = {
     ("", "v1", "configmaps"): ("ConfigMap", True),
     ("", "v1", "secrets"): ("Secret", True),
     ("", "v1", "serviceaccounts"): ("ServiceAccount", True),
+    ("", "v1", "events"): ("Event", True),
     ("", "v1", "persistentvolumeclaims"): ("PersistentVolumeClaim", True),
     ("apps", "v1", "deployments"): ("Deployment", True),
     ("batch", "v1", "jobs"): ("Job", True),
@@ -100,6 +107,8 @@ class Store:
         self.writes = {}        # "METHOD plural" -> count
         self.reads = 0
         self.read_kinds = {}    # "GET|LIST|WATCH plural" -> count
+        self.bookmarks = True   # {"bookmarks": false}: idle watches send nothing
+        self.watch_requests = []  # resource, resourceVersion, timeoutSeconds of each watch
         self.sar_count = 0      # SubjectAccessReviews answered (GET /_admin)
         self.sar_requests = []  # their specs, the last 200
 
@@ -221,6 +230,10 @@ class Handler(BaseHTTPRequestHandler):
                     STORE.sar_requests = []
                 if "token" in cmd:
                     TOKEN = cmd["token"]
+                if "bookmarks" in cmd:
+                    STORE.bookmarks = bool(cmd["bookmarks"])
+                if cmd.get("reset_counters"):
+                    STORE.watch_requests = []
                 if "garbage" in cmd:
                     STORE.garbage = int(cmd["garbage"])
                 if cmd.get("reset_stats"):
@@ -251,7 +264,8 @@ class Handler(BaseHTTPRequestHandler):
             for r in rules:
                 if r.get("user") not in (user, "*"):
                     continue
-                if any(k in r and r[k] != attrs.get(k) for k in ("verb", "resource", "name")):
+                # "namespace": a RoleBinding's grant, seen only by a review that names it
+                if any(k in r and r[k] != attrs.get(k, "") for k in ("verb", "resource", "name", "namespace")):
                     continue
                 if "group" in r and r["group"] not in (spec.get("groups") or []):
                     continue
@@ -374,7 +388,8 @@ class Handler(BaseHTTPRequestHandler):
                                             "total_writes": sum(STORE.writes.values())})
         if u.path == "/_admin":
             with STORE.lock:
-                counters = {"sar_count": STORE.sar_count, "sar_requests": list(STORE.sar_requests)}
+                counters = {"sar_count": STORE.sar_count, "sar_requests": list(STORE.sar_requests),
+                            "watch_requests": list(STORE.watch_requests)}
             return self.send_json(200, counters)
         if not self.guard():
             return
@@ -413,7 +428,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def watch(self, g, v, plural, ns, q):
         since = int(q.get("resourceVersion") or 0)
-        bookmarks = q.get("allowWatchBookmarks") in ("1", "true")
+        # a real API server may send nothing at all on an idle watch: bookmarks only
+        # while the admin switch allows them (default on)
+        bookmarks = q.get("allowWatchBookmarks") in ("1", "true") and STORE.bookmarks
+        # timeoutSeconds: the server ends the stream cleanly after it (a real one does)
+        ends = time.time() + float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
+        with STORE.lock:
+            STORE.watch_requests = (STORE.watch_requests + [{"resource": plural, "resourceVersion":
+                                    q.get("resourceVersion", ""), "timeoutSeconds": q.get("timeoutSeconds")}])[-500:]
         with STORE.lock:
             if since and since < STORE.compacted:
                 code, body = status(410, "Expired", "too old resource version: %d (%d)" % (since, STORE.compacted))
@@ -427,6 +449,8 @@ class Handler(BaseHTTPRequestHandler):
         last_bookmark = time.time()
         try:
             while True:
+                if ends is not None and time.time() >= ends:
+                    break
                 with STORE.lock:
                     if STORE.drop_watches != gen:
                         break

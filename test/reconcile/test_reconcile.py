@@ -386,7 +386,9 @@ def test_only_the_leader_reconciles_and_a_successor_takes_over():
 def test_bad_reconciler_flags_are_refused():
     for flag, value, says in (("--download-egress", "10.0.0.0/33", "CIDR"),
                               ("--pod-security-labels", "enforce=strict", "MODE=LEVEL"),
-                              ("--reconcile", "maybe", "on or off"),
+                              ("--reconcile", "maybe", "on, off or unmanaged"),
+                              ("--exempt-namespaces", "Kube_System", "namespace name"),
+                              ("--exempt-label", "aimguard.io/webhook", "KEY=VALUE"),
                               ("--gateway-namespaces", "Bad_NS", "namespace name")):
         code, _, err = run_cli("serve", flag, value)
         assert code == 2 and says in err, (flag, code, err)

@@ -17,7 +17,7 @@ typedef struct fake {
     int answer;                  /* what access() answers */
     const char *deny_name;       /* when set: only this name is denied, the rest allowed */
     int calls;
-    char asked[8][256];          /* "user|groups|verb|group|resource|name" */
+    char asked[8][256];          /* "user|groups|verb|group|resource|ns/name" */
 } fake;
 
 static json_t *fake_get(void *ctx, const char *resource, const char *ns, const char *name)
@@ -32,7 +32,7 @@ static json_t *fake_get(void *ctx, const char *resource, const char *ns, const c
 }
 
 static int fake_access(void *ctx, const char *user, const json_t *groups, const char *verb, const char *group,
-                       const char *resource, const char *name, char *reason, size_t cap)
+                       const char *resource, const char *ns, const char *name, char *reason, size_t cap)
 {
     fake *f = ctx;
     char gs[128] = "";
@@ -40,7 +40,8 @@ static int fake_access(void *ctx, const char *user, const json_t *groups, const 
         snprintf(gs + strlen(gs), sizeof gs - strlen(gs), "%s%s", i ? "," : "",
                  json_string_value(json_array_get(groups, i)));
     if (f->calls < 8)
-        snprintf(f->asked[f->calls], sizeof f->asked[0], "%s|%s|%s|%s|%s|%s", user, gs, verb, group, resource, name);
+        snprintf(f->asked[f->calls], sizeof f->asked[0], "%s|%s|%s|%s|%s|%s/%s", user, gs, verb, group, resource,
+                 ns, name);
     f->calls++;
     if (f->deny_name) {
         snprintf(reason, cap, "%s", strcmp(name, f->deny_name) ? "" : "no RBAC rule grants it");
@@ -103,10 +104,10 @@ static void test_allowed_asks_each_reference(void)
     result r = run(set, &f, 1, LLAMA, NULL, "CREATE", "team-a");
     CHECK(r.allowed);
     CHECK_INT(f.calls, 3);
-    CHECK_STR(f.asked[0], "alice|ml-team,system:authenticated|use|aim.eai.amd.com|aimclustermodels|llama");
-    CHECK_STR(f.asked[1], "alice|ml-team,system:authenticated|use|aim.eai.amd.com|aimclusterservicetemplates|tpl");
+    CHECK_STR(f.asked[0], "alice|ml-team,system:authenticated|use|aim.eai.amd.com|aimclustermodels|team-a/llama");
+    CHECK_STR(f.asked[1], "alice|ml-team,system:authenticated|use|aim.eai.amd.com|aimclusterservicetemplates|team-a/tpl");
     /* an empty runtimeConfigName is "default" */
-    CHECK_STR(f.asked[2], "alice|ml-team,system:authenticated|use|aim.eai.amd.com|aimclusterruntimeconfigs|default");
+    CHECK_STR(f.asked[2], "alice|ml-team,system:authenticated|use|aim.eai.amd.com|aimclusterruntimeconfigs|team-a/default");
     CHECK_STR(r.warnings, "");
     ag_policy_set_unref(set);
 }
@@ -118,7 +119,8 @@ static void test_denied(void)
     result r = run(set, &f, 1, LLAMA, NULL, "CREATE", "team-a");
     CHECK(!r.allowed);
     CHECK_INT(f.calls, 3);
-    CHECK_CONTAINS(f.asked[0], "|deploy|aim.eai.amd.com|aimclustermodels|llama");
+    CHECK_CONTAINS(f.asked[0], "|deploy|aim.eai.amd.com|aimclustermodels|");
+    CHECK_CONTAINS(f.asked[0], "/llama");
     CHECK_STR(r.msg, "aimguard denied AIMService team-a/s: [policy cluster-refs, rule rbac/clusterReference] "
               "AIMService references the AIMClusterModel \"llama\" (no AIMModel of that name is known in team-a), "
               "and alice may not deploy it (SubjectAccessReview: verb deploy on aimclustermodels.aim.eai.amd.com "
@@ -188,7 +190,8 @@ static void test_namespaced_object_shadows(void)
     result r = run(set, &f, 1, LLAMA, NULL, "CREATE", "team-a");
     CHECK(!r.allowed);
     CHECK_INT(f.calls, 1);
-    CHECK_CONTAINS(f.asked[0], "|aimclusterruntimeconfigs|default");
+    CHECK_CONTAINS(f.asked[0], "|aimclusterruntimeconfigs|");
+    CHECK_CONTAINS(f.asked[0], "/default");
     CHECK_CONTAINS(r.msg, "AIMService uses the AIMClusterRuntimeConfig \"default\" (runtimeConfigName is empty: "
                    "default) (merged under any namespaced AIMRuntimeConfig of that name), and alice may not use it");
     CHECK(!strstr(r.msg, "llama"));
@@ -213,7 +216,8 @@ static void test_references_and_kinds(void)
                    "\"metadata\":{\"name\":\"t\"},\"spec\":{\"modelName\":\"m\",\"runtimeConfigName\":\"rc\"}}",
                    NULL, "CREATE", "team-a");
     CHECK_INT(t.calls, 2);
-    CHECK_CONTAINS(t.asked[0], "|aimclustermodels|m");
+    CHECK_CONTAINS(t.asked[0], "|aimclustermodels|");
+    CHECK_CONTAINS(t.asked[0], "/m");
     CHECK(!r.allowed);
     CHECK_CONTAINS(r.msg, "(field spec.runtimeConfigName)");
     CHECK(!strstr(r.msg, "runtimeConfigName is empty"));
@@ -226,7 +230,8 @@ static void test_references_and_kinds(void)
     run(set, &c, 1, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMTemplateCache\",\"metadata\":"
         "{\"name\":\"c\"},\"spec\":{\"templateName\":\"tpl\",\"templateScope\":\"Cluster\"}}", NULL, "CREATE", "team-a");
     CHECK_INT(c.calls, 3);
-    CHECK_CONTAINS(c.asked[1], "|aimclusterservicetemplates|tpl");
+    CHECK_CONTAINS(c.asked[1], "|aimclusterservicetemplates|");
+    CHECK_CONTAINS(c.asked[1], "/tpl");
     /* cluster-scoped objects and other operations are not judged */
     fake n = {.answer = AG_ACCESS_DENIED};
     r = run(set, &n, 1, "{\"apiVersion\":\"aim.eai.amd.com/v1alpha1\",\"kind\":\"AIMClusterServiceTemplate\","
@@ -251,7 +256,8 @@ static void test_update_keeps_references(void)
             "UPDATE", "team-a");
     CHECK(!r.allowed);
     CHECK_INT(f.calls, 1);
-    CHECK_CONTAINS(f.asked[0], "|aimclustermodels|mistral");
+    CHECK_CONTAINS(f.asked[0], "|aimclustermodels|");
+    CHECK_CONTAINS(f.asked[0], "/mistral");
     ag_policy_set_unref(set);
 }
 
@@ -342,14 +348,14 @@ static void test_authz_cache_unreachable(void)
     json_t *groups = json_pack("[s]", "g");
     int allowed = 1;
     char reason[512];
-    CHECK(ag_authz_check(a, "alice", groups, "use", "aim.eai.amd.com", "aimclustermodels", "llama", &allowed,
+    CHECK(ag_authz_check(a, "alice", groups, "use", "aim.eai.amd.com", "aimclustermodels", "", "llama", &allowed,
                          reason, sizeof reason, &err) < 0);
     CHECK(!allowed);
     CHECK_CONTAINS(err.msg, "subjectaccessreviews");
     CHECK(!strstr(err.msg, "never-shown-token"));
     /* the same question within the unknown TTL: the remembered answer, no call */
-    CHECK_INT(ag_authz_view_access(a, "alice", groups, "use", "aim.eai.amd.com", "aimclustermodels", "llama",
-                                   reason, sizeof reason), AG_ACCESS_UNKNOWN);
+    CHECK_INT(ag_authz_view_access(a, "alice", groups, "use", "aim.eai.amd.com", "aimclustermodels", "",
+                                   "llama", reason, sizeof reason), AG_ACCESS_UNKNOWN);
     CHECK_CONTAINS(reason, "not asked again yet");
     ag_authz_stats st;
     ag_authz_stats_get(a, &st);
@@ -357,14 +363,14 @@ static void test_authz_cache_unreachable(void)
     CHECK_INT(st.hits, 1);
     /* other groups are another question */
     json_t *other = json_pack("[s]", "h");
-    ag_authz_check(a, "alice", other, "use", "aim.eai.amd.com", "aimclustermodels", "llama", &allowed, NULL, 0, &err);
+    ag_authz_check(a, "alice", other, "use", "aim.eai.amd.com", "aimclustermodels", "", "llama", &allowed, NULL, 0, &err);
     ag_authz_stats_get(a, &st);
     CHECK_INT(st.calls, 2);
     /* bounded: 8 entries, 20 questions */
     for (int i = 0; i < 20; i++) {
         char name[32];
         snprintf(name, sizeof name, "m%d", i);
-        ag_authz_check(a, "alice", groups, "use", "aim.eai.amd.com", "aimclustermodels", name, &allowed, NULL, 0, &err);
+        ag_authz_check(a, "alice", groups, "use", "aim.eai.amd.com", "aimclustermodels", "", name, &allowed, NULL, 0, &err);
     }
     ag_authz_stats_get(a, &st);
     CHECK_INT(st.calls, 22);
@@ -377,7 +383,7 @@ static void test_authz_cache_unreachable(void)
     a = ag_authz_new(&cfg, &o2, &err);
     CHECK(a != NULL);
     for (int i = 0; a && i < 2; i++)
-        ag_authz_check(a, "bob", NULL, "use", "aim.eai.amd.com", "aimclustermodels", "x", &allowed, NULL, 0, &err);
+        ag_authz_check(a, "bob", NULL, "use", "aim.eai.amd.com", "aimclustermodels", "", "x", &allowed, NULL, 0, &err);
     if (a) {
         ag_authz_stats_get(a, &st);
         CHECK_INT(st.calls, 2);
