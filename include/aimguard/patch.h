@@ -19,6 +19,10 @@ typedef struct ag_patch {
 /* parent[key] = value (value stolen); parent lives at JSON pointer parent_ptr. */
 void ag_patch_set(ag_patch *p, json_t *parent, const char *parent_ptr, const char *key,
                   json_t *value);
+/* The same only when parent has no member key (value stolen either way): mutators set
+ * defaults, never overwrite. */
+void ag_patch_default(ag_patch *p, json_t *parent, const char *parent_ptr, const char *key,
+                      json_t *value);
 /* arr.append(value) (value stolen); arr lives at arr_ptr. */
 void ag_patch_append(ag_patch *p, json_t *arr, const char *arr_ptr, json_t *value);
 /* Returns parent[key] when it is an object; otherwise sets it to {} (recorded) and

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include "aimguard/admission.h"
+#include "aimguard/decision.h"
 #include "aimguard/error.h"
 #include "aimguard/view.h"
 
@@ -57,8 +57,8 @@ typedef struct ag_policy_stats {
     size_t policies;        /* AdmissionPolicy documents */
     size_t files;           /* YAML files read */
     size_t skipped;         /* documents skipped: another apiVersion than policy.aimguard.io/ */
-    size_t mutate_blocks;   /* spec.mutate.securityContext and spec.mutate.gpu blocks */
-    size_t validate_blocks; /* podSecurity, images, secrets, rbac and aim blocks */
+    size_t mutate_blocks;   /* spec.mutate blocks (securityContext, gpu) */
+    size_t validate_blocks; /* spec.validate blocks but rules (podSecurity, images, secrets, rbac, aim) */
     size_t rules;           /* spec.validate.rules entries */
     size_t exceptions;      /* spec.exceptions entries */
 } ag_policy_stats;
@@ -81,6 +81,10 @@ char *ag_policy_explain(const ag_policy_set *set);
  * namespaceSelector (match or exclude), *refs the first with
  * validate.rbac.clusterReferences (*refs); each NULL when none (names borrowed from set). */
 void ag_policy_cluster_needs(const ag_policy_set *set, const char **ns_labels, const char **refs);
+
+/* Glob match of s against pattern ("*" any run, "?" one character); 1 on match. The
+ * matching policies use for names and namespaces (reconcile/ uses it for the same). */
+int ag_glob(const char *pattern, const char *s);
 
 int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *view,
               ag_mode mode, time_t now, ag_decision *out, ag_error *err);

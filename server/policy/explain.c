@@ -16,7 +16,7 @@ static int ops_has(const selector *s, const char *op)
 {
     if (!s->operations.n)
         return !strcmp(op, "CREATE") || !strcmp(op, "UPDATE");
-    return strlist_has_glob(&s->operations, op);
+    return pol_strlist_has_glob(&s->operations, op);
 }
 
 static void list(ag_buf *o, const char *title, const strlist *l)
@@ -261,9 +261,9 @@ char *ag_policy_explain(const ag_policy_set *set)
                     snprintf(group, sizeof group, "%.*s", (int)(slash - kinds.v[k]), kinds.v[k]);
                 if (!strcmp(group, "core"))
                     group[0] = '\0';
-                int applies = !strcmp(kinds.v[k], "*") ? kind_matches(&p->match.kinds, "*", "*") &&
-                                                              strlist_has_glob(&p->match.kinds, "*")
-                                                        : kind_matches(&p->match.kinds, group, kname);
+                int applies = !strcmp(kinds.v[k], "*") ? pol_kind_matches(&p->match.kinds, "*", "*") &&
+                                                              pol_strlist_has_glob(&p->match.kinds, "*")
+                                                        : pol_kind_matches(&p->match.kinds, group, kname);
                 (void)one;
                 if (!applies || !ops_has(&p->match, ops[op]))
                     continue;

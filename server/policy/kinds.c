@@ -1,7 +1,7 @@
 /* The known kinds (see aimguard/kinds.h) and the check of a policy's kinds entries. */
 #include "aimguard/kinds.h"
 
-#include "compile_int.h"
+#include "schema.h"
 
 #include "aimguard/buf.h"
 #include "aimguard/podspec.h"
@@ -141,7 +141,7 @@ static const ag_kind_info *closest_kind(const char *group, const char *kind)
     const ag_kind_info *best = NULL;
     size_t bestd = 99;
     for (size_t i = 0; i < NKINDS; i++) {
-        size_t d = pc_distance(table[i].kind, kind) * 2 + (group && strcmp(table[i].group, group) ? 1 : 0);
+        size_t d = pol_distance(table[i].kind, kind) * 2 + (group && strcmp(table[i].group, group) ? 1 : 0);
         if (strcmp(table[i].kind, kind) == 0)
             d = 0;
         if (d < bestd)
@@ -157,7 +157,7 @@ static const char *closest_group(const char *g)
     const char *best = NULL;
     size_t bestd = 99;
     for (size_t i = 0; i < NKINDS; i++) {
-        size_t d = pc_distance(table[i].group, g);
+        size_t d = pol_distance(table[i].group, g);
         if (*table[i].group && d < bestd)
             bestd = d, best = table[i].group;
     }
@@ -235,7 +235,7 @@ int ag_kinds_check(const char *pattern, unsigned *sent, char *msg, size_t cap)
     memcpy(group, pattern, glen);
     group[glen] = '\0';
     if (strchr(kind, '/')) {
-        /* "apps/v1/Deployment": kind_matches would take "apps/v1" for the group */
+        /* "apps/v1/Deployment": pol_kind_matches would take "apps/v1" for the group */
         const char *last = strrchr(pattern, '/') + 1;
         char want[300] = "";
         const ag_kind_info *k = ag_kinds_find(!strcmp(group, "core") ? "" : group, last);

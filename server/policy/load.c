@@ -1,5 +1,5 @@
 /* Finding policy files, building snapshots, publishing them. */
-#include "compile_int.h"
+#include "schema.h"
 
 #include "aimguard/buf.h"
 
@@ -105,7 +105,7 @@ static void set_free(ag_policy_set *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->n; i++)
-        policy_free(&s->v[i]);
+        pol_policy_free(&s->v[i]);
     free(s->v);
     ag_diags_clear(&s->warnings);
     ag_diags_clear(&s->notes);
@@ -126,7 +126,7 @@ static int not_a_policy(ag_policy_set *set, const ag_ynode *doc, const char *fil
     /* a policy with a mistyped apiVersion must not be skipped: it would never apply */
     char group[64];
     snprintf(group, sizeof group, "%.*s", (int)strcspn(api->value, "/"), api->value);
-    if (!strcmp(k, "AdmissionPolicy") || pc_distance(group, "policy.aimguard.io") <= 3)
+    if (!strcmp(k, "AdmissionPolicy") || pol_distance(group, "policy.aimguard.io") <= 3)
         return 0;
     diag(&set->notes, "%s:%u:%u: note: skipped: apiVersion %.200s kind %.200s is not a policy "
          "(policy.aimguard.io/...)", file, doc->line, doc->column, api->value, k);
@@ -148,12 +148,12 @@ static void compile_docs(ag_policy_set *set, const ag_ydocs *docs, const char *f
             continue;
         policy *nv = realloc(set->v, (set->n + 1) * sizeof *nv);
         if (!nv) {
-            cctx_err(&c, doc, "out of memory");
+            pol_err(&c, doc, "out of memory");
             break;
         }
         set->v = nv;
         policy *p = &set->v[set->n];
-        if (policy_compile(&c, doc, p) == 0 || p->name) {
+        if (pol_policy_compile(&c, doc, p) == 0 || p->name) {
             set->n++;
             if (opts && opts->action_override >= 0 && p->action == AG_ACTION_ENFORCE)
                 p->action = opts->action_override;
@@ -162,10 +162,10 @@ static void compile_docs(ag_policy_set *set, const ag_ydocs *docs, const char *f
                     p->rules[r].action = opts->action_override;
             for (size_t j = 0; p->name && j + 1 < set->n; j++)
                 if (set->v[j].name && !strcmp(set->v[j].name, p->name))
-                    cctx_err(&c, ag_ynode_get(ag_ynode_get(doc, "metadata"), "name"),
+                    pol_err(&c, ag_ynode_get(ag_ynode_get(doc, "metadata"), "name"),
                              "policy name '%s' is already used at %s", p->name, set->v[j].where);
         } else {
-            policy_free(p);
+            pol_policy_free(p);
         }
     }
 }
@@ -361,9 +361,10 @@ void ag_policy_set_stats(const ag_policy_set *set, ag_policy_stats *out)
     out->skipped = set->skipped;
     for (size_t i = 0; i < set->n; i++) {
         const policy *p = &set->v[i];
-        out->mutate_blocks += (size_t)p->hard.present + (size_t)p->gpu.present;
-        out->validate_blocks += (size_t)(p->pss_level >= 0) + (size_t)p->images.present +
-                                (size_t)p->secrets.present + (size_t)p->rbac.present + (size_t)p->aim.present;
+        /* the blocks of the table; spec.validate.rules counts by rule, below */
+        for (const pol_block *const *b = pol_blocks; *b; b++)
+            if ((*b)->present(p) && strcmp((*b)->key, "rules"))
+                *((*b)->phase == POL_MUTATE ? &out->mutate_blocks : &out->validate_blocks) += 1;
         out->rules += p->nrules;
         out->exceptions += p->nexc;
     }

@@ -63,6 +63,16 @@ void ag_patch_set(ag_patch *p, json_t *parent, const char *parent_ptr, const cha
         p->oom = 1;
 }
 
+void ag_patch_default(ag_patch *p, json_t *parent, const char *parent_ptr, const char *key,
+                      json_t *value)
+{
+    if (json_object_get(parent, key)) {
+        json_decref(value);
+        return;
+    }
+    ag_patch_set(p, parent, parent_ptr, key, value);
+}
+
 void ag_patch_append(ag_patch *p, json_t *arr, const char *arr_ptr, json_t *value)
 {
     char path[1024];

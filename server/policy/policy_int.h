@@ -1,4 +1,14 @@
-/* Compiled policy structures shared by the policy module's files (not public). */
+/* The policy module's internal types and its layers (not public).
+ *
+ * Files of server/policy/ call only downwards, never in a circle
+ * (test/deploy/test_policy_layers.py checks it):
+ *   5  load.c, explain.c                       snapshot, aimguard check/explain
+ *   4  document.c, decide.c                    one document -> policy; ag_decide()
+ *   3  blocks.c                                the block table
+ *   2  block_*.c                               one file per block: compile, run, free
+ *   1  select.c, exception.c, verdict.c, kinds.c
+ *   0  lists.c, schema.c, regex.c, decision.c, podspec.c, patch.c, pss.c, imageref.c
+ * Cross-file functions are pol_*; ag_* is the public API (include/aimguard/). */
 #ifndef AIMGUARD_POLICY_INT_H
 #define AIMGUARD_POLICY_INT_H
 
@@ -186,22 +196,8 @@ typedef struct cctx {
     ag_diags *warnings; /* "file:line:col: warning: ..." lines; NULL: not collected */
 } cctx;
 
-void cctx_err(cctx *c, const ag_ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* A problem that does not refuse the policy (it cannot fire as written). */
-void cctx_warn(cctx *c, const ag_ynode *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
-/* glob match ("*" and "?"); 1 on match */
-int ag_glob(const char *pattern, const char *s);
-int strlist_has_glob(const strlist *l, const char *s);
-
-void policy_free(policy *p);
-void strlist_free(strlist *l);
-int strlist_add(strlist *l, const char *s);
-int policy_compile(cctx *c, const ag_ynode *doc, policy *out);
-
-/* evaluation helpers (decide.c, mutate.c, rules.c) */
+/* A violation found by a validator; the verdict (verdict.c) turns them into the decision. */
 typedef struct violation {
     const policy *pol;
     char *rule;          /* rule name for messages (owned) */
@@ -217,10 +213,6 @@ typedef struct vlist {
     int oom;
 } vlist;
 
-void vlist_add(vlist *l, const policy *pol, const char *rule, const char *control, int action,
-               const char *message, const char *path);
-void vlist_clear(vlist *l);
-
 typedef struct eval_ctx {
     const ag_request *req;
     const char *group, *kind, *ns, *name, *operation;
@@ -229,33 +221,80 @@ typedef struct eval_ctx {
     ag_decision *decision;
     pcre2_match_context *mctx;
     int pod_update;      /* UPDATE of a Pod: spec fields are immutable */
+    int specs_unchanged; /* UPDATE leaving every pod spec as it was: pod-spec checks skip */
     const ag_view *view; /* the cluster view, or NULL (aimguard eval, no cluster) */
     ag_podspec_ref specs[AG_PODSPEC_MAX]; /* the pod specs of object, found once */
     size_t nspecs;
 } eval_ctx;
 
+/* ---- the block table (blocks.c; each row defined by its block_*.c) ----
+ * A block is one key of spec.mutate or spec.validate. The document compiler, the
+ * decider, the exception checks and the free walk this table in its order (which is
+ * the order blocks compile, mutate and validate in). */
+typedef enum { POL_MUTATE = 1, POL_VALIDATE = 2 } pol_phase;
+
+typedef struct pol_block {
+    const char *key;             /* YAML key under spec.mutate or spec.validate */
+    pol_phase phase;
+    /* exception controls this block reports or sets, NULL-terminated (or NULL) */
+    const char *const *controls;
+    void (*init)(policy *p);     /* optional: defaults before any block compiles */
+    void (*compile)(cctx *c, const ag_ynode *n, policy *p);
+    int (*present)(const policy *p); /* the policy has this block */
+    /* run (one of them, by phase); each returns at once when the policy lacks the block */
+    void (*mutate)(const policy *p, eval_ctx *e, ag_patch *patch);
+    void (*validate)(const policy *p, eval_ctx *e, vlist *out, ag_error *err);
+    void (*free)(policy *p);     /* optional: releases what compile allocated */
+    /* optional: controls known only at run time (PSS check IDs, rule names): stores up
+     * to all of them in out (when not NULL) and returns how many there are */
+    size_t (*names)(const policy *p, const char **out);
+    /* optional: 1 when p's block checks `control` (default: present and one of controls) */
+    int (*uses)(const policy *p, const char *control);
+} pol_block;
+
+/* The table, NULL-terminated; at most POL_MAX_BLOCKS rows. */
+#define POL_MAX_BLOCKS 16
+extern const pol_block *const pol_blocks[];
+
+/* ---- layer 0 ---- */
+/* lists.c (and ag_glob, aimguard/policy.h) */
+int pol_strlist_has_glob(const strlist *l, const char *s);
+int pol_strlist_add(strlist *l, const char *s);
+void pol_strlist_free(strlist *l);
+void pol_kvlist_free(kvlist *l);
+/* regex.c */
+int pol_regex_any(const regex_list *l, const char *s, pcre2_match_context *mctx);
+void pol_regex_list_free(regex_list *l);
+
+/* ---- layer 1 ---- */
+/* select.c */
+int pol_kind_matches(const strlist *kinds, const char *group, const char *kind);
+/* 1 when every field the selector sets matches. *unknown is set when the answer
+ * depended on namespace labels that the cluster view could not provide. */
+int pol_selector_matches(const selector *s, const eval_ctx *e, const ag_view *view, int is_match,
+                         int *unknown);
+void pol_selector_free(selector *s);
+/* exception.c: 1 when `control` (e.g. "seccompProfile_restricted") is waived by an
+ * exception entry naming `name` ("seccompProfile" waives every seccompProfile_* check). */
+int pol_control_matches(const char *name, const char *control);
 /* 1 when an exception of pol waives `control` for this request (records the reason) */
-int exception_applies(const policy *pol, const eval_ctx *e, const char *control);
-void mutate_harden(const policy *pol, eval_ctx *e, ag_patch *patch);
-void mutate_gpu(const policy *pol, eval_ctx *e, ag_patch *patch);
-void validate_generic(const policy *pol, const generic_rule *r, eval_ctx *e, vlist *out);
-void validate_images(const policy *pol, eval_ctx *e, vlist *out);
-void validate_secrets(const policy *pol, eval_ctx *e, vlist *out);
-void secrets_free(secrets_cfg *c);
-void validate_rbac(const policy *pol, eval_ctx *e, vlist *out);
-void validate_aim(const policy *pol, eval_ctx *e, vlist *out);
-void rbac_free(rbac_cfg *c);
-/* validate.rbac.clusterReferences (cluster_refs.c) */
-void validate_cluster_refs(const policy *pol, eval_ctx *e, vlist *out);
-void aim_free(aim_cfg *c);
-/* compiles a list of PCRE2 patterns into l; errors to c */
-void compile_regex_list(cctx *c, const ag_ynode *n, const char *where, regex_list *l);
-int regex_list_any(const regex_list *l, const char *s, pcre2_match_context *mctx);
-void regex_list_free(regex_list *l);
-void images_free(images_cfg *c);
-/* 1 when `control` (e.g. "seccompProfile_restricted") is waived by an exception entry
- * naming `name` ("seccompProfile" waives every seccompProfile_* check). */
-int control_matches(const char *name, const char *control);
-int kind_matches(const strlist *kinds, const char *group, const char *kind);
+int pol_exception_applies(const policy *pol, const eval_ctx *e, const char *control);
+/* verdict.c */
+void pol_vlist_add(vlist *l, const policy *pol, const char *rule, const char *control, int action,
+                   const char *message, const char *path);
+void pol_vlist_clear(vlist *l);
+/* Writes the violations into the decision by their action: enforce denies (one message,
+ * no patch), warn warns, audit annotates. 0 or AG_ENOMEM. */
+int pol_verdict(const vlist *vl, const eval_ctx *e, ag_decision *out, ag_error *err);
+
+/* ---- layer 2 ---- */
+/* block_cluster_refs.c: validate.rbac.clusterReferences, a part of the rbac block */
+void pol_cluster_refs_compile(cctx *c, const ag_ynode *n, cluster_refs *r);
+void pol_cluster_refs_validate(const policy *pol, eval_ctx *e, vlist *out);
+
+/* ---- layer 4 ---- */
+/* document.c */
+int pol_policy_compile(cctx *c, const ag_ynode *doc, policy *out);
+void pol_policy_free(policy *p);
 
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aimguard/admission.h"
 #include "aimguard/log.h"
 
 int rc_subset(json_t *want, json_t *have)

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aimguard/admission.h"
 #include "aimguard/policy.h"
 #include "aimguard/yaml.h"
 

@@ -4,6 +4,8 @@
 #define AGTEST_H
 #include <stdio.h>
 #include <string.h>
+/* the decision tests build requests the way the offline evaluator does */
+#include "aimguard/admission.h"
 
 extern int agt_failures;
 extern int agt_checks;

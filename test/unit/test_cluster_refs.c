@@ -4,6 +4,7 @@
  * shadow) is tested as data: test/cases/cluster-refs/. */
 #include "agtest.h"
 #include "aimguard/authz.h"
+#include "aimguard/admission.h"
 #include "aimguard/policy.h"
 
 #include <stdlib.h>

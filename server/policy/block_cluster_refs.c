@@ -1,6 +1,7 @@
-/* validate.rbac.clusterReferences: a namespaced AIM object that names a cluster-scoped
- * model, template or runtime config needs the requester to be allowed to use it, which
- * the API server answers (a SubjectAccessReview through ag_view.access).
+/* spec.validate.rbac.clusterReferences, compiled and run for the rbac block (block_rbac.c):
+ * a namespaced AIM object that names a cluster-scoped model, template or runtime config
+ * needs the requester to be allowed to use it, which the API server answers (a
+ * SubjectAccessReview through ag_view.access).
  *
  * Resolution follows the operator (namespace wins): a model name is an AIMModel of the
  * object's namespace, else the AIMClusterModel; a template name likewise. A runtime
@@ -8,10 +9,66 @@
  * namespaced one, so it contributes even when a namespaced one exists, and is always
  * checked (otherwise an empty namespaced AIMRuntimeConfig would let anyone pull in a
  * cluster config's settings). An empty runtimeConfigName means "default". */
-#include "policy_int.h"
+#include "schema.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* validate.rbac.clusterReferences, for compile_rbac (block_rbac.c) */
+void pol_cluster_refs_compile(cctx *c, const ag_ynode *n, cluster_refs *r)
+{
+    static const char *const keys[] = {"enabled", "verb", "failClosed", "references", NULL};
+    static const char *const kinds[] = {"models", "templates", "runtimeConfigs", NULL};
+    const char *w = "rbac.clusterReferences";
+    r->enabled = r->fail_closed = 1;
+    r->models = r->templates = r->runtime_configs = 1;
+    r->verb = strdup("use");
+    if (!r->verb)
+        pol_err(c, n, "out of memory");
+    if (pol_check_map(c, n, w, keys))
+        return;
+    r->present = 1;
+    const ag_ynode *v;
+    if ((v = ag_ynode_get(n, "enabled"))) pol_get_bool(c, v, "rbac.clusterReferences.enabled", &r->enabled);
+    if ((v = ag_ynode_get(n, "failClosed"))) pol_get_bool(c, v, "rbac.clusterReferences.failClosed", &r->fail_closed);
+    if ((v = ag_ynode_get(n, "verb")) && pol_scalar(c, v, "rbac.clusterReferences.verb")) {
+        size_t len = strlen(v->value);
+        int ok = len > 0 && len <= 63;
+        for (size_t i = 0; ok && i < len; i++)
+            ok = (v->value[i] >= 'a' && v->value[i] <= 'z') || (i && v->value[i] >= 'A' && v->value[i] <= 'Z');
+        if (!ok) {
+            pol_err(c, v, "rbac.clusterReferences.verb: '%s' is not a verb (letters only, e.g. use or get; "
+                     "'*' would ask nothing)", v->value);
+        } else {
+            free(r->verb);
+            if (!(r->verb = strdup(v->value)))
+                pol_err(c, v, "out of memory");
+        }
+    }
+    if ((v = ag_ynode_get(n, "references"))) {
+        r->models = r->templates = r->runtime_configs = 0;
+        if (v->type != AG_YNODE_SEQ || v->count == 0) {
+            pol_err(c, v, "rbac.clusterReferences.references must be a non-empty list of models, templates, "
+                     "runtimeConfigs");
+            return;
+        }
+        for (size_t i = 0; i < v->count; i++) {
+            const char *k = pol_scalar(c, v->items[i], "rbac.clusterReferences.references[]");
+            if (!k)
+                continue;
+            if (!strcmp(k, kinds[0])) r->models = 1;
+            else if (!strcmp(k, kinds[1])) r->templates = 1;
+            else if (!strcmp(k, kinds[2])) r->runtime_configs = 1;
+            else {
+                const char *best = pol_closest(k, kinds);
+                pol_err(c, v->items[i], "rbac.clusterReferences.references: unknown reference '%s' (models, "
+                         "templates or runtimeConfigs%s%s%s)", k, best ? "; did you mean '" : "",
+                         best ? best : "", best ? "'?" : "");
+            }
+        }
+    }
+}
 
 enum { REF_MODEL, REF_TEMPLATE, REF_RUNTIME };
 
@@ -106,7 +163,7 @@ static void check_one(const policy *pol, eval_ctx *e, vlist *out, int cat, const
         ag_strfmt(what, sizeof what, "%s references the %s \"%s\" (no %s of that name is known in %s)",
                   e->kind, cats[cat].cl_kind, name, cats[cat].ns_kind, e->ns);
     if (*waived < 0)
-        *waived = exception_applies(pol, e, "rbac_clusterReferences");
+        *waived = pol_exception_applies(pol, e, "rbac_clusterReferences");
     if (*waived)
         return;
 
@@ -136,20 +193,20 @@ static void check_one(const policy *pol, eval_ctx *e, vlist *out, int cat, const
         ag_strfmt(msg, sizeof msg, "%s, and %s may not %s it (SubjectAccessReview: verb %s on %s.%s \"%s\": "
                   "denied%s%s)", what, user, r->verb, r->verb, cats[cat].cl_res, AIM_GROUP, name,
                   *reason ? ": " : "", reason);
-        vlist_add(out, pol, "rbac/clusterReference", "rbac_clusterReferences", pol->action, msg, path);
+        pol_vlist_add(out, pol, "rbac/clusterReference", "rbac_clusterReferences", pol->action, msg, path);
     } else if (r->fail_closed) {
         ag_strfmt(msg, sizeof msg, "%s; whether %s may %s it is unknown: %s; failClosed: true denies", what,
                   *user ? user : "the requester", r->verb, why);
-        vlist_add(out, pol, "rbac/clusterReference", "rbac_clusterReferences", pol->action, msg, path);
+        pol_vlist_add(out, pol, "rbac/clusterReference", "rbac_clusterReferences", pol->action, msg, path);
     } else {
         ag_strfmt(msg, sizeof msg, "%s; admitted without knowing whether %s may %s it: %s; failClosed: false "
                   "admits", what, *user ? user : "the requester", r->verb, why);
-        vlist_add(out, pol, "rbac/clusterReference", "rbac_clusterReferences",
+        pol_vlist_add(out, pol, "rbac/clusterReference", "rbac_clusterReferences",
                   pol->action == AG_ACTION_ENFORCE ? AG_ACTION_WARN : pol->action, msg, path);
     }
 }
 
-void validate_cluster_refs(const policy *pol, eval_ctx *e, vlist *out)
+void pol_cluster_refs_validate(const policy *pol, eval_ctx *e, vlist *out)
 {
     const cluster_refs *r = &pol->rbac.refs;
     if (!*e->ns || (strcmp(e->operation, "CREATE") && strcmp(e->operation, "UPDATE")))

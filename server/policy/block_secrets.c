@@ -1,7 +1,7 @@
-/* validate.secrets: every place a pod or an AIM resource names a Secret, and every env
+/* spec.validate.secrets, compiled, judged and freed here: every place a pod or an AIM resource names a Secret, and every env
  * var that looks like a credential but carries its value inline. Messages name the
  * reference and the field, never a value. */
-#include "policy_int.h"
+#include "schema.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,40 +9,77 @@
 
 #include "aimguard/podspec.h"
 
-void regex_list_free(regex_list *l)
+/* The names that mark an env var as a credential when nothing else is configured. */
+static const char *const default_credential_names[] = {
+    "(?i)(^|_)(token|secret|password|passwd|pwd|apikey|api_key|access_key|private_key|credentials?)($|_)",
+    "(?i)^(hf_token|hugging_face_hub_token|aws_secret_access_key|aws_session_token)$",
+    "(?i)_key$", NULL};
+
+static void compile_secrets(cctx *c, const ag_ynode *n, secrets_cfg *sc)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        pcre2_code_free(l->re[i]);
-        free(l->text[i]);
+    static const char *const keys[] = {"allowNames", "reserved", "forbidLiteralEnv",
+                                       "credentialEnvNames", "namespaces", NULL};
+    static const char *const nkeys[] = {"namespaces", "allowNames", NULL};
+    if (pol_check_map(c, n, "spec.validate.secrets", keys))
+        return;
+    sc->present = 1;
+    const ag_ynode *v;
+    if ((v = ag_ynode_get(n, "allowNames"))) {
+        sc->has_allow = 1;
+        pol_regex_list_compile(c, v, "secrets.allowNames", &sc->allow);
     }
-    free(l->re);
-    free(l->text);
-    memset(l, 0, sizeof *l);
+    if ((v = ag_ynode_get(n, "reserved")))
+        pol_regex_list_compile(c, v, "secrets.reserved", &sc->reserved);
+    if ((v = ag_ynode_get(n, "forbidLiteralEnv")))
+        pol_get_bool(c, v, "forbidLiteralEnv", &sc->forbid_literal);
+    if ((v = ag_ynode_get(n, "credentialEnvNames"))) {
+        pol_regex_list_compile(c, v, "secrets.credentialEnvNames", &sc->credential_names);
+    } else {
+        size_t k = 0;
+        while (default_credential_names[k]) k++;
+        sc->credential_names.re = calloc(k, sizeof *sc->credential_names.re);
+        sc->credential_names.text = calloc(k, sizeof *sc->credential_names.text);
+        for (size_t i = 0; sc->credential_names.re && sc->credential_names.text && i < k; i++) {
+            pcre2_code *re = pol_regex_compile(c, n, default_credential_names[i]);
+            if (re)
+                pol_regex_list_push(&sc->credential_names, re, default_credential_names[i]);
+        }
+    }
+    if ((v = ag_ynode_get(n, "namespaces"))) {
+        if (v->type != AG_YNODE_SEQ) {
+            pol_err(c, v, "secrets.namespaces must be a list of {namespaces, allowNames}");
+            return;
+        }
+        sc->per_ns = calloc(v->count ? v->count : 1, sizeof *sc->per_ns);
+        for (size_t i = 0; sc->per_ns && i < v->count; i++) {
+            if (pol_check_map(c, v->items[i], "secrets.namespaces[]", nkeys))
+                continue;
+            secret_ns *e = &sc->per_ns[sc->nper_ns++];
+            const ag_ynode *ns = ag_ynode_get(v->items[i], "namespaces"), *an = ag_ynode_get(v->items[i], "allowNames");
+            if (!ns || !an)
+                pol_err(c, v->items[i], "secrets.namespaces[] needs namespaces and allowNames");
+            if (ns)
+                pol_get_strlist(c, ns, "secrets.namespaces[].namespaces", &e->namespaces);
+            if (an)
+                pol_regex_list_compile(c, an, "secrets.namespaces[].allowNames", &e->allow);
+        }
+    }
+    if (!sc->has_allow && !pol_given(n, "reserved") && !sc->forbid_literal && !pol_given(n, "namespaces"))
+        pol_err(c, n, "spec.validate.secrets says nothing: give allowNames, reserved, "
+                       "forbidLiteralEnv or namespaces");
 }
 
-void secrets_free(secrets_cfg *c)
+static void secrets_free(secrets_cfg *c)
 {
-    regex_list_free(&c->allow);
-    regex_list_free(&c->reserved);
-    regex_list_free(&c->credential_names);
+    pol_regex_list_free(&c->allow);
+    pol_regex_list_free(&c->reserved);
+    pol_regex_list_free(&c->credential_names);
     for (size_t i = 0; i < c->nper_ns; i++) {
-        strlist_free(&c->per_ns[i].namespaces);
-        regex_list_free(&c->per_ns[i].allow);
+        pol_strlist_free(&c->per_ns[i].namespaces);
+        pol_regex_list_free(&c->per_ns[i].allow);
     }
     free(c->per_ns);
     memset(c, 0, sizeof *c);
-}
-
-int regex_list_any(const regex_list *l, const char *s, pcre2_match_context *mctx)
-{
-    for (size_t i = 0; s && i < l->n; i++) {
-        pcre2_match_data *md = pcre2_match_data_create_from_pattern(l->re[i], NULL);
-        int rc = md ? pcre2_match(l->re[i], (PCRE2_SPTR)s, strlen(s), 0, 0, md, mctx) : -1;
-        pcre2_match_data_free(md);
-        if (rc >= 0)
-            return 1;
-    }
-    return 0;
 }
 
 typedef struct sctx {
@@ -57,12 +94,12 @@ static void secret_ref(sctx *s, const char *name, const char *where, const char 
     char msg[700];
     if (!name)
         return;
-    if (regex_list_any(&s->pol->secrets.reserved, name, s->e->mctx)) {
+    if (pol_regex_any(&s->pol->secrets.reserved, name, s->e->mctx)) {
         ag_strfmt(msg, sizeof msg, "%s references the reserved Secret \"%s\"", where, name);
-        vlist_add(s->out, s->pol, "secrets/reserved", "secrets", s->pol->action, msg, path);
-    } else if (s->allow && !regex_list_any(s->allow, name, s->e->mctx)) {
+        pol_vlist_add(s->out, s->pol, "secrets/reserved", "secrets", s->pol->action, msg, path);
+    } else if (s->allow && !pol_regex_any(s->allow, name, s->e->mctx)) {
         ag_strfmt(msg, sizeof msg, "%s references the Secret \"%s\", which is not on the allowed list", where, name);
-        vlist_add(s->out, s->pol, "secrets/allowNames", "secrets", s->pol->action, msg, path);
+        pol_vlist_add(s->out, s->pol, "secrets/allowNames", "secrets", s->pol->action, msg, path);
     }
 }
 
@@ -81,12 +118,12 @@ static void env_list(sctx *s, json_t *env, const char *who, const char *path)
         secret_ref(s, sname, where, p);
         json_t *lit = json_object_get(ev, "value");
         if (s->pol->secrets.forbid_literal && json_is_string(lit) && json_string_length(lit) > 0 &&
-            regex_list_any(&s->pol->secrets.credential_names, name, s->e->mctx)) {
+            pol_regex_any(&s->pol->secrets.credential_names, name, s->e->mctx)) {
             char msg[700];
             ag_strfmt(p, sizeof p, "%s[%zu].value", path, i);
             ag_strfmt(msg, sizeof msg, "%s looks like a credential but its value is written inline: "
                       "use valueFrom.secretKeyRef (the value is not shown here)", where);
-            vlist_add(s->out, s->pol, "secrets/literalCredential", "secrets", s->pol->action, msg, p);
+            pol_vlist_add(s->out, s->pol, "secrets/literalCredential", "secrets", s->pol->action, msg, p);
         }
     }
 }
@@ -173,13 +210,13 @@ static void aim_walk(sctx *s, json_t *node, const char *path, int depth)
     }
 }
 
-void validate_secrets(const policy *pol, eval_ctx *e, vlist *out)
+static void validate_secrets(const policy *pol, eval_ctx *e, vlist *out)
 {
-    if (exception_applies(pol, e, "secrets"))
+    if (pol_exception_applies(pol, e, "secrets"))
         return;
     sctx s = {pol, e, out, pol->secrets.has_allow ? &pol->secrets.allow : NULL};
     for (size_t i = 0; i < pol->secrets.nper_ns; i++)
-        if (strlist_has_glob(&pol->secrets.per_ns[i].namespaces, e->ns)) {
+        if (pol_strlist_has_glob(&pol->secrets.per_ns[i].namespaces, e->ns)) {
             s.allow = &pol->secrets.per_ns[i].allow;
             break;
         }
@@ -188,3 +225,24 @@ void validate_secrets(const policy *pol, eval_ctx *e, vlist *out)
     if (e->group && !strcmp(e->group, "aim.eai.amd.com"))
         aim_walk(&s, json_object_get(e->object, "spec"), "spec", 0);
 }
+
+static void secrets_compile(cctx *c, const ag_ynode *n, policy *p) { compile_secrets(c, n, &p->secrets); }
+
+static int secrets_present(const policy *p) { return p->secrets.present; }
+
+static void secrets_validate(const policy *p, eval_ctx *e, vlist *out, ag_error *err)
+{
+    (void)err;
+    if (p->secrets.present && !e->specs_unchanged) /* an unchanged pod spec was judged before */
+        validate_secrets(p, e, out);
+}
+
+static void secrets_free_block(policy *p) { secrets_free(&p->secrets); }
+
+static const char *const secrets_controls[] = {"secrets", NULL};
+
+const pol_block pol_block_secrets = {
+    .key = "secrets", .phase = POL_VALIDATE, .controls = secrets_controls,
+    .compile = secrets_compile, .present = secrets_present, .validate = secrets_validate,
+    .free = secrets_free_block,
+};

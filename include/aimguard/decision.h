@@ -1,0 +1,50 @@
+/* The admission decision's input and output: what ag_decide() judges and what it answers.
+ * Owned by the policy module; admission/ decodes an AdmissionReview into an ag_request
+ * and encodes an ag_decision as its response (aimguard/admission.h).
+ *
+ * Ownership: ag_request borrows every string and object from `review`, which it owns;
+ * ag_request_clear() releases it. ag_decision owns its message, patch, warnings and
+ * annotations; ag_decision_clear() releases them. Thread-safety: reentrant. */
+#ifndef AIMGUARD_DECISION_H
+#define AIMGUARD_DECISION_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+typedef struct ag_request {
+    json_t *review;          /* the whole decoded body (owned) */
+    const char *uid;
+    const char *group, *version, *kind;  /* request.kind */
+    const char *resource, *subresource;  /* request.resource.resource, subResource or "" */
+    const char *name, *namespace_, *operation;
+    const char *username;
+    json_t *groups;          /* array of strings (borrowed; may be an empty array) */
+    json_t *object;          /* NULL on DELETE */
+    json_t *old_object;      /* NULL on CREATE */
+    int dry_run;
+    int consumable;          /* the caller no longer needs object as it came: ag_decide may
+                                mutate it in place instead of copying it (the server) */
+} ag_request;
+
+typedef struct ag_decision {
+    int allowed;
+    int code;                /* HTTP-like status code for denials (403) */
+    char *message;           /* denial message or NULL */
+    json_t *patch;           /* RFC 6902 operations (array) or NULL when nothing changes */
+    json_t *warnings;        /* array of strings */
+    json_t *audit;           /* object: auditAnnotations */
+    json_t *object_after;    /* the object after mutation (for eval --output object) */
+} ag_decision;
+
+void ag_request_clear(ag_request *req); /* NULL is a no-op */
+
+void ag_decision_init(ag_decision *d);
+void ag_decision_clear(ag_decision *d); /* NULL is a no-op */
+/* Adds a warning (copied). Kubernetes shows at most a few hundred bytes of each. */
+void ag_decision_warn(ag_decision *d, const char *text);
+void ag_decision_annotate(ag_decision *d, const char *key, const char *value);
+/* A JSON string of text (NULL: ""), each byte that is not valid UTF-8 replaced by U+FFFD;
+ * new reference, NULL when out of memory. */
+json_t *ag_decision_text(const char *text);
+
+#endif

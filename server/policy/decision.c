@@ -1,0 +1,102 @@
+/* The decision types' life cycle (aimguard/decision.h). Warnings and annotations quote
+ * the object's values, so their text is made valid UTF-8 here, once. */
+#include "aimguard/decision.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ag_request_clear(ag_request *req)
+{
+    if (!req)
+        return;
+    json_decref(req->review);
+    memset(req, 0, sizeof *req);
+}
+
+void ag_decision_init(ag_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    d->allowed = 1;
+    d->code = 200;
+}
+
+void ag_decision_clear(ag_decision *d)
+{
+    if (!d)
+        return;
+    free(d->message);
+    json_decref(d->patch);
+    json_decref(d->warnings);
+    json_decref(d->audit);
+    json_decref(d->object_after);
+    memset(d, 0, sizeof *d);
+}
+
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0 when p does not start one
+ * (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t n = p[0] >= 0xC2 && p[0] <= 0xDF ? 2 : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
+               : p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] > 0x8F))
+        return 0;
+    return n;
+}
+
+/* A JSON string of text for a response. Messages quote the object's values and cut
+ * them to fixed buffers, which can split a multi-byte character; jansson refuses
+ * invalid UTF-8 (json_string returns NULL), which silently dropped the denial's status
+ * (a 403 with no reason), a warning or an audit annotation. Each invalid byte becomes
+ * U+FFFD. */
+json_t *ag_decision_text(const char *text)
+{
+    if (!text)
+        text = "";
+    json_t *j = json_string(text);
+    if (j)
+        return j;
+    size_t len = strlen(text);
+    char *clean = malloc(3 * len + 1);
+    if (!clean)
+        return NULL;
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p;) {
+        size_t n = utf8_seq(p);
+        if (n) {
+            memcpy(clean + o, p, n);
+            o += n;
+            p += n;
+        } else {
+            memcpy(clean + o, "\xEF\xBF\xBD", 3);
+            o += 3;
+            p++;
+        }
+    }
+    clean[o] = '\0';
+    j = json_string(clean);
+    free(clean);
+    return j;
+}
+
+void ag_decision_warn(ag_decision *d, const char *text)
+{
+    if (!d->warnings)
+        d->warnings = json_array();
+    if (d->warnings)
+        json_array_append_new(d->warnings, ag_decision_text(text));
+}
+
+void ag_decision_annotate(ag_decision *d, const char *key, const char *value)
+{
+    if (!d->audit)
+        d->audit = json_object();
+    if (d->audit)
+        json_object_set_new(d->audit, key, ag_decision_text(value));
+}
+
