@@ -3,7 +3,8 @@
 # build with AddressSanitizer + UndefinedBehaviorSanitizer), and run the whole test
 # suite with ctest on both (the e2e tier, a real kube-apiserver, in the release pass only),
 # plus the integration, kube and reconcile tests again with every aimguard server under
-# valgrind memcheck. ctest's summary is the last thing printed.
+# valgrind memcheck, and the kube and reconcile tests under ThreadSanitizer. ctest's summary
+# is the last thing printed.
 #   scripts/test.sh [ctest args...]      e.g. scripts/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,16 @@ if [[ $# -eq 0 ]]; then
   (cd build && AG_VALGRIND=1 ctest --output-on-failure -j2 -L "integration|kube|reconcile") > build/ctest-valgrind.log 2>&1 \
     || { cat build/ctest-valgrind.log; exit 1; }
   grep -E "tests passed" build/ctest-valgrind.log
+fi
+if [[ $# -eq 0 ]]; then
+  # The threads (watch caches, reconciler workers, leader election, SubjectAccessReview cache)
+  # once more under ThreadSanitizer: races are bugs the other passes cannot see.
+  echo "== kube and reconcile tests under ThreadSanitizer"
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DAG_TSAN=ON -DAG_SANITIZE=OFF -DAG_SHARED="$AG_SHARED" >/dev/null
+  cmake --build build-tsan -j"$jobs"
+  (cd build-tsan && ctest --output-on-failure -j2 -L "kube|reconcile") > build-tsan/ctest.log 2>&1 \
+    || { cat build-tsan/ctest.log; exit 1; }
+  grep -E "tests passed" build-tsan/ctest.log
 fi
 echo "== sanitizer build (ASan + UBSan)"
 cd build-asan

@@ -8,6 +8,7 @@
 #ifndef AIMGUARD_KUBE_H
 #define AIMGUARD_KUBE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <jansson.h>
 #include "aimguard/error.h"
@@ -88,14 +89,14 @@ int ag_watch_parser_feed(ag_watch_parser *p, const char *data, size_t n);
 void ag_watch_parser_clear(ag_watch_parser *p);
 
 /* Watches path from resource_version until fn returns non-zero, *stop becomes
- * non-zero, or the stream ends. The server is asked to end the stream after
+ * non-zero (another thread sets it: hence atomic), or the stream ends. The server is asked to end the stream after
  * timeoutSeconds (the config's watch_timeout_s, jittered to [1, 2) times it, so that many
  * watches do not end together): a real API server may send no byte at all on an idle
  * watch for minutes, which is healthy; only silence well past that promise is a broken
  * stream. Returns 0 on a clean end (watch again from the last resourceVersion), AG_ERR
  * with st->code 410 when the resourceVersion is too old (relist), other errors otherwise. */
 int ag_kube_watch(ag_kube *k, const char *path, const char *resource_version,
-                  ag_watch_event_fn fn, void *ctx, volatile int *stop, ag_kube_status *st,
+                  ag_watch_event_fn fn, void *ctx, atomic_int *stop, ag_kube_status *st,
                   ag_error *err);
 
 #endif

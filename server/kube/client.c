@@ -514,7 +514,7 @@ int ag_kube_access(ag_kube *k, const char *user, const json_t *groups, const cha
 }
 
 typedef struct watch_ctx {
-    volatile int *stop;
+    atomic_int *stop;
     ag_watch_event_fn fn;
     void *ctx;
     long error_code;      /* from an ERROR event (410 Expired: relist) */
@@ -542,7 +542,7 @@ static int on_event(void *ud, const char *type, json_t *obj)
 }
 
 int ag_kube_watch(ag_kube *k, const char *path, const char *resource_version, ag_watch_event_fn fn,
-                  void *ctx, volatile int *stop, ag_kube_status *st, ag_error *err)
+                  void *ctx, atomic_int *stop, ag_kube_status *st, ag_error *err)
 {
     ag_kube_status local;
     if (!st)

@@ -20,7 +20,7 @@ struct ag_informer {
     ag_kube *kube;
     char *path;
     pthread_t thread;
-    volatile int stop;
+    atomic_int stop; /* set by the stopping thread, read by the watch thread (and curl's progress callback) */
     _Atomic(snapshot *) cur;
     atomic_int readers;
     atomic_ullong events, lists, restarts, errors;
