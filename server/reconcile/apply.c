@@ -253,26 +253,6 @@ static void rfc3339(time_t t, char *out, size_t cap)
     strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-json_t *rc_cond(const char *type, int ok, const char *reason, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return json_pack("{s:s, s:s, s:s, s:s}", "type", type, "status", ok ? "True" : "False", "reason",
-                     reason, "message", msg);
-}
-
-json_t *rc_owner(json_t *obj, const char *api_version, const char *kind)
-{
-    return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion", api_version, "kind", kind, "name",
-                     json_string_value(rc_at(obj, "metadata.name")), "uid",
-                     json_string_value(rc_at(obj, "metadata.uid")) ?
-                         json_string_value(rc_at(obj, "metadata.uid")) : "",
-                     "controller", 1, "blockOwnerDeletion", 1);
-}
-
 /* The status fields the reconciler owns: each pass states all of them, so one it no
  * longer states (routing switched off: no routing.path) is removed, not left stale.
  * Fields others write (the AIM operator's, a download Job's) are kept. */
@@ -373,5 +353,16 @@ int rc_harden(rctx *c, json_t **obj, const char *ns, ag_error *err)
     ag_decision_clear(&d);
     ag_request_clear(&req);
     ag_policy_set_unref(set);
+    return rc;
+}
+
+int rc_status_not_provisioned(rctx *c, int res, json_t *obj, const char *reason, const char *why, ag_error *err)
+{
+    json_t *conds = json_array(), *extra = json_pack("{s:s}", "status", "Failed");
+    json_array_append_new(conds, rc_cond("Provisioned", 0, reason, "%s", why));
+    json_array_append_new(conds, rc_cond("Ready", 0, "NotProvisioned", "nothing is provisioned in this namespace"));
+    int rc = rc_status(c, res, obj, conds, extra, err);
+    json_decref(conds);
+    json_decref(extra);
     return rc;
 }

@@ -179,39 +179,6 @@ static int download_identity(rctx *c, const char *ns, ag_error *err)
     return rc;
 }
 
-int rc_exempt(rctx *c, const char *ns, char *why, size_t cap)
-{
-    ag_reconcile_config *cfg = &c->r->cfg;
-    char one[256];
-    if (cfg->system_namespace && !strcmp(ns, cfg->system_namespace)) {
-        ag_strfmt(why, cap, "namespace %s is aimguard's own: the reconciler provisions nothing there", ns);
-        return 1;
-    }
-    for (const char *l = cfg->exempt_namespaces; rc_next_item(&l, one, sizeof one);)
-        if (!strcmp(one, ns)) {
-            ag_strfmt(why, cap, "namespace %s is a system namespace (--exempt-namespaces): the reconciler "
-                      "provisions nothing there and sets no guardrails", ns);
-            return 1;
-        }
-    if (cfg->exempt_label && *cfg->exempt_label) {
-        snprintf(one, sizeof one, "%s", cfg->exempt_label);
-        char *eq = strchr(one, '=');
-        if (eq) {
-            *eq = '\0';
-            json_t *nsobj = rc_get(c, W_NAMESPACES, "", ns);
-            const char *v = rc_label_of(nsobj, one);
-            int hit = v && !strcmp(v, eq + 1);
-            json_decref(nsobj);
-            if (hit) {
-                ag_strfmt(why, cap, "namespace %s is labelled %s (--exempt-label): the reconciler provisions "
-                          "nothing there and sets no guardrails", ns, cfg->exempt_label);
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
 int rc_reconcile_namespace(rctx *c, const char *ns, rc_result *res)
 {
     (void)res; /* guardrails follow events only */

@@ -157,14 +157,3 @@ int rc_managed_elsewhere(rctx *c, json_t *obj, double *retry_in)
     }
     return 0;
 }
-
-int rc_status_not_provisioned(rctx *c, int res, json_t *obj, const char *reason, const char *why, ag_error *err)
-{
-    json_t *conds = json_array(), *extra = json_pack("{s:s}", "status", "Failed");
-    json_array_append_new(conds, rc_cond("Provisioned", 0, reason, "%s", why));
-    json_array_append_new(conds, rc_cond("Ready", 0, "NotProvisioned", "nothing is provisioned in this namespace"));
-    int rc = rc_status(c, res, obj, conds, extra, err);
-    json_decref(conds);
-    json_decref(extra);
-    return rc;
-}

@@ -11,29 +11,6 @@
 #include "aimguard/log.h"
 
 
-/* runtimeConfigName (empty = default): the cluster config with the namespaced one over
- * it. 0 when resolved (an absent "default" is fine: AIM treats it as optional). */
-int rc_runtime_config(rctx *c, const char *ns, const char *name, json_t **spec, json_t **ref,
-                      char *why, size_t cap)
-{
-    const char *n = name && *name ? name : "default";
-    json_t *nsrc = rc_get(c, W_RUNTIME_CONFIGS, ns, n);
-    json_t *crc = rc_get(c, W_CLUSTER_RUNTIME_CONFIGS, "", n);
-    int rc = 0;
-    if (!nsrc && !crc && strcmp(n, "default")) {
-        snprintf(why, cap, "no AIMRuntimeConfig %s/%s and no AIMClusterRuntimeConfig %s", ns, n, n);
-        rc = -1;
-    }
-    json_t *empty = json_object();
-    *spec = rc_merge_over(crc ? json_object_get(crc, "spec") : empty, nsrc ? json_object_get(nsrc, "spec") : empty);
-    json_decref(empty);
-    const char *scope = nsrc && crc ? "Merged" : nsrc ? "Namespace" : crc ? "Cluster" : "Unknown";
-    *ref = json_pack("{s:s, s:s, s:s}", "name", n, "namespace", nsrc ? ns : "", "scope", scope);
-    json_decref(nsrc);
-    json_decref(crc);
-    return rc;
-}
-
 static json_t *resolved_ref(json_t *obj, const char *kind, const char *scope)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", json_string_value(rc_at(obj, "metadata.name")),
@@ -152,14 +129,6 @@ static int ready_of(json_t *obj, const char **msg)
         }
     *msg = NULL;
     return 0;
-}
-
-/* gone (children follow by owner references), being deleted, or paused by its owner */
-int rc_skip(json_t *obj)
-{
-    const char *paused = json_string_value(
-        json_object_get(rc_at(obj, "metadata.annotations"), "aim.eai.amd.com/reconciliation-paused"));
-    return !obj || rc_at(obj, "metadata.deletionTimestamp") || (paused && !strcmp(paused, "true"));
 }
 
 int rc_reconcile_service(rctx *c, const char *ns, const char *name, rc_result *res)

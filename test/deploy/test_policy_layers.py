@@ -1,4 +1,5 @@
-"""server/policy/ calls only downwards: the file graph (a file -> the files whose exported
+"""server/policy/ (and server/reconcile/, test_reconcile_files_form_no_circle) call only
+downwards. server/policy/: the file graph (a file -> the files whose exported
 functions or data it uses, and the files it #includes) has no circle, every edge goes to
 the same or a lower layer of the list in server/policy/policy_int.h, and every exported
 symbol is ag_* (declared in include/aimguard/) or pol_* (internal). This is what keeps
@@ -20,6 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from agharness import SRC, run_tests
 
 POLICY = os.path.join(SRC, "server", "policy")
+RECONCILE = os.path.join(SRC, "server", "reconcile")
 PUBLIC = os.path.join(SRC, "include", "aimguard")
 
 
@@ -167,6 +169,19 @@ def test_policy_files_form_no_circle_and_respect_layers():
     assert "schema.c" in edges["block_images.c"] and "exception.c" in edges["block_harden.c"], edges
     assert {"block_pss.c", "block_rules.c"} <= edges["blocks.c"], edges["blocks.c"]
     assert "blocks.c" in edges["decide.c"] and "blocks.c" in edges["document.c"], edges
+
+
+def test_reconcile_files_form_no_circle():
+    """server/reconcile/ likewise: the reconcilers (service, artifact, guardrails) sit on
+    apply/ownership/lookup, which sit on the pure builders and context.c, which uses only
+    the queue's clock; reconciler.c (threads, keys) is on top. A helper the reconcilers
+    share goes into a lower file, never into reconciler.c or a reconciler."""
+    edges = graph(RECONCILE)
+    found = cycles(edges)
+    assert not found, "\n".join("circle of files: " + " <-> ".join(c) for c in found)
+    assert "context.c" in edges["service.c"] and "apply.c" in edges["artifact.c"], edges
+    assert {"service.c", "artifact.c", "guardrails.c"} <= edges["reconciler.c"], edges["reconciler.c"]
+    assert not edges["context.c"] - {"queue.c", "reconcile_int.h"}, edges["context.c"]
 
 
 def test_exported_names_are_prefixed():
