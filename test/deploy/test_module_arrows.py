@@ -1,7 +1,8 @@
 """The module arrows of docs/architecture.md hold at link time: each module's probe
 (ag_probe_<module>, a shared object linked with -Wl,--no-undefined from the module's own
 objects plus only the modules its arrows allow) fails to link when the module calls a
-module it may not reach, and links when the same call goes to an allowed module.
+module it may not reach or an internal (non-ag_*) function of an allowed module, and
+links when the same call goes to a public function of an allowed module.
 
 Each case configures a scratch build of this tree with AG_PROBE_EXTRA=<module>=<file.c>,
 which compiles one extra source into that module's probe, and builds only that probe."""
@@ -77,6 +78,16 @@ def test_admission_never_reaches_kube_and_kube_only_core():
         assert_allowed(s, "kube", "ag_strfmt")               # kube -> core
         assert_forbidden(s, "kube", "ag_decide")             # kube -> policy
         assert_forbidden(s, "kube", "ag_reconciler_start")   # kube -> reconcile
+    finally:
+        s.close()
+
+
+def test_a_module_reaches_only_the_public_names_of_another():
+    s = Scratch()
+    try:
+        assert_allowed(s, "reconcile", "ag_decide")          # reconcile -> policy, public
+        assert_forbidden(s, "reconcile", "pol_verdict")      # policy's internal helper
+        assert_forbidden(s, "reconcile", "ag_http_new")      # reconcile -> http
     finally:
         s.close()
 
