@@ -394,8 +394,10 @@ int ag_serve_run(const ag_serve_config *cfg, ag_error *err)
         rc = ag_error_set(err, AG_ENOMEM, "cannot set up the server (out of memory or fds)");
         goto out;
     }
-    if ((rc = ag_tls_new(cfg->tls_cert, cfg->tls_key, &s.tls, err)))
+    if (!(s.tls = ag_tls_new(cfg->tls_cert, cfg->tls_key, err))) {
+        rc = err && err->code ? err->code : AG_ERR;
         goto out;
+    }
     ag_tls_install(s.tls);
     ag_metrics_tls(s.metrics, 1, ag_tls_not_after(s.tls));
     s.generation = 1;

@@ -60,7 +60,7 @@ def test_policy_never_reaches_kube_http_or_reconcile():
     s = Scratch()
     try:
         # the same probe, the same extra source: only the callee changes
-        assert_allowed(s, "policy", "ag_buf_free")          # policy -> core
+        assert_allowed(s, "policy", "ag_buf_clear")          # policy -> core
         assert_forbidden(s, "policy", "ag_kube_new")        # policy -> kube
         assert_forbidden(s, "policy", "ag_http_new")        # policy -> http
         assert_forbidden(s, "policy", "ag_reconciler_start")  # policy -> reconcile
