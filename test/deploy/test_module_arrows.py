@@ -15,6 +15,8 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from agharness import SRC, run_tests
 
+BUILD = os.environ.get("AG_BUILD", os.path.join(SRC, "build"))
+
 CALL = """/* a call from the probed module into another module */
 extern void %(fn)s(void);
 void ag_probe_extra_call(void);
@@ -90,6 +92,24 @@ def test_a_module_reaches_only_the_public_names_of_another():
         assert_forbidden(s, "reconcile", "ag_http_new")      # reconcile -> http
     finally:
         s.close()
+
+
+def test_every_module_is_a_library_with_a_probe_in_the_normal_build():
+    """The arrow table names every folder of server/, and (unless the build turned the
+    probes off: the clang fuzz build) the normal build has linked each module's probe."""
+    import re
+    cmake = open(os.path.join(SRC, "CMakeLists.txt")).read()
+    modules = re.search(r"^set\(AG_MODULES ([^)]*)\)", cmake, re.M).group(1).split()
+    folders = sorted(d for d in os.listdir(os.path.join(SRC, "server"))
+                     if os.path.isdir(os.path.join(SRC, "server", d)))
+    assert sorted(modules) == folders, (modules, folders)
+    for m in modules:
+        assert re.search(r"^set\(AG_ARROWS_%s\b" % m, cmake, re.M), "no arrow list for " + m
+    cache = open(os.path.join(BUILD, "CMakeCache.txt")).read()
+    if "AG_LINK_PROBES:BOOL=ON" in cache:
+        probes = os.path.join(BUILD, "probes")
+        missing = [m for m in modules if not os.path.exists(os.path.join(probes, "libag_probe_%s.so" % m))]
+        assert not missing, "the build did not link the probes of %s" % missing
 
 
 if __name__ == "__main__":
