@@ -25,6 +25,7 @@ void ag_buf_vprintf(ag_buf *b, const char *fmt, va_list ap) __attribute__((forma
 /* The text (caller frees), "" for an empty buffer, NULL after an allocation failure;
  * the buffer is left empty either way. */
 char *ag_buf_take(ag_buf *b);
-void ag_buf_free(ag_buf *b);
+/* Releases the text; the buffer is empty and reusable (the ag_buf itself is the caller's). */
+void ag_buf_clear(ag_buf *b);
 
 #endif

@@ -18,7 +18,9 @@
 
 typedef struct ag_tls ag_tls;
 
-int ag_tls_new(const char *cert_path, const char *key_path, ag_tls **out, ag_error *err);
+/* The certificate pair at cert_path/key_path, loaded; NULL with err set when it cannot be
+ * loaded. Free with ag_tls_free(). */
+ag_tls *ag_tls_new(const char *cert_path, const char *key_path, ag_error *err);
 void ag_tls_free(ag_tls *t);
 /* Reloads when the files changed since the last look. *changed: 1 swapped in,
  * 0 nothing to do, -1 refused (err says why). Returns 0 unless refused. */

@@ -82,7 +82,7 @@ char *ag_buf_take(ag_buf *b)
     return s;
 }
 
-void ag_buf_free(ag_buf *b)
+void ag_buf_clear(ag_buf *b)
 {
     free(b->p);
     b->p = NULL;

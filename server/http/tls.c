@@ -151,28 +151,26 @@ static int fp_eq(const fingerprint *a, const fingerprint *b)
            a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
-int ag_tls_new(const char *cert_path, const char *key_path, ag_tls **out, ag_error *err)
+ag_tls *ag_tls_new(const char *cert_path, const char *key_path, ag_error *err)
 {
-    *out = NULL;
     ag_tls *t = calloc(1, sizeof *t);
     if (!t || !(t->cert_path = strdup(cert_path)) || !(t->key_path = strdup(key_path))) {
         if (t) free(t->cert_path);
         free(t);
-        return ag_error_set(err, AG_ENOMEM, "out of memory");
+        ag_error_set(err, AG_ENOMEM, "out of memory");
+        return NULL;
     }
     fp_of(cert_path, &t->fcert);
     fp_of(key_path, &t->fkey);
     pair *p = NULL;
-    int rc = load_pair(cert_path, key_path, &p, err);
-    if (rc) {
+    if (load_pair(cert_path, key_path, &p, err)) {
         free(t->cert_path);
         free(t->key_path);
         free(t);
-        return rc;
+        return NULL;
     }
     atomic_init(&t->cur, p);
-    *out = t;
-    return 0;
+    return t;
 }
 
 void ag_tls_free(ag_tls *t)

@@ -78,7 +78,7 @@ int pol_verdict(const vlist *vl, const eval_ctx *e, ag_decision *out, ag_error *
             snprintf(key, sizeof key, "%s.%zu", v->pol->name, i);
             ag_decision_annotate(out, key, one.p);
         }
-        ag_buf_free(&one);
+        ag_buf_clear(&one);
     }
     if (deny.oom) {
         rc = ag_error_set(err, AG_ENOMEM, "out of memory while describing violations");
@@ -96,6 +96,6 @@ int pol_verdict(const vlist *vl, const eval_ctx *e, ag_decision *out, ag_error *
         json_decref(out->patch);
         out->patch = NULL;
     }
-    ag_buf_free(&deny);
+    ag_buf_clear(&deny);
     return rc;
 }

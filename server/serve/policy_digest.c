@@ -84,7 +84,7 @@ static void hash_file(EVP_MD_CTX *md, const char *path, const char *name)
     EVP_DigestUpdate(md, &total, sizeof total); /* ends the file: no two layouts hash alike */
 }
 
-int policy_digest(const char *path, char *out, size_t cap)
+int serve_policy_digest(const char *path, char *out, size_t cap)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
@@ -123,7 +123,7 @@ int policy_digest(const char *path, char *out, size_t cap)
     return 0;
 }
 
-size_t policy_failing_files(const ag_diags *d)
+size_t serve_policy_failing_files(const ag_diags *d)
 {
     /* each diagnostic is "file:line:column: message"; files are counted once */
     size_t count = 0;

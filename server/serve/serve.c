@@ -120,13 +120,13 @@ static int load_policies(srv *s, uint64_t generation)
     char gen[32];
     snprintf(gen, sizeof gen, "%llu", (unsigned long long)generation);
     char digest[80];
-    int have_digest = policy_digest(s->cfg->policies, digest, sizeof digest) == 0;
+    int have_digest = serve_policy_digest(s->cfg->policies, digest, sizeof digest) == 0;
     if (ag_policy_load(s->cfg->policies, &opts, &set, &diags, &err)) {
         for (size_t i = 0; i < diags.count; i++)
             ag_log(AG_LOG_ERROR, "policy error", "error", diags.items[i], NULL);
         ag_log(AG_LOG_ERROR, "policy reload refused; the previous policies keep serving",
                "policies", s->cfg->policies, "reason", err.msg, NULL);
-        ag_metrics_policy_state(s->metrics, 0, policy_failing_files(&diags), NULL);
+        ag_metrics_policy_state(s->metrics, 0, serve_policy_failing_files(&diags), NULL);
         ag_diags_clear(&diags);
         ag_metrics_policy_reload(s->metrics, 0, 0, 0);
         return -1;
@@ -394,8 +394,10 @@ int ag_serve_run(const ag_serve_config *cfg, ag_error *err)
         rc = ag_error_set(err, AG_ENOMEM, "cannot set up the server (out of memory or fds)");
         goto out;
     }
-    if ((rc = ag_tls_new(cfg->tls_cert, cfg->tls_key, &s.tls, err)))
+    if (!(s.tls = ag_tls_new(cfg->tls_cert, cfg->tls_key, err))) {
+        rc = err && err->code ? err->code : AG_ERR;
         goto out;
+    }
     ag_tls_install(s.tls);
     ag_metrics_tls(s.metrics, 1, ag_tls_not_after(s.tls));
     s.generation = 1;

@@ -10,8 +10,8 @@
 
 /* policy_digest.c: "sha256-<hex>" of the policy files at path (0, or -1), and how many
  * files a refused load's diagnostics blame (at least 1). */
-int policy_digest(const char *path, char *out, size_t cap);
-size_t policy_failing_files(const ag_diags *d);
+int serve_policy_digest(const char *path, char *out, size_t cap);
+size_t serve_policy_failing_files(const ag_diags *d);
 
 /* jobs.c: the control loop's periodic work, one named job per task, each with a period
  * (Redis's run_with_period). Control-loop thread only. */

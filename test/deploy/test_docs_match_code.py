@@ -17,7 +17,7 @@ DOCS = [os.path.join(SRC, "README.md")] + sorted(glob.glob(os.path.join(SRC, "do
 # flags of other tools that the docs show in their own commands
 EXTERNAL = {"--cacert", "--data-binary", "--dry-run", "--overrides", "--type", "--client",
             "--output-on-failure", "--latency", "--timeout", "--no-install-recommends", "--image",
-            "--build", "--install", "--prefix"}
+            "--build", "--install", "--prefix", "--no-undefined", "--version-script"}
 
 
 def doc_text():

@@ -31,6 +31,7 @@ typedef struct run {
     size_t loglen;
 } run;
 
+static void fail(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(run *r, const char *fmt, ...)
 {
     char line[8192];
@@ -47,6 +48,7 @@ static void fail(run *r, const char *fmt, ...)
     r->loglen += (size_t)snprintf(r->log + r->loglen, add, "%s: %s\n", r->dir, line);
 }
 
+static int check(run *r, int ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int check(run *r, int ok, const char *fmt, ...)
 {
     r->checks++;
