@@ -32,27 +32,9 @@ static const char *job_state(json_t *job, const char **msg)
 int rc_reconcile_artifact(rctx *c, const char *ns, const char *name, rc_result *res)
 {
     json_t *art = rc_get(c, W_ARTIFACTS, ns, name);
-    if (rc_skip(art)) {
-        json_decref(art);
-        return 0;
-    }
-    char scope[400];
-    if (c->r->cfg.unmanaged_only) {
-        double in = 0;
-        int m = rc_managed_elsewhere(c, art, &in);
-        if (m) {
-            if (m < 0)
-                res->requeue_after = in; /* too new to tell: look again once it is not */
-            json_decref(art);
-            return 0; /* the AIM operator's: not a byte written, status included */
-        }
-    }
-    if (rc_exempt(c, ns, scope, sizeof scope)) {
-        ag_error serr = {0};
-        int src = rc_status_not_provisioned(c, W_ARTIFACTS, art, "NamespaceExempt", scope, &serr);
-        json_decref(art);
-        return src;
-    }
+    int stop_rc = 0;
+    if (rc_pass_stops(c, W_ARTIFACTS, art, ns, res, &stop_rc))
+        return stop_rc;
     ag_reconcile_config *cfg = &c->r->cfg;
     json_t *spec = json_object_get(art, "spec");
     json_t *conds = json_array(), *extra = json_object(), *rcfg = NULL, *rref = NULL;

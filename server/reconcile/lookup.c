@@ -62,3 +62,30 @@ int rc_exempt(rctx *c, const char *ns, char *why, size_t cap)
     }
     return 0;
 }
+
+int rc_pass_stops(rctx *c, int res, json_t *obj, const char *ns, rc_result *out, int *rc)
+{
+    *rc = 0;
+    if (rc_skip(obj)) {
+        json_decref(obj);
+        return 1;
+    }
+    if (c->r->cfg.unmanaged_only) {
+        double in = 0;
+        int m = rc_managed_elsewhere(c, obj, &in);
+        if (m) {
+            if (m < 0)
+                out->requeue_after = in; /* too new to tell: look again once it is not */
+            json_decref(obj);
+            return 1; /* the AIM operator's: not a byte written, status included */
+        }
+    }
+    char why[400];
+    if (rc_exempt(c, ns, why, sizeof why)) {
+        ag_error serr = {0};
+        *rc = rc_status_not_provisioned(c, res, obj, "NamespaceExempt", why, &serr);
+        json_decref(obj);
+        return 1;
+    }
+    return 0;
+}

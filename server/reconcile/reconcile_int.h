@@ -135,7 +135,7 @@ void rc_wrote(rctx *c, int res, const char *ns, const char *name, json_t *obj);
 
 int rc_harden(rctx *c, json_t **obj, const char *ns, ag_error *err);
 
-/* ---- scope (guardrails.c, service.c) ---- */
+/* ---- scope (lookup.c) ---- */
 /* 1 when ns is never touched (system namespaces, aimguard's own, the exempt label),
  * with why for the AIM objects' status. */
 int rc_exempt(rctx *c, const char *ns, char *why, size_t cap);
@@ -155,6 +155,11 @@ int rc_status_not_provisioned(rctx *c, int res, json_t *obj, const char *reason,
 typedef struct rc_result {
     double requeue_after;
 } rc_result;
+/* The gate every AIM object's pass starts with (lookup.c): 1 when the pass must stop here —
+ * obj gone, being deleted or paused; managed by another controller (--reconcile unmanaged;
+ * too new to tell: out->requeue_after says when to look again); or in an exempt namespace
+ * (its status says so; *rc is that write's result). obj is released when it returns 1. */
+int rc_pass_stops(rctx *c, int res, json_t *obj, const char *ns, rc_result *out, int *rc);
 
 /* Each returns 0 when done (res says when to look again, if at all), <0 to retry with
  * the key's backoff. res is zeroed by the caller. */
@@ -162,7 +167,7 @@ int rc_reconcile_service(rctx *c, const char *ns, const char *name, rc_result *r
 int rc_reconcile_artifact(rctx *c, const char *ns, const char *name, rc_result *res);
 int rc_reconcile_namespace(rctx *c, const char *ns, rc_result *res);
 
-/* shared by the kinds (service.c) */
+/* shared by the kinds (context.c: rc_skip; lookup.c: rc_runtime_config) */
 int rc_skip(json_t *obj);
 int rc_runtime_config(rctx *c, const char *ns, const char *name, json_t **spec, json_t **ref,
                       char *why, size_t cap);

@@ -134,27 +134,9 @@ static int ready_of(json_t *obj, const char **msg)
 int rc_reconcile_service(rctx *c, const char *ns, const char *name, rc_result *res)
 {
     json_t *svc = rc_get(c, W_SERVICES, ns, name);
-    if (rc_skip(svc)) {
-        json_decref(svc);
-        return 0;
-    }
-    char scope[400];
-    if (c->r->cfg.unmanaged_only) {
-        double in = 0;
-        int m = rc_managed_elsewhere(c, svc, &in);
-        if (m) {
-            if (m < 0)
-                res->requeue_after = in; /* too new to tell: look again once it is not */
-            json_decref(svc);
-            return 0; /* the AIM operator's: not a byte written, status included */
-        }
-    }
-    if (rc_exempt(c, ns, scope, sizeof scope)) {
-        ag_error serr = {0};
-        int src = rc_status_not_provisioned(c, W_SERVICES, svc, "NamespaceExempt", scope, &serr);
-        json_decref(svc);
-        return src;
-    }
+    int stop_rc = 0;
+    if (rc_pass_stops(c, W_SERVICES, svc, ns, res, &stop_rc))
+        return stop_rc;
     resolved r = {0};
     json_t *conds = json_array(), *extra = json_object();
     ag_error err = {0};
