@@ -111,6 +111,23 @@ static uint64_t policy_fingerprint(const char *dir)
     return h;
 }
 
+/* Exceptions expiring within a week are logged, and the policy warnings (an exception
+ * expired since the load among them) are counted; a load also logs each warning, the
+ * daily job only recounts them. */
+static void report_exceptions(srv *s, ag_policy_set *set, int log_each)
+{
+    time_t now = time(NULL);
+    char *soon = ag_policy_expiring(set, now, 7 * 24 * 3600);
+    if (soon && *soon)
+        ag_log(AG_LOG_WARN, "policy exceptions expire within a week", "exceptions", soon, NULL);
+    free(soon);
+    ag_diags warns = {0};
+    ag_metrics_policy_warnings(s->metrics, ag_policy_warnings(set, now, &warns));
+    for (size_t i = 0; log_each && i < warns.count; i++)
+        ag_log(AG_LOG_WARN, "policy warning", "warning", warns.items[i], NULL);
+    ag_diags_clear(&warns);
+}
+
 static int load_policies(srv *s, uint64_t generation)
 {
     ag_policy_set *set = NULL;
@@ -134,22 +151,13 @@ static int load_policies(srv *s, uint64_t generation)
     char count[32], rules[32];
     snprintf(count, sizeof count, "%zu", ag_policy_set_count(set));
     snprintf(rules, sizeof rules, "%zu", ag_policy_set_rule_count(set));
-    time_t now = time(NULL);
-    char *soon = ag_policy_expiring(set, now, 7 * 24 * 3600);
-    if (soon && *soon)
-        ag_log(AG_LOG_WARN, "policy exceptions expire within a week", "exceptions", soon, NULL);
-    free(soon);
-    ag_diags warns = {0};
-    ag_metrics_policy_warnings(s->metrics, ag_policy_warnings(set, now, &warns));
-    for (size_t i = 0; i < warns.count; i++)
-        ag_log(AG_LOG_WARN, "policy warning", "warning", warns.items[i], NULL);
-    ag_diags_clear(&warns);
+    report_exceptions(s, set, 1);
     const ag_diags *notes = ag_policy_set_notes(set);
     for (size_t i = 0; i < notes->count; i++)
         ag_log(AG_LOG_INFO, "policy document skipped", "note", notes->items[i], NULL);
     ag_policy_holder_publish(s->policies, set);
     ag_http_set_generation(s->http, generation);
-    ag_metrics_policy_reload(s->metrics, 1, generation, (int64_t)now);
+    ag_metrics_policy_reload(s->metrics, 1, generation, (int64_t)time(NULL));
     ag_metrics_policy_state(s->metrics, 1, 0, have_digest ? digest : NULL);
     ag_log(AG_LOG_INFO, "policies loaded", "policies", s->cfg->policies, "generation", gen,
            "count", count, "rules", rules, NULL);
@@ -353,15 +361,8 @@ static void job_policies(void *ctx)
 static void job_exception_expiry(void *ctx)
 {
     srv *s = ctx;
-    time_t now = time(NULL);
     ag_policy_set *cur = ag_policy_holder_acquire(s->policies);
-    char *soon = ag_policy_expiring(cur, now, 7 * 24 * 3600);
-    if (soon && *soon)
-        ag_log(AG_LOG_WARN, "policy exceptions expire within a week", "exceptions", soon, NULL);
-    free(soon);
-    ag_diags warns = {0};
-    ag_metrics_policy_warnings(s->metrics, ag_policy_warnings(cur, now, &warns));
-    ag_diags_clear(&warns);
+    report_exceptions(s, cur, 0);
     ag_policy_set_unref(cur);
 }
 
