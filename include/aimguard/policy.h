@@ -82,6 +82,22 @@ char *ag_policy_explain(const ag_policy_set *set);
  * validate.rbac.clusterReferences (*refs); each NULL when none (names borrowed from set). */
 void ag_policy_cluster_needs(const ag_policy_set *set, const char **ns_labels, const char **refs);
 
+/* A kind a policy set can judge in an existing object (ag_policy_set_kinds). */
+typedef struct ag_kind_ref {
+    char *group; /* "" for the core group (owned) */
+    char *kind;  /* "Deployment"; "*" for every kind of a custom group (owned) */
+    int known;   /* 1: a row of the known kinds table (aimguard/kinds.h); 0: a custom kind */
+} ag_kind_ref;
+/* The kinds the validate blocks of set match in objects that already exist (judged as a
+ * CREATE by no user, as ag_decide_existing does: policies that match only other
+ * operations or only some users, groups or service accounts add none): every entry of
+ * match.kinds expanded against the known kinds table ("*", a "*" kind of a group and a "*" group name
+ * known kinds only; a custom group's entry is returned as written). Sorted by group, then
+ * kind, without duplicates. *out: a new array (ag_kind_refs_free), NULL when *n is 0.
+ * 0 or AG_ENOMEM. Reentrant. */
+int ag_policy_set_kinds(const ag_policy_set *set, ag_kind_ref **out, size_t *n, ag_error *err);
+void ag_kind_refs_free(ag_kind_ref *refs, size_t n); /* NULL is a no-op */
+
 /* Glob match of s against pattern ("*" any run, "?" one character); 1 on match. The
  * matching policies use for names and namespaces (reconcile/ uses it for the same). */
 int ag_glob(const char *pattern, const char *s);
