@@ -35,6 +35,10 @@ What it models:
   "LIST jobs": N, "WATCH jobs": N, ...}} (writes are POST/PUT/PATCH/
   DELETE on resources, SubjectAccessReviews not included); POST /_admin
   {"reset_stats": true} zeroes them;
+- discovery: GET /api, /api/v1, /apis, /apis/<group>, /apis/<group>/<version> answer
+  APIVersions, APIGroupList, APIGroup and APIResourceList documents for the RESOURCES
+  table (one version per group, the preferred one; verbs get, list, watch, create,
+  update, patch, delete);
 - bearer-token authentication (401 otherwise);
 - faults through POST /_admin: {"compact": true}, {"error_500": N}, {"stall_seconds": S},
   {"drop_watches": true}, {"cut_watches": true} (open watches send half an event and
@@ -141,6 +145,39 @@ def parse_path(path):
         return None
     plural, name, sub = rest[0], rest[1] if len(rest) > 1 else None, rest[2] if len(rest) > 2 else None
     return group, version, plural, ns, name, sub
+
+
+VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+
+
+def discovery(path):
+    """The discovery document at path, or None when path is not a discovery path."""
+    parts = [p for p in path.split("/") if p]
+    groups = {}
+    for (g, v, plural), (kind, namespaced) in RESOURCES.items():
+        groups.setdefault(g, {"version": v, "resources": []})["resources"].append(
+            {"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": VERBS})
+
+    def group_doc(g):
+        gv = {"groupVersion": "%s/%s" % (g, groups[g]["version"]), "version": groups[g]["version"]}
+        return {"name": g, "versions": [gv], "preferredVersion": gv}
+
+    def resource_list(g, v):
+        if g not in groups or groups[g]["version"] != v:
+            return None
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": ("%s/%s" % (g, v)) if g else v,
+                "resources": groups[g]["resources"]}
+    if parts == ["api"]:
+        return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+    if len(parts) == 2 and parts[0] == "api":
+        return resource_list("", parts[1]) or False
+    if parts == ["apis"]:
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group_doc(g) for g in sorted(groups) if g]}
+    if len(parts) == 2 and parts[0] == "apis":
+        return dict(group_doc(parts[1]), kind="APIGroup", apiVersion="v1") if parts[1] in groups else False
+    if len(parts) == 3 and parts[0] == "apis":
+        return resource_list(parts[1], parts[2]) or False
+    return None
 
 
 def matches_selector(obj, selector):
@@ -396,6 +433,13 @@ class Handler(BaseHTTPRequestHandler):
         with STORE.lock:
             STORE.reads += 1
         q = {k: v[0] for k, v in parse_qs(u.query).items()}
+        doc = discovery(u.path)
+        if doc is not None:
+            with STORE.lock:
+                STORE.read_kinds["DISCOVERY"] = STORE.read_kinds.get("DISCOVERY", 0) + 1
+            if doc is False:
+                return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
+            return self.send_json(200, doc)
         p = parse_path(u.path)
         if not p or (p[0], p[1], p[2]) not in RESOURCES:
             return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
