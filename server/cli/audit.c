@@ -23,6 +23,7 @@ static const char audit_usage[] =
     "                            the policies' validate blocks match, listed in pages\n"
     "  PATH ...                  or audit manifests: files ('-' for stdin) or directories (every\n"
     "                            .yaml, .yml and .json below them); multi-document YAML and Lists\n"
+    "  -f, --file PATH           the same as PATH (may repeat)\n"
     "  -n, --namespace NS        only objects in this namespace (cluster-scoped ones are skipped)\n"
     "  --cluster-objects PATH    with PATH: Namespaces (labels for namespaceSelector) standing in\n"
     "                            for the cluster, as for eval (may repeat)\n"

@@ -26,7 +26,7 @@ def doc_text():
 
 def test_every_documented_flag_exists():
     helps = ""
-    for cmd in ("serve", "eval", "check", "explain"):
+    for cmd in ("serve", "eval", "audit", "check", "explain"):
         code, out, _ = run_cli(cmd, "--help")
         assert code == 0
         helps += out
@@ -157,12 +157,34 @@ def test_policy_reference_snippets_are_accepted():
     assert checked >= 3, checked
 
 
+def cli_section(cli, command):
+    """The text of docs/cli.md's "## command" section, up to the next "## " heading."""
+    start = cli.index("\n## %s\n" % command) + 1
+    end = cli.find("\n## ", start)
+    return cli[start:end if end >= 0 else len(cli)]
+
+
+def test_every_audit_flag_and_output_is_documented():
+    """aimguard audit: every flag of its --help and every output format is in its section."""
+    code, helptext, _ = run_cli("audit", "--help")
+    assert code == 0
+    section = cli_section(open(os.path.join(SRC, "docs", "cli.md")).read(), "audit")
+    missing = [f for f in set(re.findall(r"--[a-z][a-z-]+", helptext)) - {"--help"} if f not in section]
+    assert not missing, missing
+    code, _, err = run_cli("audit", "-p", os.path.join(SRC, "policies", "default"), "-o", "bogus", "-")
+    assert code == 2
+    formats = re.search(r"--output must be (.*)", err).group(1).replace(" or ", ", ").split(", ")
+    assert formats == ["text", "json"], formats
+    for fmt in formats:
+        assert "`-o %s`" % fmt in section, fmt
+
+
 def test_every_eval_flag_and_output_is_documented():
     """The other direction for eval: what the binary offers, docs/cli.md describes."""
     code, helptext, _ = run_cli("eval", "--help")
     assert code == 0
     cli = open(os.path.join(SRC, "docs", "cli.md")).read()
-    section = cli[cli.index("## eval"):cli.index("## check")]
+    section = cli_section(cli, "eval")
     missing = [f for f in set(re.findall(r"--[a-z][a-z-]+", helptext)) - {"--help"} if f not in section]
     assert not missing, missing
     code, _, err = run_cli("eval", "-p", os.path.join(SRC, "policies", "default"), "-f", "-", "-o", "bogus",

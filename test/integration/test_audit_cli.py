@@ -238,6 +238,44 @@ def test_broken_input_is_exit_2_and_the_rest_is_still_judged():
         t.close()
 
 
+EXCEPTION_POLICY = """apiVersion: policy.aimguard.io/v1alpha1
+kind: AdmissionPolicy
+metadata: {name: gpu-seccomp}
+spec:
+  match: {kinds: [Pod]}
+  validate: {podSecurity: {level: restricted}}
+  exceptions:
+  - {controls: [seccompProfile], namespaces: [gpu-inference], reason: "ROCm needs more syscalls; OPS-1", expires: 2099-01-01}
+"""
+
+
+def test_a_result_waived_by_an_exception_is_listed_as_skip():
+    """The GPU seccomp rollout: the excepted namespace's pod is SKIP with the exception's
+    place and reason, the same pod elsewhere is FAIL; only the FAIL denies."""
+    t = Tree(policies=EXCEPTION_POLICY)
+    try:
+        def gpu_pod(ns):
+            return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "llm", "namespace": ns},
+                    "spec": {"securityContext": {"runAsNonRoot": True}, "containers": [{
+                        "name": "c", "image": DIGEST, "securityContext": {
+                            "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}]}}
+        t.write("gpu.yaml", gpu_pod("gpu-inference"))
+        code, out, err = audit("-p", t.policies, t.manifests)
+        assert code == 0, (code, out, err)
+        lines = out.splitlines()
+        assert lines[0].endswith(": 1 object judged, 0 fail, 0 warn, 0 pass, 1 waived by exceptions"), lines
+        assert lines[1:3] == ["  rule podSecurity (enforce)", "    SKIP Pod gpu-inference/llm"], lines
+        assert lines[3] == "      seccompProfile_restricted waived by exception at %s:8:5: ROCm needs more " \
+                           "syscalls; OPS-1" % t.policies, lines[3]
+        t.write("gpu.yaml", gpu_pod("gpu-inference"), gpu_pod("team-a"))
+        code, out, err = audit("-p", t.policies, t.manifests)
+        assert code == 1 and "    FAIL Pod team-a/llm\n      [podSecurity/restricted/seccompProfile_restricted]" in out, out
+        doc = json.loads(audit("-p", t.policies, "-o", "json", t.manifests)[1])
+        assert doc["policies"][0]["summary"] == {"objects": 2, "fail": 1, "warn": 0, "pass": 0, "skip": 1}, doc
+    finally:
+        t.close()
+
+
 def test_broken_policy_is_exit_2_with_file_line_column():
     t = Tree(policies=POLICIES.replace("level: baseline", "level: basline"))
     try:
