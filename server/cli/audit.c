@@ -285,6 +285,23 @@ static void print_hit(json_t *hit)
     }
 }
 
+/* Policy order (files by path, documents in file order) is the order of `source`,
+ * "file:line:column": by file bytewise, then by line. Objects meet policies in another
+ * order (a Namespace listed first meets only the policies matching Namespaces). */
+static int by_source(const void *a, const void *b)
+{
+    const char *x = ((const audit_policy *)a)->source, *y = ((const audit_policy *)b)->source;
+    const char *xc = strrchr(x, ':'), *yc = strrchr(y, ':');
+    const char *xl = xc ? memrchr(x, ':', (size_t)(xc - x)) : NULL;
+    const char *yl = yc ? memrchr(y, ':', (size_t)(yc - y)) : NULL;
+    size_t xn = xl ? (size_t)(xl - x) : strlen(x), yn = yl ? (size_t)(yl - y) : strlen(y);
+    int c = memcmp(x, y, xn < yn ? xn : yn);
+    if (c || xn != yn)
+        return c ? c : xn < yn ? -1 : 1;
+    long lx = xl ? strtol(xl + 1, NULL, 10) : 0, ly = yl ? strtol(yl + 1, NULL, 10) : 0;
+    return lx < ly ? -1 : lx > ly;
+}
+
 static void print_text(audit_run *r)
 {
     for (size_t i = 0; i < r->npols; i++) {
@@ -508,6 +525,8 @@ int ag_cli_audit(int argc, char **argv)
         ag_error_set(&err, AG_ENOMEM, "out of memory");
         goto fail;
     }
+    if (r.npols)
+        qsort(r.pols, r.npols, sizeof *r.pols, by_source);
     if (r.json)
         print_json(&r);
     else

@@ -206,6 +206,22 @@ def test_exit_0_when_nothing_would_be_denied_warn_and_audit_included():
         t.close()
 
 
+def test_policies_print_in_policy_order_whatever_the_objects_order():
+    """A ConfigMap listed first meets only the second policy: the output still follows the
+    policies' order (files by path, documents in file order)."""
+    t = Tree(policies=POLICIES.replace("match: {kinds: [Pod]}", "match: {kinds: [Pod, ConfigMap]}"))
+    try:
+        with open(os.path.join(t.dir, "a-first.yaml"), "w") as f:
+            f.write(POLICIES.split("---\n")[0].replace("name: baseline", "name: a-first-file"))
+        t.write("m.yaml", CM, CLEAN)
+        code, out, err = audit("-p", t.dir, t.manifests)
+        assert code == 0, (code, out, err)
+        heads = [l.split()[1] for l in out.splitlines() if l.startswith("policy ")]
+        assert heads == ["a-first-file", "baseline", "digests", "no-literal-credentials"], out
+    finally:
+        t.close()
+
+
 def test_stdin_and_namespace_filter():
     t = Tree()
     try:
