@@ -329,8 +329,8 @@ void ag_metrics_policy_result(ag_metrics *m, const char *policy, const char *rul
 
 static void render_results(ag_buf *b, ag_metrics *m)
 {
-    ag_buf_printf(b, "# HELP aimguard_policy_results_total Per-rule results of validated admission requests "
-                     "by policy, rule and result (pass, fail, warn, skip).\n"
+    ag_buf_printf(b, "# HELP aimguard_policy_results_total Rules of validated admission requests that found violations, "
+                     "by policy, rule and result (fail, warn).\n"
                      "# TYPE aimguard_policy_results_total counter\n");
     for (size_t i = 0; i < RESULT_SLOTS; i++) {
         result_series *s = &m->results[i];
