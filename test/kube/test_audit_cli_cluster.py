@@ -144,6 +144,28 @@ def test_clean_cluster_exit_0():
         w.close()
 
 
+def test_namespace_labels_come_from_the_cluster():
+    """A policy selecting namespaces by label judges only the objects of the namespaces
+    the cluster labels so (without the Namespaces it would apply everywhere)."""
+    w = World()
+    try:
+        with open(w.policies, "w") as f:
+            f.write(POLICIES.split("---\n")[0].replace("match: {kinds: [Pod, apps/Deployment, apps/StatefulSet]}",
+                                                       "match: {kinds: [Pod], namespaceSelector: {matchLabels: "
+                                                       "{tier: gpu}}}"))
+        w.api.call("PATCH", "/api/v1/namespaces/team-b", {"metadata": {"labels": {"tier": "gpu"}}},
+                   ctype="application/merge-patch+json")
+        w.create("team-a", pod("a", privileged=True))
+        w.create("team-b", pod("b", privileged=True))
+        code, out, err = w.audit()
+        assert code == 1, (code, out, err)
+        fails = [l.strip() for l in out.splitlines() if l.startswith("    FAIL")]
+        assert fails == ["FAIL Pod team-b/b"], out
+        assert out.splitlines()[-1] == "2 objects: 1 would be denied, 0 warned, 0 audited, 0 errors", out
+    finally:
+        w.close()
+
+
 def test_unreachable_cluster_is_exit_2_with_a_reason():
     w = World()
     try:
