@@ -177,11 +177,10 @@ static void judge(audit_run *r, json_t *obj, const eval_item *it)
     json_t *results = NULL;
     ag_error err = {0};
     if (ag_decide_existing(r->set, obj, r->view, r->now, &results, &err)) {
-        json_t *ref = object_ref(obj, NULL);
+        const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
         char who[1200];
         ag_strfmt(who, sizeof who, "%s%s%s %s%s%s", where, *where ? " " : "", kind, ns && *ns ? ns : "",
-                  ns && *ns ? "/" : "", json_string_value(json_object_get(ref, "name")));
-        json_decref(ref);
+                  ns && *ns ? "/" : "", name && *name ? name : "(no name)");
         add_error(r, who, err.msg);
         return;
     }
@@ -372,6 +371,17 @@ static void run_free(audit_run *r)
     json_decref(r->error_list);
 }
 
+static int dns_label(const char *s)
+{
+    size_t n = strlen(s);
+    if (!n || n > 63 || s[0] == '-' || s[n - 1] == '-')
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+            return 0;
+    return 1;
+}
+
 static int audit_files(audit_run *r, const char *const *paths, size_t npaths, ag_error *err)
 {
     eval_items items = {0};
@@ -456,6 +466,12 @@ int ag_cli_audit(int argc, char **argv)
                 : kubeconfig ? "give --kubeconfig FILE or PATHs of manifests, not both (--cluster-objects goes with PATHs)"
                              : "give --kubeconfig FILE (a cluster) or PATHs of manifests",
                 audit_usage);
+        return 2;
+    }
+    if (r.ns && !dns_label(r.ns)) {
+        /* it goes into the LIST path: a namespace is a DNS label, nothing else */
+        fprintf(stderr, "aimguard audit: --namespace '%s' is not a namespace name (lower-case letters, digits "
+                "and '-', at most 63)\n", r.ns);
         return 2;
     }
     if (strcmp(output, "text") && strcmp(output, "json")) {

@@ -69,8 +69,8 @@ static int list_resource(cluster *c, const char *gv, const char *kind, const cha
                          const char *ns, long chunk, const cli_sink *sink, ag_error *err)
 {
     char base[1024];
-    if (ag_strfmt(base, sizeof base, "%s/%s%s%s%s/%s", strchr(gv, '/') ? "/apis" : "/api", gv,
-                  namespaced && ns ? "/namespaces/" : "", namespaced && ns ? ns : "", "", resource))
+    if (ag_strfmt(base, sizeof base, "%s/%s%s%s/%s", strchr(gv, '/') ? "/apis" : "/api", gv,
+                  namespaced && ns ? "/namespaces/" : "", namespaced && ns ? ns : "", resource))
         return ag_error_set(err, AG_EINVAL, "path too long");
     char cont[2048] = "";
     for (;;) {

@@ -309,9 +309,10 @@ def test_usage_errors_are_exit_2():
         the_world(t)
         for args in ([t.manifests], ["-p", t.policies], ["-p", t.policies, "-o", "yaml", t.manifests],
                      ["-p", t.policies, "--kubeconfig", "/nonexistent", t.manifests],
-                     ["-p", t.policies, "--chunk-size", "0", t.manifests], ["-p", t.policies, "--bogus"]):
+                     ["-p", t.policies, "--chunk-size", "0", t.manifests], ["-p", t.policies, "--bogus"],
+                     ["-p", t.policies, "-n", "a/../b?x=", t.manifests]):
             code, out, err = audit(*args)
-            assert code == 2 and "aimguard audit" in err or "usage" in err, (args, code, out, err)
+            assert code == 2 and ("aimguard audit" in err or "usage" in err), (args, code, out, err)
         # nothing to judge is not "nothing would be denied"
         empty = tempfile.mkdtemp(dir=t.dir)
         code, out, err = audit("-p", t.policies, empty)
