@@ -178,7 +178,9 @@ static void validate_images(const policy *pol, eval_ctx *e, vlist *out)
             const char *name = ag_container_name(&cr);
             snprintf(who, sizeof who, "container \"%s\"", name ? name : "");
             ag_strfmt(path, sizeof path, "%s.image", ag_container_path(&cr));
-            judge(pol, e, out, who, json_string_value(json_object_get(cr.c, "image")), path);
+            const char *image = json_string_value(json_object_get(cr.c, "image"));
+            if (!pol_exception_applies_image(pol, e, "images", image))
+                judge(pol, e, out, who, image, path);
         }
     }
     if (strcmp(e->group ? e->group : "", "aim.eai.amd.com"))
@@ -197,7 +199,8 @@ static void validate_images(const policy *pol, eval_ctx *e, vlist *out)
             continue;
         char who[260];
         snprintf(who, sizeof who, "%s %s", e->kind, path);
-        judge(pol, e, out, who, json_string_value(v), path);
+        if (!pol_exception_applies_image(pol, e, "images", json_string_value(v)))
+            judge(pol, e, out, who, json_string_value(v), path);
     }
 }
 

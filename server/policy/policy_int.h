@@ -313,7 +313,8 @@ int pol_control_matches(const char *name, const char *control);
 /* 1 when an exception of pol waives `control` for this request (records the reason);
  * exceptions scoped by images never waive a whole request */
 int pol_exception_applies(const policy *pol, const eval_ctx *e, const char *control);
-/* The same for one container running `image` (NULL: none): image-scoped exceptions too */
+/* 1 when an image-scoped exception waives `control` for one container running `image`
+ * (NULL: none); entries without images are pol_exception_applies' */
 int pol_exception_applies_image(const policy *pol, const eval_ctx *e, const char *control,
                                 const char *image);
 /* verdict.c */

@@ -45,6 +45,9 @@ void pol_regex_list_push(regex_list *l, pcre2_code *re, const char *text);
 /* compiles a list of PCRE2 patterns into l; errors to c */
 void pol_regex_list_compile(cctx *c, const ag_ynode *n, const char *where, regex_list *l);
 
+/* a list of image patterns (ag_imageref_match), each checked, at least one */
+void pol_image_patterns_compile(cctx *c, const ag_ynode *v, const char *where, strlist *out);
+
 /* select.c */
 void pol_selector_compile(cctx *c, const ag_ynode *n, const char *where, selector *s, int is_match);
 /* Every entry of a kinds list names a kind that exists (aimguard/kinds.h) */
