@@ -288,3 +288,38 @@ void ag_policy_cluster_needs(const ag_policy_set *set, const char **ns_labels, c
             *refs = p->name;
     }
 }
+
+void ag_policy_cluster_data(const ag_policy_set *set, const char **ns_annotations, const char **configmaps)
+{
+    *ns_annotations = *configmaps = NULL;
+    for (size_t i = 0; set && i < set->n; i++) {
+        const images_from *f = &set->v[i].images.from;
+        if (!*ns_annotations && f->present && f->ns_annotation)
+            *ns_annotations = set->v[i].name;
+        if (!*configmaps && f->present && f->cm_name)
+            *configmaps = set->v[i].name;
+    }
+}
+
+size_t ag_policy_configmaps(const ag_policy_set *set, void (*fn)(void *ctx, const char *ns, const char *name),
+                            void *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; set && i < set->n; i++) {
+        const images_from *f = &set->v[i].images.from;
+        if (!f->present || !f->cm_name)
+            continue;
+        int seen = 0; /* each once, at its first policy */
+        for (size_t j = 0; !seen && j < i; j++) {
+            const images_from *g = &set->v[j].images.from;
+            seen = g->present && g->cm_name && !strcmp(g->cm_name, f->cm_name) &&
+                   !strcmp(g->cm_namespace, f->cm_namespace);
+        }
+        if (seen)
+            continue;
+        if (fn)
+            fn(ctx, f->cm_namespace, f->cm_name);
+        n++;
+    }
+    return n;
+}
