@@ -92,7 +92,7 @@ static void compile_images(cctx *c, const ag_ynode *n, images_cfg *im)
     if ((v = ag_ynode_get(n, "forbidLatest"))) pol_get_bool(c, v, "forbidLatest", &im->forbid_latest);
     if ((v = ag_ynode_get(n, "forbidTagless"))) pol_get_bool(c, v, "forbidTagless", &im->forbid_tagless);
     compile_allow(c, n, "images", &im->global);
-    if ((v = ag_ynode_get(n, "allowFrom")))
+    if ((v = ag_ynode_get(n, "allowFrom")) && !pol_need_version(c, v, "images.allowFrom", 2))
         compile_from(c, v, &im->from);
     if ((v = ag_ynode_get(n, "namespaces"))) {
         if (v->type != AG_YNODE_SEQ) {

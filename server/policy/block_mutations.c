@@ -115,6 +115,8 @@ static void compile_rule(cctx *c, const ag_ynode *n, mutation_rule *m, const pol
 
 static void mutations_compile(cctx *c, const ag_ynode *n, policy *p)
 {
+    if (pol_need_version(c, n, "spec.mutate.rules", 2))
+        return;
     if (!n || n->type != AG_YNODE_SEQ || n->count == 0) {
         pol_err(c, n, "spec.mutate.rules must be a non-empty list of mutations");
         return;

@@ -126,8 +126,9 @@ static void pss_compile(cctx *c, const ag_ynode *v, policy *p)
     static const char *const keys[] = {"level", "version", "exempt", NULL};
     if (pol_check_map(c, v, "spec.validate.podSecurity", keys))
         return;
-    if (ag_ynode_get(v, "exempt"))
-        compile_exempt(c, ag_ynode_get(v, "exempt"), p);
+    const ag_ynode *ex = ag_ynode_get(v, "exempt");
+    if (ex && !pol_need_version(c, ex, "podSecurity.exempt", 2))
+        compile_exempt(c, ex, p);
     const ag_ynode *lv = ag_ynode_get(v, "level");
     const char *ls = pol_scalar(c, lv, "podSecurity.level");
     static const char *const levels[] = {"baseline", "restricted", "privileged", NULL};
