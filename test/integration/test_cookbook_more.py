@@ -199,6 +199,24 @@ def test_zone_spread_conditions():
         shutil.rmtree(d)
 
 
+def test_explain_describes_the_new_fields():
+    want = {"05-pss-exemptions": ["exempt from privileged, hostNamespaces, capabilities: containers running "
+                                  "ghcr.io/example/node-agent:*", "named gpu-driver-*",
+                                  "for containers running quay.io/prometheus/node-exporter"],
+            "12-registries-from-cluster": ["annotation aimguard.io/allowed-registries",
+                                           "ConfigMap aimguard-system/allowed-registries key registries",
+                                           "deny (failClosed)"],
+            "23-pull-always": ["mutate rule pull-always: on every container and init container whose image is "
+                               "not pinned by digest", "overwrite a different value"],
+            "24-zone-spread": ["of objects with at least 2 replicas"],
+            "25-append-unless-present": ["append unless an equal element"]}
+    for recipe, lines in want.items():
+        code, out, err = run_cli("explain", path(recipe, "policy.yaml"))
+        assert code == 0, (recipe, err)
+        for line in lines:
+            assert line in out, (recipe, line, out)
+
+
 def test_doc_embeds_exactly_the_files():
     with open(DOC) as f:
         doc = f.read()
