@@ -302,6 +302,24 @@ static void judge(const policy *pol, eval_ctx *e, vlist *out, const from_data *d
     ag_imageref_clear(&r);
 }
 
+/* judge, unless an exception scoped by this image waives `images`: then the waiver is
+ * recorded only when it kept a violation out */
+static void judge_waivable(const policy *pol, eval_ctx *e, vlist *out, const from_data *d, const char *who,
+                           const char *image, const char *path)
+{
+    const exception_ *x = pol_exception_for_image(pol, e, "images", image);
+    if (!x) {
+        judge(pol, e, out, d, who, image, path);
+        return;
+    }
+    vlist waived = {0};
+    judge(pol, e, &waived, d, who, image, path);
+    if (waived.n)
+        pol_exception_record(pol, e, x, "images");
+    out->oom |= waived.oom;
+    pol_vlist_clear(&waived);
+}
+
 /* The AIM fields that become container images (shared/reference/aim-resources.md s.8). */
 static const struct aim_image {
     const char *kind, *path[4];
@@ -329,9 +347,7 @@ static void validate_images(const policy *pol, eval_ctx *e, vlist *out)
             const char *name = ag_container_name(&cr);
             snprintf(who, sizeof who, "container \"%s\"", name ? name : "");
             ag_strfmt(path, sizeof path, "%s.image", ag_container_path(&cr));
-            const char *image = json_string_value(json_object_get(cr.c, "image"));
-            if (!pol_exception_applies_image(pol, e, "images", image))
-                judge(pol, e, out, &d, who, image, path);
+            judge_waivable(pol, e, out, &d, who, json_string_value(json_object_get(cr.c, "image")), path);
         }
     }
     if (strcmp(e->group ? e->group : "", "aim.eai.amd.com")) {
@@ -352,8 +368,7 @@ static void validate_images(const policy *pol, eval_ctx *e, vlist *out)
             continue;
         char who[260];
         snprintf(who, sizeof who, "%s %s", e->kind, path);
-        if (!pol_exception_applies_image(pol, e, "images", json_string_value(v)))
-            judge(pol, e, out, &d, who, json_string_value(v), path);
+        judge_waivable(pol, e, out, &d, who, json_string_value(v), path);
     }
     pol_strlist_free(&d.prefixes);
 }

@@ -12,6 +12,8 @@
 typedef struct exempt_ctx {
     const policy *pol;
     const eval_ctx *e;
+    int use_exceptions; /* image-scoped exceptions count too */
+    int hit;            /* one of them exempted a container */
 } exempt_ctx;
 
 static int container_exempt(void *ctx, const char *check, const json_t *container)
@@ -42,7 +44,54 @@ static int container_exempt(void *ctx, const char *check, const json_t *containe
         }
         return 1;
     }
-    return pol_exception_applies_image(x->pol, x->e, check, image);
+    if (x->use_exceptions && pol_exception_for_image(x->pol, x->e, check, image)) {
+        ((exempt_ctx *)ctx)->hit = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* r reports check with exactly this message (the same containers named) */
+static int same_finding(const ag_pss_result *r, const char *check, const char *message)
+{
+    for (size_t i = 0; i < r->count; i++)
+        if (!strcmp(r->items[i].check, check))
+            return !strcmp(r->items[i].message, message);
+    return 0;
+}
+
+/* Image-scoped exceptions exempted containers in `with`: a check whose finding is
+ * another without them (absent, or naming more containers) was waived by them, and is
+ * recorded once, for the exception of the first container it covers (a waiver that
+ * changed nothing is not recorded). 0, or -1 on OOM. */
+static int record_image_waivers(const policy *pol, eval_ctx *e, const ag_podspec_ref *spec,
+                                const ag_pss_result *with, ag_error *err)
+{
+    exempt_ctx plain = {pol, e, 0, 0};
+    ag_pss_result without = {0};
+    if (ag_pss_check_pod_exempt((ag_pss_level)pol->pss_level, spec, container_exempt, &plain, &without, err)) {
+        ag_pss_result_clear(&without);
+        return -1;
+    }
+    for (size_t j = 0; j < without.count; j++) {
+        const char *check = without.items[j].check;
+        /* unchanged by the exceptions: they waived nothing of it */
+        if (same_finding(with, check, without.items[j].message) || pol_exception_applies(pol, e, check))
+            continue;
+        ag_container_iter it;
+        ag_container_ref cr;
+        ag_container_iter_init(&it, spec);
+        while (ag_container_next(&it, &cr)) {
+            const exception_ *x =
+                pol_exception_for_image(pol, e, check, json_string_value(json_object_get(cr.c, "image")));
+            if (x) {
+                pol_exception_record(pol, e, x, check);
+                break;
+            }
+        }
+    }
+    ag_pss_result_clear(&without);
+    return 0;
 }
 
 static void validate_pss(const policy *pol, eval_ctx *e, vlist *out, ag_error *err)
@@ -52,12 +101,13 @@ static void validate_pss(const policy *pol, eval_ctx *e, vlist *out, ag_error *e
         return;
     for (size_t i = 0; i < e->nspecs; i++) {
         ag_pss_result res = {0};
-        exempt_ctx x = {pol, e};
+        exempt_ctx x = {pol, e, 0, 0};
         int any = pol->npss_exempt > 0;
-        for (size_t k = 0; !any && k < pol->nexc; k++)
-            any = pol->exc[k].images.n > 0;
-        if (ag_pss_check_pod_exempt((ag_pss_level)pol->pss_level, &e->specs[i], any ? container_exempt : NULL,
-                                    &x, &res, err)) {
+        for (size_t k = 0; k < pol->nexc; k++)
+            x.use_exceptions |= pol->exc[k].images.n > 0;
+        if (ag_pss_check_pod_exempt((ag_pss_level)pol->pss_level, &e->specs[i],
+                                    any || x.use_exceptions ? container_exempt : NULL, &x, &res, err) ||
+            (x.hit && record_image_waivers(pol, e, &e->specs[i], &res, err))) {
             out->oom = 1;
             ag_pss_result_clear(&res);
             return;

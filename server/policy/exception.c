@@ -37,7 +37,7 @@ static int entry_covers(const exception_ *x, const eval_ctx *e, const char *cont
     return 1;
 }
 
-static void record(const policy *pol, const eval_ctx *e, const exception_ *x, const char *control)
+void pol_exception_record(const policy *pol, const eval_ctx *e, const exception_ *x, const char *control)
 {
     if (e->decision) {
         char key[128], val[512];
@@ -64,35 +64,32 @@ int pol_exception_applies(const policy *pol, const eval_ctx *e, const char *cont
         const exception_ *x = &pol->exc[i];
         if (x->images.n || !entry_covers(x, e, control))
             continue; /* an image-scoped entry waives for its containers only */
-        record(pol, e, x, control);
+        pol_exception_record(pol, e, x, control);
         return 1;
     }
     return 0;
 }
 
-int pol_exception_applies_image(const policy *pol, const eval_ctx *e, const char *control,
-                                const char *image)
+const exception_ *pol_exception_for_image(const policy *pol, const eval_ctx *e, const char *control,
+                                          const char *image)
 {
     ag_imageref r;
     ag_error err = {0};
-    int parsed = 0;
-    for (size_t i = 0; i < pol->nexc; i++) {
+    int parsed = 0; /* parsed once, on the first entry that needs it */
+    const exception_ *hit = NULL;
+    for (size_t i = 0; !hit && i < pol->nexc; i++) {
         const exception_ *x = &pol->exc[i];
         if (!x->images.n || !image || !entry_covers(x, e, control))
             continue;
-        /* parsed once, on the first entry that needs it; an unparsable image matches none */
-        if (!parsed && (parsed = ag_imageref_parse(image, &r, &err) ? -1 : 1) < 0)
-            return 0;
+        if (!parsed)
+            parsed = ag_imageref_parse(image, &r, &err) ? -1 : 1;
         if (parsed < 0)
-            return 0;
-        for (size_t j = 0; j < x->images.n; j++)
-            if (ag_imageref_match(&r, x->images.v[j]) == 1) {
-                ag_imageref_clear(&r);
-                record(pol, e, x, control);
-                return 1;
-            }
+            return NULL; /* an image that does not parse matches no pattern */
+        for (size_t j = 0; !hit && j < x->images.n; j++)
+            if (ag_imageref_match(&r, x->images.v[j]) == 1)
+                hit = x;
     }
     if (parsed > 0)
         ag_imageref_clear(&r);
-    return 0;
+    return hit;
 }

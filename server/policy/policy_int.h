@@ -337,10 +337,14 @@ int pol_control_matches(const char *name, const char *control);
 /* 1 when an exception of pol waives `control` for this request (records the reason);
  * exceptions scoped by images never waive a whole request */
 int pol_exception_applies(const policy *pol, const eval_ctx *e, const char *control);
-/* 1 when an image-scoped exception waives `control` for one container running `image`
- * (NULL: none); entries without images are pol_exception_applies' */
-int pol_exception_applies_image(const policy *pol, const eval_ctx *e, const char *control,
-                                const char *image);
+/* The image-scoped exception that covers `control` for one container running `image`
+ * (NULL: none, or image NULL), without recording it: the caller records it with
+ * pol_exception_record only when it waived a violation (a waiver that changed nothing
+ * is not one). Entries without images are pol_exception_applies'. */
+const exception_ *pol_exception_for_image(const policy *pol, const eval_ctx *e, const char *control,
+                                          const char *image);
+/* Records a waiver: the audit annotation and, for the results, the waiver list */
+void pol_exception_record(const policy *pol, const eval_ctx *e, const exception_ *x, const char *control);
 /* verdict.c */
 void pol_vlist_add(vlist *l, const policy *pol, const char *rule, const char *control, int action,
                    const char *message, const char *path);

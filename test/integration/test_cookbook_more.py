@@ -92,6 +92,12 @@ def test_exception_scoped_by_image():
         assert code == 0 and resp["allowed"], out
         annotations = resp.get("auditAnnotations", {})
         assert any("exception.capabilities_baseline" in k for k in annotations), resp
+        # a container the exception covers but that breaks nothing: no waiver is recorded
+        del pod["spec"]["containers"][0]["securityContext"]
+        code, out, err = run(pod)
+        resp = json.loads(out)["response"]
+        assert code == 0 and not resp.get("auditAnnotations"), resp
+        pod["spec"]["containers"][0]["securityContext"] = {"capabilities": {"add": ["SYS_TIME"]}}
         # another namespace: the exception does not reach it
         pod["metadata"]["namespace"] = "apps"
         code, out, err = run(pod)
