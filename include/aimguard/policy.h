@@ -59,7 +59,7 @@ typedef struct ag_policy_stats {
     size_t policies;        /* AdmissionPolicy documents */
     size_t files;           /* YAML files read */
     size_t skipped;         /* documents skipped: another apiVersion than policy.aimguard.io/ */
-    size_t mutate_blocks;   /* spec.mutate blocks (securityContext, gpu) */
+    size_t mutate_blocks;   /* spec.mutate blocks (securityContext, gpu, rules) */
     size_t validate_blocks; /* spec.validate blocks but rules (podSecurity, images, secrets, rbac, aim) */
     size_t rules;           /* spec.validate.rules entries */
     size_t exceptions;      /* spec.exceptions entries */
