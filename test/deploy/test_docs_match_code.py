@@ -157,25 +157,6 @@ def test_policy_reference_snippets_are_accepted():
     assert checked >= 3, checked
 
 
-# blocks whose every YAML key the reference must name (the files' `keys[] = {...}`
-# tables: what the compiler accepts); grown with the blocks documented field by field
-KEYED_SOURCES = ["block_mutations.c", "block_pss.c", "block_images.c"]
-
-
-def test_every_accepted_key_of_the_keyed_blocks_is_documented():
-    ref = open(os.path.join(SRC, "docs", "policy-reference.md")).read()
-    named = set(re.findall(r"`([A-Za-z][A-Za-z0-9]*)", ref)) | set(re.findall(r"^\s*-?\s*([A-Za-z]+):", ref, re.M))
-    named |= set(re.findall(r"[{,]\s*([A-Za-z]+):", ref))
-    missing = []
-    for name in KEYED_SOURCES:
-        text = open(os.path.join(SRC, "server", "policy", name)).read()
-        for table in re.findall(r"keys\[\] = \{([^}]*)\}", text):
-            for key in re.findall(r'"([A-Za-z]+)"', table):
-                if key not in named:
-                    missing.append("%s: %s" % (name, key))
-    assert not missing, "accepted but not in docs/policy-reference.md: %s" % missing
-
-
 def test_every_eval_flag_and_output_is_documented():
     """The other direction for eval: what the binary offers, docs/cli.md describes."""
     code, helptext, _ = run_cli("eval", "--help")
@@ -203,6 +184,25 @@ def test_every_served_metric_is_documented():
     assert not missing, missing
     for new in ("aimguard_policy_last_reload_ok", "aimguard_policy_failing_files", "aimguard_policy_info"):
         assert new in served, new
+
+
+# blocks whose every YAML key the reference must name (the files' `keys[] = {...}`
+# tables: what the compiler accepts); grown with the blocks documented field by field
+KEYED_SOURCES = ["block_mutations.c", "block_pss.c", "block_images.c"]
+
+
+def test_every_accepted_key_of_the_keyed_blocks_is_documented():
+    ref = open(os.path.join(SRC, "docs", "policy-reference.md")).read()
+    named = set(re.findall(r"`([A-Za-z][A-Za-z0-9]*)", ref)) | set(re.findall(r"^\s*-?\s*([A-Za-z]+):", ref, re.M))
+    named |= set(re.findall(r"[{,]\s*([A-Za-z]+):", ref))
+    missing = []
+    for name in KEYED_SOURCES:
+        text = open(os.path.join(SRC, "server", "policy", name)).read()
+        for table in re.findall(r"keys\[\] = \{([^}]*)\}", text):
+            for key in re.findall(r'"([A-Za-z]+)"', table):
+                if key not in named:
+                    missing.append("%s: %s" % (name, key))
+    assert not missing, "accepted but not in docs/policy-reference.md: %s" % missing
 
 
 if __name__ == "__main__":
