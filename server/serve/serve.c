@@ -290,6 +290,7 @@ static int start_cluster_view(srv *s, ag_error *err)
     }
     s->view.access_ctx = s->authz;
     s->view.access = ag_authz_view_access;
+    watch_configmaps(s); /* before the caches start: they start with the others */
 
     /* every replica serves admission; only the Lease holder will reconcile */
     char ns[256] = "aimguard-system", ident[300], lease[600];
@@ -324,7 +325,6 @@ static int start_cluster_view(srv *s, ag_error *err)
             return ag_error_set(err, AG_ERR, "%s", kerr.msg);
         }
     }
-    watch_configmaps(s);
     if (ag_informers_start(s->informers, &kerr)) {
         ag_kube_config_clear(&kc);
         free(server);

@@ -47,7 +47,7 @@ What it models:
   {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load),
   {"garbage": N} (the next N answers are truncated JSON).
 What it does not model: admission, defaulting, validation beyond names, field
-selectors, set-based label selectors, server-side apply, finalizers (deletes are
+selectors beyond metadata.name/namespace, set-based label selectors, server-side apply, finalizers (deletes are
 immediate), resourceVersionMatch, HTTP/2, authorization
 (every authenticated request may do anything).
 """
@@ -144,6 +144,17 @@ def parse_path(path):
     return group, version, plural, ns, name, sub
 
 
+def matches_selector(obj, selector):
+    if not selector:
+        return True
+    labels = obj.get("metadata", {}).get("labels", {}) or {}
+    for term in selector.split(","):
+        k, _, v = term.partition("=")
+        if labels.get(k.strip()) != v.strip():
+            return False
+    return True
+
+
 def matches_fields(obj, selector):
     """fieldSelector with metadata.name / metadata.namespace equality terms (what a
     watch of one named object sends)."""
@@ -154,17 +165,6 @@ def matches_fields(obj, selector):
         k, _, v = term.partition("=")
         field = {"metadata.name": "name", "metadata.namespace": "namespace"}.get(k.strip())
         if field is None or meta.get(field) != v.strip():
-            return False
-    return True
-
-
-def matches_selector(obj, selector):
-    if not selector:
-        return True
-    labels = obj.get("metadata", {}).get("labels", {}) or {}
-    for term in selector.split(","):
-        k, _, v = term.partition("=")
-        if labels.get(k.strip()) != v.strip():
             return False
     return True
 
