@@ -21,6 +21,42 @@
 
 static const char *const targets[] = {"pod", "podMetadata", "containers", NULL};
 
+/* The fields of a PodSpec and of a Container (Kubernetes v1.34): a key of set/append
+ * outside them is most likely a typo, and the API server would drop it from the decoded
+ * object (or refuse it) without anyone noticing, so check warns with the closest name.
+ * A warning, not an error: a newer Kubernetes may add fields. */
+static const char *const pod_fields[] = {
+    "activeDeadlineSeconds", "affinity", "automountServiceAccountToken", "containers", "dnsConfig",
+    "dnsPolicy", "enableServiceLinks", "ephemeralContainers", "hostAliases", "hostIPC", "hostNetwork",
+    "hostPID", "hostUsers", "hostname", "hostnameOverride", "imagePullSecrets", "initContainers",
+    "nodeName", "nodeSelector", "os", "overhead", "preemptionPolicy", "priority", "priorityClassName",
+    "readinessGates", "resourceClaims", "resources", "restartPolicy", "runtimeClassName",
+    "schedulerName", "schedulingGates", "securityContext", "serviceAccount", "serviceAccountName",
+    "setHostnameAsFQDN", "shareProcessNamespace", "subdomain", "terminationGracePeriodSeconds",
+    "tolerations", "topologySpreadConstraints", "volumes", NULL};
+static const char *const container_fields[] = {
+    "args", "command", "env", "envFrom", "image", "imagePullPolicy", "lifecycle", "livenessProbe", "name",
+    "ports", "readinessProbe", "resizePolicy", "resources", "restartPolicy", "restartPolicyRules",
+    "securityContext", "startupProbe", "stdin", "stdinOnce", "terminationMessagePath",
+    "terminationMessagePolicy", "tty", "volumeDevices", "volumeMounts", "workingDir", NULL};
+
+static void warn_unknown_fields(cctx *c, const ag_ynode *n, const mutation_rule *m)
+{
+    const char *const *known = m->target == MUT_POD ? pod_fields : m->target == MUT_CONTAINERS ? container_fields
+                                                                                                : NULL;
+    for (size_t i = 0; known && n && n->type == AG_YNODE_MAP && i + 1 < n->count; i += 2) {
+        const ag_ynode *k = n->items[i];
+        int ok = 0;
+        for (const char *const *f = known; !ok && k->type == AG_YNODE_SCALAR && *f; f++)
+            ok = !strcmp(*f, k->value);
+        char hint[96];
+        if (!ok && k->type == AG_YNODE_SCALAR)
+            pol_warn(c, k, "spec.mutate.rules[]: '%s' is not a field of a %s%s; the API server would drop or "
+                     "refuse it", k->value, m->target == MUT_POD ? "PodSpec" : "Container",
+                     pol_hint(hint, sizeof hint, k->value, known));
+    }
+}
+
 static void compile_when(cctx *c, const ag_ynode *n, mutation_rule *m)
 {
     static const char *const keys[] = {"minReplicas", "imageHasDigest", NULL};
@@ -103,6 +139,10 @@ static void compile_rule(cctx *c, const ag_ynode *n, mutation_rule *m, const pol
         m->append = compile_append(c, v);
     if (!ag_ynode_get(n, "set") && !ag_ynode_get(n, "append"))
         pol_err(c, n, "spec.mutate.rules[] needs set or append (what to add)");
+    if (m->set)
+        warn_unknown_fields(c, ag_ynode_get(n, "set"), m);
+    if (m->append)
+        warn_unknown_fields(c, ag_ynode_get(n, "append"), m);
     if (m->target == MUT_POD_METADATA && m->set) {
         const char *k;
         json_t *x;

@@ -46,7 +46,23 @@ def evaluate(recipe, obj_file, *extra):
 def test_policies_pass_check():
     for recipe in VALIDATE + MUTATE:
         code, out, err = run_cli("check", path(recipe, "policy.yaml"))
-        assert code == 0, (recipe, out, err)
+        assert code == 0 and "; 0 warnings" in out, (recipe, out, err)
+
+
+def test_check_warns_on_a_field_no_pod_or_container_has():
+    d = tempfile.mkdtemp()
+    try:
+        with open(path("25-append-unless-present", "policy.yaml")) as f:
+            text = f.read().replace("tolerations:", "tolerationz:").replace("          env:", "          envv:")
+        pol = os.path.join(d, "policy.yaml")
+        with open(pol, "w") as f:
+            f.write(text)
+        code, out, err = run_cli("check", pol)
+        assert code == 0 and "; 2 warnings" in out, (out, err)
+        assert "'tolerationz' is not a field of a PodSpec (did you mean 'tolerations'?)" in out + err, out + err
+        assert "'envv' is not a field of a Container (did you mean 'env'?)" in out + err, out + err
+    finally:
+        shutil.rmtree(d)
 
 
 def test_validation_recipes_admit_and_deny():
