@@ -6,6 +6,7 @@
 #include "agtest.h"
 #include "aimguard/imageref.h"
 #include "aimguard/policy.h"
+#include "aimguard/pss.h"
 
 #include <stdlib.h>
 
@@ -213,8 +214,71 @@ static void test_image_patterns(void)
     CHECK_INT(ag_imageref_pattern_check("Bad/Ref", why, sizeof why), -1);
 }
 
+/* exempts containers whose name starts with "agent" from every check */
+static int agents(void *ctx, const char *check, const json_t *container)
+{
+    (void)ctx, (void)check;
+    const char *n = json_string_value(json_object_get(container, "name"));
+    return n && !strncmp(n, "agent", 5);
+}
+
+static char *pss_on(const char *spec_json, int exempt)
+{
+    json_error_t je;
+    json_t *spec = json_loads(spec_json, 0, &je);
+    ag_podspec_ref ref = {0};
+    ref.spec = spec;
+    snprintf(ref.path, sizeof ref.path, "spec");
+    ag_pss_result res = {0};
+    ag_error err = {0};
+    CHECK_INT(ag_pss_check_pod_exempt(AG_PSS_RESTRICTED, &ref, exempt ? agents : NULL, NULL, &res, &err), 0);
+    size_t cap = 1;
+    for (size_t i = 0; i < res.count; i++)
+        cap += strlen(res.items[i].check) + strlen(res.items[i].message) + 4;
+    char *all = calloc(1, cap);
+    for (size_t i = 0; i < res.count; i++) {
+        strcat(all, res.items[i].check);
+        strcat(all, ": ");
+        strcat(all, res.items[i].message);
+        strcat(all, "\n");
+    }
+    ag_pss_result_clear(&res);
+    json_decref(spec);
+    return all;
+}
+
+static void test_pss_exemption_is_per_container(void)
+{
+    /* a pod-level field stays judged while one container is not exempt */
+    char *r = pss_on("{\"hostNetwork\": true, \"securityContext\": {\"runAsNonRoot\": false},"
+                     " \"containers\": [{\"name\": \"agent-a\", \"securityContext\": {\"privileged\": true}},"
+                     " {\"name\": \"app\", \"securityContext\": {\"privileged\": true}}]}", 1);
+    CHECK_CONTAINS(r, "hostNamespaces: host namespaces (hostNetwork=true)");
+    CHECK_CONTAINS(r, "privileged: privileged (container \"app\" must not");
+    CHECK_CONTAINS(r, "runAsNonRoot: runAsNonRoot != true (pod must not set securityContext.runAsNonRoot=false");
+    CHECK(!strstr(r, "agent-a"));
+    free(r);
+    /* every container exempt: the pod-level parts are exempt too */
+    r = pss_on("{\"hostNetwork\": true, \"securityContext\": {\"runAsNonRoot\": false},"
+               " \"volumes\": [{\"name\": \"h\", \"hostPath\": {\"path\": \"/\"}}],"
+               " \"containers\": [{\"name\": \"agent-a\", \"securityContext\": {\"privileged\": true}},"
+               " {\"name\": \"agent-b\"}]}", 1);
+    CHECK_STR(r, "");
+    free(r);
+    /* the same without the exemption: all judged */
+    r = pss_on("{\"hostNetwork\": true, \"containers\": [{\"name\": \"agent-a\"}]}", 0);
+    CHECK_CONTAINS(r, "hostNamespaces:");
+    CHECK_CONTAINS(r, "agent-a");
+    free(r);
+    /* a pod without containers exempts nothing */
+    r = pss_on("{\"hostNetwork\": true, \"containers\": []}", 1);
+    CHECK_CONTAINS(r, "hostNamespaces:");
+    free(r);
+}
+
 int main(void)
 {
+    RUN(test_pss_exemption_is_per_container);
     RUN(test_mutate_rules);
     RUN(test_pss_exempt);
     RUN(test_images_allow_from);
