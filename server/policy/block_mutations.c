@@ -127,8 +127,11 @@ static void compile_rule(cctx *c, const ag_ynode *n, mutation_rule *m, const pol
                 pol_hint(hint, sizeof hint, t, targets));
     if ((v = ag_ynode_get(n, "when")))
         compile_when(c, v, m);
-    if ((v = ag_ynode_get(n, "overwrite")))
+    if ((v = ag_ynode_get(n, "overwrite"))) {
         pol_get_bool(c, v, "rules[].overwrite", &m->overwrite);
+        if (!ag_ynode_get(n, "set"))
+            pol_err(c, v, "rules[].overwrite applies to set (append never replaces an element)");
+    }
     if ((v = ag_ynode_get(n, "set"))) {
         if (v->type != AG_YNODE_MAP || v->count == 0)
             pol_err(c, v, "rules[].set must be a non-empty mapping of the fields to add");

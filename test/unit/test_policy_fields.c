@@ -85,6 +85,8 @@ static void test_mutate_rules(void)
     refused(V2 "  mutate:\n    rules:\n", "9:11: spec.mutate.rules must be a non-empty list");
     refused(V2 "  mutate:\n    rules:\n      - name: r\n        target:\n        set: {a: 1}\n", "11:16:");
     refused(V2 "  mutate:\n    rules:\n      - name: r\n        target: pod\n        set:\n", "12:13: rules[].set must be");
+    refused(V2 "  mutate:\n    rules:\n      - name: r\n        target: pod\n        overwrite: true\n"
+                "        append: {volumes: [{name: v}]}\n", "12:20: rules[].overwrite applies to set");
     /* unknown key, duplicate name */
     refused(V2 "  mutate:\n    rules:\n      - name: r\n        target: pod\n        sett: {a: 1}\n",
             "12:9: unknown field 'sett' in spec.mutate.rules[] (did you mean 'set'?)");
