@@ -178,41 +178,56 @@ static void mutations_compile(cctx *c, const ag_ynode *n, policy *p)
 /* ---- run ---- */
 
 /* The value `$(pod.labels)` in set stands for the pod's labels (a topology spread
- * constraint's selector); the only substitution, so no value is ever evaluated. */
-static json_t *resolve(const json_t *v, json_t *pod_labels)
+ * constraint's selector); the only substitution, so no value is ever evaluated. NULL
+ * when a pod without labels leaves nothing to select with, or (p->oom set) out of memory. */
+static json_t *resolve(const json_t *v, json_t *pod_labels, ag_patch *p)
 {
     const char *s = json_string_value(v);
-    if (s && !strcmp(s, "$(pod.labels)"))
-        return json_is_object(pod_labels) && json_object_size(pod_labels) ? json_deep_copy(pod_labels) : NULL;
-    if (json_is_object(v)) {
-        json_t *o = json_object();
+    json_t *out = NULL;
+    if (s && !strcmp(s, "$(pod.labels)")) {
+        if (!json_is_object(pod_labels) || !json_object_size(pod_labels))
+            return NULL;
+        out = json_deep_copy(pod_labels);
+    } else if (json_is_object(v)) {
         const char *k;
         json_t *x;
+        out = json_object();
+        if (!out) {
+            p->oom = 1;
+            return NULL;
+        }
         json_object_foreach((json_t *)v, k, x) {
-            json_t *r = resolve(x, pod_labels);
-            if (!r) {
-                json_decref(o);
+            json_t *r = resolve(x, pod_labels, p);
+            if (!r || json_object_set_new(out, k, r)) {
+                if (r)
+                    p->oom = 1;
+                json_decref(out);
                 return NULL;
             }
-            json_object_set_new(o, k, r);
         }
-        return o;
-    }
-    if (json_is_array(v)) {
-        json_t *a = json_array();
+    } else if (json_is_array(v)) {
         size_t i;
         json_t *x;
+        out = json_array();
+        if (!out) {
+            p->oom = 1;
+            return NULL;
+        }
         json_array_foreach(v, i, x) {
-            json_t *r = resolve(x, pod_labels);
-            if (!r) {
-                json_decref(a);
+            json_t *r = resolve(x, pod_labels, p);
+            if (!r || json_array_append_new(out, r)) {
+                if (r)
+                    p->oom = 1;
+                json_decref(out);
                 return NULL;
             }
-            json_array_append_new(a, r);
         }
-        return a;
+    } else {
+        out = json_deep_copy(v);
     }
-    return json_deep_copy(v);
+    if (!out)
+        p->oom = 1;
+    return out;
 }
 
 /* Merges want into target (at ptr): what is absent (or null) is added; objects on both
@@ -237,9 +252,12 @@ static void merge(ag_patch *p, json_t *target, const char *ptr, const json_t *wa
             if (!overwrite)
                 continue;
         }
-        json_t *val = resolve(w, pod_labels);
-        if (!val)
+        json_t *val = resolve(w, pod_labels, p);
+        if (!val) {
+            if (p->oom)
+                return;
             continue; /* $(pod.labels) of a pod without labels: nothing to select with */
+        }
         if (have && json_equal(have, val)) {
             json_decref(val);
             continue;
@@ -279,7 +297,7 @@ static void append(ag_patch *p, json_t *target, const char *ptr, const json_t *w
             json_t *arr = ag_patch_array(p, target, ptr, k, aptr, sizeof aptr);
             if (!arr)
                 return;
-            ag_patch_append(p, arr, aptr, json_deep_copy(el));
+            ag_patch_append(p, arr, aptr, json_deep_copy(el)); /* NULL: ag_patch_append sets oom */
         }
     }
 }
