@@ -169,11 +169,10 @@ static void add_entries(from_data *d, const char *text)
         size_t m = n;
         while (m && (p[m - 1] == ' ' || p[m - 1] == '\t' || p[m - 1] == '\r'))
             m--;
-        if (m && m < 256) {
+        if (m) {
             char entry[256];
-            memcpy(entry, p, m);
-            entry[m] = '\0';
-            if (ag_imageref_under(&probe, entry) < 0) {
+            ag_strfmt(entry, sizeof entry, "%.*s", (int)(m < sizeof entry ? m : sizeof entry - 1), p);
+            if (m >= sizeof entry || ag_imageref_under(&probe, entry) < 0) {
                 size_t bl = strlen(d->bad);
                 ag_strfmt(d->bad + bl, sizeof d->bad - bl, "%s'%s'", bl ? ", " : "", entry);
             } else {

@@ -163,6 +163,25 @@ def test_registries_namespace_annotation_alone():
         shutil.rmtree(d)
 
 
+def test_registries_entries_that_are_no_prefix_are_named():
+    recipe = "12-registries-from-cluster"
+    d = tempfile.mkdtemp()
+    try:
+        cluster = os.path.join(d, "cluster.yaml")
+        with open(path(recipe, "cluster.yaml")) as src, open(cluster, "w") as out:
+            out.write(src.read().replace('"registry.example.com/team-a/, ghcr.io/team-a"',
+                                         '"registry.example.com/team-a/, not a prefix,, https://x.io/y"'))
+        code, out, err = run_cli("eval", "-p", path(recipe, "policy.yaml"), "-f", path(recipe, "deny.yaml"),
+                                 "--cluster-objects", cluster)
+        assert code == 1 and "skipped entries that are not registry[/path] prefixes: 'not a prefix', " \
+            "'https://x.io/y'" in out, out
+        code, out, err = run_cli("eval", "-p", path(recipe, "policy.yaml"), "-f", path(recipe, "admit.yaml"),
+                                 "--cluster-objects", cluster)
+        assert code == 0, out  # the valid entries still count
+    finally:
+        shutil.rmtree(d)
+
+
 def test_mutation_recipes():
     for recipe in MUTATE:
         code, out, err = evaluate(recipe, path(recipe, "input.yaml"), "-o", "object")
