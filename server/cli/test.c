@@ -16,10 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* TEMPORARY until main has the per-rule results API */
-#define AG_MODE_RESULTS 0
-#define RESULTS_OF(d) NULL
-
 #define TEST_FILE_NAME "aimguard-test.yaml"
 #define MAX_DIR_DEPTH 32
 #define MAX_GROUPS 64
@@ -132,7 +128,7 @@ static void judge(const ag_policy_set *set, const tf_test *t, size_t i, judged *
     if (ag_admission_run(set, t->view ? cli_view_get(t->view) : NULL, &opt, &req, &res)) {
         j->error = strdup(res.err.msg);
     } else {
-        j->results = json_incref(RESULTS_OF(res.decision));
+        j->results = json_incref(res.decision.results);
         j->after = json_incref(res.decision.object_after ? res.decision.object_after : obj);
     }
     ag_admission_result_clear(&res);
