@@ -186,9 +186,9 @@ static json_t *compare(const tf_test *t, const tf_expect *x, const judged *j)
             pcre2_match_data_free(md);
             if (m < 0) {
                 ok = 0;
-                json_array_append_new(details, json_sprintf("message: %s%s%s does not match the pattern /%s/",
-                                                            *got_msg ? "\"" : "", *got_msg ? got_msg : "(none)",
-                                                            *got_msg ? "\"" : "", x->message_text));
+                json_array_append_new(details, json_sprintf("message: the pattern /%s/ does not match %s%s",
+                                                            x->message_text, *got_msg ? "the message: " : "",
+                                                            *got_msg ? got_msg : "an empty message (no result)"));
             }
         }
         if (x->patched) {
