@@ -60,6 +60,12 @@ static void check_fields(rd *r, const ag_ynode *map, const char *what, const cha
 {
     for (size_t i = 0; i + 1 < map->count; i += 2) {
         const ag_ynode *k = map->items[i];
+        for (size_t j = 0; j < i; j += 2)
+            if (k->type == AG_YNODE_SCALAR && map->items[j]->type == AG_YNODE_SCALAR &&
+                !strcmp(k->value, map->items[j]->value)) {
+                err_at(r, k, "duplicate field '%.200s' (first at line %u)", k->value, map->items[j]->line);
+                break;
+            }
         int ok = 0;
         for (size_t a = 0; allowed[a] && !ok; a++)
             ok = k->type == AG_YNODE_SCALAR && !strcmp(k->value, allowed[a]);

@@ -149,6 +149,14 @@ def test_broken_test_file_exits_2_with_positions():
         line, col = t.line_col("aimguard-test.yaml", "secret\n    resource: steal-webhook-cert")
     assert code == 2 and "aimguard-test.yaml:%d:%d: policy 'credentials' has no rule 'secret' (its rules: secrets)" % (
         line, col) in err, err
+    # a key written twice: the second would silently win in most YAML readers
+    edit = {"aimguard-test.yaml": ("    resource: steal-webhook-cert\n    result: fail\n",
+                                   "    resource: steal-webhook-cert\n    result: fail\n    result: pass\n")}
+    with Copy(edit) as t:
+        code, out, err = run_cli("test", t.path())
+        line, col = t.line_col("aimguard-test.yaml", "result: pass\n    message: 'reserved")
+    assert code == 2 and "aimguard-test.yaml:%d:%d: duplicate field 'result' (first at line %d)" % (
+        line, col, line - 1) in err, err
     edit = {"aimguard-test.yaml": ("message: 'reserved Secret", "message: '(reserved Secret")}
     with Copy(edit) as t:
         code, out, err = run_cli("test", t.path())
