@@ -179,8 +179,8 @@ static int audit_kind(cluster *c, const ag_kind_ref *kr, const char *ns, long ch
 static void put_namespace(void *ctx, json_t *obj)
 {
     ag_error e = {0};
-    if (cli_view_put(ctx, obj, "Namespace", &e))
-        fprintf(stderr, "aimguard audit: %s\n", e.msg);
+    if (cli_view_put(ctx, obj, &e))
+        fprintf(stderr, "aimguard audit: Namespace: %s\n", e.msg);
 }
 
 static void namespace_error(void *ctx, const char *what, const char *msg)

@@ -86,26 +86,27 @@ int cli_view_add(eval_view *v, const char *path, ag_error *err)
             rc = ag_error_set(err, AG_EINVAL, "--cluster-objects %s: %s", where, it->error);
             break;
         }
-        char what[1300];
-        ag_strfmt(what, sizeof what, "--cluster-objects %s", where);
-        rc = cli_view_put(v, it->obj, what, err);
+        if (cli_view_put(v, it->obj, err)) {
+            ag_error_prefix(err, "--cluster-objects %s", where);
+            rc = err->code;
+        }
     }
     cli_items_free(&items);
     return rc;
 }
 
-int cli_view_put(eval_view *v, json_t *obj, const char *where, ag_error *err)
+int cli_view_put(eval_view *v, json_t *obj, ag_error *err)
 {
     json_t *meta = json_object_get(obj, "metadata");
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     const char *name = json_string_value(json_object_get(meta, "name"));
     const char *ns = json_string_value(json_object_get(meta, "namespace"));
     if (!kind || !*kind || !name || !*name)
-        return ag_error_set(err, AG_EINVAL, "%s: an object needs kind and metadata.name", where);
+        return ag_error_set(err, AG_EINVAL, "an object needs kind and metadata.name");
     char res[256], k[1024];
     resource_of(kind, res, sizeof res);
     if (key_of(k, sizeof k, res, ns, name))
-        return ag_error_set(err, AG_EINVAL, "%s: name too long", where);
+        return ag_error_set(err, AG_EINVAL, "name too long");
     if (json_object_set(v->objects, k, obj))
         return ag_error_set(err, AG_ENOMEM, "out of memory");
     return 0;
