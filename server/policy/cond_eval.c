@@ -138,13 +138,11 @@ static int eval_leaf(env *en, const cscope *sc, const cnode *n, int report)
     }
     if (n->neffective) {
         /* the first path that is set: a container's field overrides its pod's */
-        for (size_t i = 0; i < n->neffective; i++) {
-            json_t *v = pol_value_at(&en->w, sc, &n->effective[i]);
-            if (v || i + 1 == n->neffective) {
-                pol_walk_from(&en->w, sc, &n->effective[i], leaf_visit, &a);
-                break;
-            }
-        }
+        size_t i = 0;
+        while (i < n->neffective && !pol_value_at(&en->w, sc, &n->effective[i]))
+            i++;
+        /* none set: the first (most specific) path is the one reported missing */
+        pol_walk_from(&en->w, sc, &n->effective[i < n->neffective ? i : 0], leaf_visit, &a);
     } else {
         pol_walk_from(&en->w, sc, &n->path, leaf_visit, &a);
     }
