@@ -83,6 +83,12 @@ def test_the_cookbook_embeds_exactly_the_tested_files():
             fence = re.match(r"\s*```yaml\n(.*?)```", block, re.S)
             assert fence, (r, f, "no ```yaml block follows " + marker)
             assert fence.group(1) == open(path).read(), (r, f, "the doc differs from the tested file")
+    # every link into the reference lands on a heading of it
+    ref = open(os.path.join(SRC, "docs", "policy-reference.md")).read()
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+               for h in re.findall(r"^#+ (.*)$", ref, re.M)}
+    for m in re.finditer(r"policy-reference\.md#([a-z0-9-]+)", doc):
+        assert m.group(1) in anchors, "docs/policy-cookbook.md links a missing section: " + m.group(0)
     # and the doc shows no recipe the suite does not run
     tested = {int(r[:2]) for r in recipes()}
     for m in re.finditer(r"<!-- test/cookbook/(\d\d)-", doc):
