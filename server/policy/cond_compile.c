@@ -205,8 +205,8 @@ static void warn_impossible(ccx *x, const ag_ynode *n, const rpath *r)
     }
     if (!possible)
         pol_warn(x->c, n, "path '%s' can never exist on the kinds this policy matches (%s%s): the "
-                 "condition never sees a value; write podSpec.%s... to reach every kind's pod spec",
-                 r->text, kinds->v[0], kinds->n > 1 ? ", ..." : "", wants_root_spec ? k1 : "");
+                 "condition never sees a value; a path starting with podSpec. reaches the pod spec of "
+                 "every kind", r->text, kinds->v[0], kinds->n > 1 ? ", ..." : "");
 }
 
 static int compile_path_at(ccx *x, const ag_ynode *n, rpath *r, const char *what)
