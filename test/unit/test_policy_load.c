@@ -187,7 +187,7 @@ static void test_condition_errors(void)
     expect_error(R "      - {name: r, when: {notServiceAccounts: [default]}, path: spec.x, absent: true}\n",
                  "9:47: when.notServiceAccounts: 'default' must be namespace/name");
     expect_error(R "      - {name: r, when: {dryrun: false}, path: spec.x, absent: true}\n",
-                 "9:27: unknown field 'dryrun' in when (did you mean 'dryRun'?)");
+                 "9:26: unknown field 'dryrun' in when (did you mean 'dryRun'?)");
     expect_error(R "      - {name: r, path: spec.x, absent: true, assert: {path: spec.y, absent: true}}\n",
                  "9:55: rule r: give assert, or a path and its condition, not both");
     expect_error(R "      - {name: r, assert: {all: [], any: []}}\n", "9:27: all, any and not each stand alone");
@@ -201,7 +201,7 @@ static void test_condition_errors(void)
     expect_error(R "      - {name: r, forEach: 'spec.x[*]', where: 5, assert: {path: a, absent: true}}\n",
                  "9:48: a condition must be a mapping");
     expect_error(R "      - {name: r, forEach: 'spec.x[*]', assert: {forEach: 'y[*]', assert: {path: a, absent: true}, on: [name]}}\n",
-                 "on must be a string");
+                 "9:104: on must be a string");
     expect_error(R "      - {name: r, path: spec.x, on: name}\n", "9:33: unknown field 'on' in spec.validate.rules[]");
     expect_error(R "      - {name: r, assert: {forEach: 'spec.x[*]', on: name, assert: {path: a, absent: true}}}\n",
                  "9:54: on joins to the element of an outer forEach: there is none here");
