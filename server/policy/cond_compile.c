@@ -1,7 +1,7 @@
 /* spec.validate.rules[]: the generic rule's condition vocabulary, compiled. A rule is a
  * path and one condition (v1alpha1), or, in v1alpha2, a tree of conditions composed with
  * all/any/not, evaluated on the object or on every element of a forEach path, joined to
- * other elements by a key (on), and guarded by preconditions on the request (when).
+ * other elements by a key (joinOn), and guarded by preconditions on the request (when).
  * A YAML vocabulary, not a language: no variables, no loops but forEach over what the
  * object holds, nesting capped at load (COND_MAX_DEPTH). Every error names
  * file:line:column; unknown keys are errors. */
@@ -411,7 +411,7 @@ static void compile_list(ccx *x, const ag_ynode *v, const char *what, cnode *o)
 
 static void compile_foreach(ccx *x, const ag_ynode *n, cnode *o)
 {
-    static const char *const keys[] = {"forEach", "where", "on", "assert", NULL};
+    static const char *const keys[] = {"forEach", "where", "joinOn", "assert", NULL};
     if (pol_check_map(x->c, n, "forEach", keys))
         return;
     mark_v2(x, n);
@@ -419,10 +419,11 @@ static void compile_foreach(ccx *x, const ag_ynode *n, cnode *o)
     int saved = x->in_each;
     x->in_each = 1;
     const ag_ynode *v;
-    if ((v = ag_ynode_get(n, "on"))) {
-        const char *on = pol_scalar(x->c, v, "on");
+    /* not "on": YAML 1.1 tools (PyYAML, go-yaml v2 behind kubectl) read that key as true */
+    if ((v = ag_ynode_get(n, "joinOn"))) {
+        const char *on = pol_scalar(x->c, v, "joinOn");
         if (on && !saved)
-            pol_err(x->c, v, "on joins to the element of an outer forEach: there is none here");
+            pol_err(x->c, v, "joinOn joins to the element of an outer forEach: there is none here");
         else if (on)
             o->on = dupe(x, v, on);
     }

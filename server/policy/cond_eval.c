@@ -3,7 +3,7 @@
  * not required, or a forEach found no element). all: FAIL if one fails; any: FAIL only
  * when every alternative fails; not: swaps PASS and FAIL and keeps NA; where keeps an
  * element only when its condition holds. Work is linear in the object: each path is
- * walked once per element it starts from, and a join (on) looks elements up in an index
+ * walked once per element it starts from, and a join (joinOn) looks elements up in an index
  * built once per rule run. */
 #include "policy_int.h"
 

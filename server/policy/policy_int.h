@@ -125,7 +125,7 @@ typedef struct cnode {
     /* forEach */
     rpath each;
     struct cnode *where;        /* NULL: every element */
-    char *on;                   /* join: elements whose `on` equals the outer element's */
+    char *on;                   /* joinOn: elements whose key equals the outer element's */
 } cnode;
 
 /* when: preconditions on the request */

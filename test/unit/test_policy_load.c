@@ -200,11 +200,11 @@ static void test_condition_errors(void)
                  "9:50: lessThan: path 'spec.y[*]' must name one value");
     expect_error(R "      - {name: r, forEach: 'spec.x[*]', where: 5, assert: {path: a, absent: true}}\n",
                  "9:48: a condition must be a mapping");
-    expect_error(R "      - {name: r, forEach: 'spec.x[*]', assert: {forEach: 'y[*]', assert: {path: a, absent: true}, on: [name]}}\n",
-                 "9:104: on must be a string");
-    expect_error(R "      - {name: r, path: spec.x, on: name}\n", "9:33: unknown field 'on' in spec.validate.rules[]");
-    expect_error(R "      - {name: r, assert: {forEach: 'spec.x[*]', on: name, assert: {path: a, absent: true}}}\n",
-                 "9:54: on joins to the element of an outer forEach: there is none here");
+    expect_error(R "      - {name: r, forEach: 'spec.x[*]', assert: {forEach: 'y[*]', assert: {path: a, absent: true}, joinOn: [name]}}\n",
+                 "9:108: joinOn must be a string");
+    expect_error(R "      - {name: r, path: spec.x, joinOn: name}\n", "9:33: unknown field 'joinOn' in spec.validate.rules[]");
+    expect_error(R "      - {name: r, assert: {forEach: 'spec.x[*]', joinOn: name, assert: {path: a, absent: true}}}\n",
+                 "9:58: joinOn joins to the element of an outer forEach: there is none here");
     expect_error(R "      - {name: r, path: spec.x, required: true, absent: true}\n",
                  "9:43: required: true and absent: true contradict each other");
 #undef R

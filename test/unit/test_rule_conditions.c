@@ -53,11 +53,11 @@ static const row rows[] = {
      POD(",\"x\":[{}]"), POD(",\"x\":[{\"a\":null}]"), POD(",\"x\":[{\"a\":\"1\"}]"), 0, "spec.x[0].a must equal"},
     {"join",
      "      - name: r\n        forEach: 'spec.v[*]'\n        assert:\n          forEach: '$object.spec.m[*]'\n"
-     "          on: name\n          assert: {path: ro, required: true, equals: true}\n",
+     "          joinOn: name\n          assert: {path: ro, required: true, equals: true}\n",
      POD(",\"v\":[{\"name\":\"a\"}]"), POD(",\"v\":[{\"name\":\"a\"}],\"m\":[{\"name\":\"a\",\"ro\":true},null]"),
      POD(",\"v\":[{\"name\":\"a\"}],\"m\":[{\"name\":\"a\",\"ro\":\"true\"}]"), 0, "spec.m[0].ro must equal"},
     {"join key of the wrong type", "      - name: r\n        forEach: 'spec.v[*]'\n        assert:\n"
-     "          forEach: '$object.spec.m[*]'\n          on: name\n          assert: {path: ro, equals: true}\n",
+     "          forEach: '$object.spec.m[*]'\n          joinOn: name\n          assert: {path: ro, equals: true}\n",
      POD(",\"v\":[{}]"), POD(",\"v\":[{\"name\":null}],\"m\":[{\"name\":null,\"ro\":false}]"),
      POD(",\"v\":[{\"name\":1}],\"m\":[{\"name\":1,\"ro\":false}]"), 1, NULL},
     {"where", "      - {name: r, where: {path: spec.x, equals: 1}, assert: {path: spec.y, required: true}}\n",
