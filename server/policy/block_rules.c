@@ -36,6 +36,7 @@ static void rules_free(policy *p)
         pol_rpath_free(&r->each);
         pol_cnode_free(r->where);
         pol_cnode_free(r->assert);
+        free(r->category);
     }
     free(p->rules);
 }
@@ -64,4 +65,5 @@ static int rules_uses(const policy *p, const char *control)
 const pol_block pol_block_rules = {
     .key = "rules", .phase = POL_VALIDATE, .compile = rules_compile, .present = rules_present,
     .validate = rules_validate, .free = rules_free, .names = rules_names, .uses = rules_uses,
+    .report_rules = rules_names,
 };

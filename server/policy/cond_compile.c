@@ -25,12 +25,12 @@ typedef struct ccx {
     int in_each; /* inside forEach: relative paths start at the element */
 } ccx;
 
-static void mark_v2(ccx *x, const ag_ynode *at)
+/* A field added in v1alpha2: a v1alpha1 document using it is an error naming the field
+ * and the version (pol_need_version), so an older document never changes meaning. */
+static void mark_v2(ccx *x, const ag_ynode *at, const char *field)
 {
-    if (!x->r->v2) {
-        x->r->v2 = 1;
-        x->r->v2_at = at;
-    }
+    x->r->v2 = 1;
+    pol_need_version(x->c, at, field, 2);
 }
 
 static char *dupe(ccx *x, const ag_ynode *n, const char *s) { return pol_strdup(x->c, n, s); }
@@ -68,7 +68,7 @@ static int compile_path(ccx *x, const ag_ynode *n, const char *text, rpath *r)
             pol_err(c, n, "path '%s': $key is the element's key, a string: nothing follows it", text);
             return -1;
         }
-        mark_v2(x, n);
+        mark_v2(x, n, "a path root ($this, $key, $podSpec, $old, $object)");
         p += len;
         if (*p == '.')
             p++;
@@ -134,7 +134,7 @@ static int compile_path(ccx *x, const ag_ynode *n, const char *text, rpath *r)
             if (first && r->root == ROOT_OBJECT && !strcmp(s->key, "podSpec"))
                 s->type = SEG_PODSPEC, r->many = 1;
             else if (first && r->root == ROOT_OBJECT && !strcmp(s->key, "podMeta"))
-                s->type = SEG_PODMETA, r->many = 1, mark_v2(x, n);
+                s->type = SEG_PODMETA, r->many = 1, mark_v2(x, n, "podMeta");
             else if (((r->nsegs == 1 && r->segs[0].type == SEG_PODSPEC) || (first && r->root == ROOT_PODSPEC)) &&
                      !strcmp(s->key, "allContainers"))
                 s->type = SEG_ALLCONTAINERS, r->many = 1;
@@ -300,7 +300,7 @@ static void compile_leaf(ccx *x, const ag_ynode *n, cnode *o, int rule_level)
     if (pa) {
         compile_path_at(x, pa, &o->path, "path");
     } else if (ef) {
-        mark_v2(x, ef);
+        mark_v2(x, ef, "effective");
         if (ef->type != AG_YNODE_SEQ || ef->count < 2) {
             pol_err(c, ef, "effective must be a list of at least two paths (the first that is set wins)");
         } else if ((o->effective = calloc(ef->count, sizeof *o->effective))) {
@@ -325,7 +325,7 @@ static void compile_leaf(ccx *x, const ag_ynode *n, cnode *o, int rule_level)
             continue;
         nconds++;
         if (k - leaf_conds >= 6)
-            mark_v2(x, cn);
+            mark_v2(x, cn, *k);
         if (!strcmp(*k, "absent") || !strcmp(*k, "unchanged")) {
             int b = 0;
             if (!pol_get_bool(c, cn, *k, &b) && !b)
@@ -414,7 +414,7 @@ static void compile_foreach(ccx *x, const ag_ynode *n, cnode *o)
     static const char *const keys[] = {"forEach", "where", "joinOn", "assert", NULL};
     if (pol_check_map(x->c, n, "forEach", keys))
         return;
-    mark_v2(x, n);
+    mark_v2(x, n, "forEach");
     compile_path_at(x, ag_ynode_get(n, "forEach"), &o->each, "forEach");
     int saved = x->in_each;
     x->in_each = 1;
@@ -449,7 +449,7 @@ static void compile_node(ccx *x, const ag_ynode *n, cnode *o)
         pol_err(x->c, n, "a condition must be a mapping (path and a condition, all, any, not or forEach)");
     } else if (ag_ynode_get(n, "all") || ag_ynode_get(n, "any") || ag_ynode_get(n, "not")) {
         static const char *const keys[] = {"all", "any", "not", NULL};
-        mark_v2(x, n);
+        mark_v2(x, n->items[0], n->items[0]->type == AG_YNODE_SCALAR ? n->items[0]->value : "all, any, not");
         if (!pol_check_map(x->c, n, "a composed condition (all, any or not, one of them alone)", keys)) {
             if (n->count != 2) {
                 pol_err(x->c, n, "all, any and not each stand alone in their mapping: nest them");
@@ -483,7 +483,7 @@ static void compile_when(ccx *x, const ag_ynode *n, when_cfg *w)
                                        "serviceAccounts", "notServiceAccounts", "dryRun", NULL};
     static const char *const ops[] = {"CREATE", "UPDATE", "DELETE", "CONNECT", NULL};
     w->dry_run = -1;
-    mark_v2(x, n);
+    mark_v2(x, n, "when");
     if (pol_check_map(x->c, n, "when", keys))
         return;
     w->present = 1;
@@ -524,8 +524,8 @@ static void compile_when(ccx *x, const ag_ynode *n, when_cfg *w)
 void pol_rule_compile(cctx *c, const ag_ynode *n, policy *p, generic_rule *r)
 {
     const char *keys[40] = {"name", "action", "message", "when", "forEach", "where", "assert",
-                            "path", "effective", "required"};
-    size_t nk = 10;
+                            "path", "effective", "required", "severity", "category"};
+    size_t nk = 12;
     for (const char *const *l = leaf_conds; *l && nk < 39; l++)
         keys[nk++] = *l;
     keys[nk] = NULL;
@@ -542,15 +542,16 @@ void pol_rule_compile(cctx *c, const ag_ynode *n, policy *p, generic_rule *r)
     const ag_ynode *v;
     if ((v = ag_ynode_get(n, "action"))) r->action = pol_parse_action(c, v, "rule action");
     if ((v = ag_ynode_get(n, "message")) && pol_scalar(c, v, "message")) r->message = dupe(&x, v, v->value);
+    pol_parse_tags(c, n, "rule ", &r->severity, &r->category);
     r->when.dry_run = -1;
     if ((v = ag_ynode_get(n, "when"))) compile_when(&x, v, &r->when);
     if ((v = ag_ynode_get(n, "forEach"))) {
-        mark_v2(&x, v);
+        mark_v2(&x, v, "forEach");
         compile_path_at(&x, v, &r->each, "forEach");
         x.in_each = 1;
     }
     if ((v = ag_ynode_get(n, "where"))) {
-        mark_v2(&x, v);
+        mark_v2(&x, v, "where");
         r->where = calloc(1, sizeof *r->where);
         if (r->where) compile_node(&x, v, r->where);
     }
@@ -567,7 +568,7 @@ void pol_rule_compile(cctx *c, const ag_ynode *n, policy *p, generic_rule *r)
         return;
     }
     if (as) {
-        mark_v2(&x, as);
+        mark_v2(&x, as, "assert");
         if (leafy)
             pol_err(c, as, "rule %s: give assert, or a path and its condition, not both", r->name ? r->name : "");
         else

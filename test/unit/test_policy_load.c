@@ -82,7 +82,7 @@ static void test_error_positions(void)
     expect_error(HEAD "spec:\n  match: {kinds: [Pod]}\n  mutate:\n    securityContext:\n      runAsNonroot: true\n",
                  "9:7: unknown field 'runAsNonroot' in spec.mutate.securityContext (did you mean 'runAsNonRoot'?)");
     expect_error("apiVersion: policy.aimguard.io/v1\nkind: AdmissionPolicy\nmetadata: {name: p}\nspec: {match: {kinds: [Pod]}, validate: {podSecurity: {level: baseline}}}\n",
-                 "1:13: apiVersion must be policy.aimguard.io/v1alpha1");
+                 "1:13: apiVersion must be policy.aimguard.io/v1alpha2 or policy.aimguard.io/v1alpha1");
     expect_error("apiVersion: policy.aimguard.io/v1alpha1\nkind: Policy\nmetadata: {name: p}\nspec: {match: {kinds: [Pod]}, validate: {podSecurity: {level: baseline}}}\n",
                  "2:7: kind must be AdmissionPolicy");
     expect_error("apiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: Bad_Name}\nspec: {match: {kinds: [Pod]}, validate: {podSecurity: {level: baseline}}}\n",
@@ -168,7 +168,15 @@ static void test_duplicate_keys_are_reported_and_not_compiled_twice(void)
 /* issue 14: the rule vocabulary's misuse, each at its position */
 static void test_condition_errors(void)
 {
-#define R HEAD "spec:\n  match: {kinds: [Pod]}\n  validate:\n    rules:\n"
+#define HEAD2 "apiVersion: policy.aimguard.io/v1alpha2\nkind: AdmissionPolicy\nmetadata:\n  name: p\n"
+#define R HEAD2 "spec:\n  match: {kinds: [Pod]}\n  validate:\n    rules:\n"
+    /* a v1alpha1 document keeps v1alpha1's meaning: the new vocabulary is refused by name */
+    expect_error(HEAD "spec:\n  match: {kinds: [Pod]}\n  validate:\n    rules:\n"
+                 "      - {name: r, forEach: 'spec.x[*]', assert: {path: a, contains: 1}}\n",
+                 "9:28: forEach needs apiVersion: policy.aimguard.io/v1alpha2 (this document is v1alpha1)");
+    expect_error(HEAD "spec:\n  match: {kinds: [Pod]}\n  validate:\n    rules:\n"
+                 "      - {name: r, path: spec.x, lessThan: 4}\n",
+                 "9:43: lessThan needs apiVersion: policy.aimguard.io/v1alpha2");
     expect_error(R "      - {name: r, forEach: 'spec.containers[*]', assert: {path: image, lessOrEqual: lots}}\n",
                  "9:85: lessOrEqual must be a Kubernetes quantity");
     expect_error(R "      - {name: r, path: spec.x, type: obj}\n",
@@ -208,6 +216,7 @@ static void test_condition_errors(void)
     expect_error(R "      - {name: r, path: spec.x, required: true, absent: true}\n",
                  "9:43: required: true and absent: true contradict each other");
 #undef R
+#undef HEAD2
 }
 
 /* aimguard check: a path no matched kind can hold is a warning (the policy still loads) */

@@ -7,7 +7,7 @@
 
 #include <stdlib.h>
 
-#define HEAD "apiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: p}\n" \
+#define HEAD "apiVersion: policy.aimguard.io/v1alpha2\nkind: AdmissionPolicy\nmetadata: {name: p}\n" \
              "spec:\n  match: {kinds: [Pod], operations: [CREATE, UPDATE]}\n  validate:\n    rules:\n"
 #define POD(spec) "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"a\"}," \
                   "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]" spec "}}"
