@@ -144,60 +144,84 @@ static void describe_rbac(ag_buf *o, const rbac_cfg *r)
 
 
 /* A v1alpha1 leaf as it always read: "PATH COND ARGS" */
-static void leaf_words(ag_buf *o, const cnode *n)
+static void leaf_v1(ag_buf *o, const cnode *n)
 {
-    static const char *const conds[] = {"absent", "equals", "oneOf", "matches", "notMatches", "range",
-        "exists", "contains", "keysIn", "keysMatch", "keysNotMatch", "type", "length", "lessThan",
-        "lessOrEqual", "greaterThan", "greaterOrEqual", "unchanged"};
-    static const char *const types[] = {"object", "list", "string", "number", "integer", "boolean"};
-    if (n->neffective) {
-        ag_buf_printf(o, "effective value of");
-        for (size_t i = 0; i < n->neffective; i++)
-            ag_buf_printf(o, "%s%s", i ? " else " : " ", n->effective[i].text ? n->effective[i].text : "?");
-    } else {
-        ag_buf_printf(o, "%s", n->path.text ? n->path.text : "?");
-    }
-    if (n->cond == COND_EXISTS) {
+    static const char *const conds[] = {"absent", "equals", "oneOf", "matches", "notMatches", "range"};
+    ag_buf_printf(o, "%s", n->path.text ? n->path.text : "?");
+    if (n->cond == COND_EXISTS || n->cond > COND_RANGE) {
         ag_buf_printf(o, " exists");
         return;
     }
     ag_buf_printf(o, " %s", conds[n->cond]);
-    switch (n->cond) {
-    case COND_EQUALS:
-    case COND_ONEOF:
-    case COND_CONTAINS: {
+    if (n->cond == COND_EQUALS || n->cond == COND_ONEOF) {
         char *t = json_dumps(n->value, JSON_COMPACT | JSON_ENCODE_ANY);
         ag_buf_printf(o, " %s", t ? t : "?");
         free(t);
-        break;
-    }
-    case COND_MATCHES:
-    case COND_NOTMATCHES:
-    case COND_KEYSMATCH:
-    case COND_KEYSNOTMATCH:
+    } else if (n->cond == COND_MATCHES || n->cond == COND_NOTMATCHES) {
         ag_buf_printf(o, " %s", n->pattern ? n->pattern : "");
-        break;
-    case COND_RANGE:
-    case COND_LENGTH:
+    } else if (n->cond == COND_RANGE) {
         if (n->has_min) ag_buf_printf(o, " min %g", n->min);
         if (n->has_max) ag_buf_printf(o, " max %g", n->max);
-        break;
+    }
+}
+
+static const char *path_words(const rpath *p)
+{
+    if (!p->text)
+        return "?";
+    if (!strcmp(p->text, "$this"))
+        return "the element";
+    if (!strcmp(p->text, "$key"))
+        return "the element's key";
+    return p->text;
+}
+
+/* A leaf in words: "resources.limits.memory is at most 8Gi (must be set)" */
+static void leaf_words(ag_buf *o, const cnode *n)
+{
+    static const char *const types[] = {"an object", "a list", "a string", "a number", "an integer", "a boolean"};
+    static const char *const cmp[] = {"less than", "at most", "more than", "at least"};
+    if (n->neffective) {
+        ag_buf_printf(o, "the effective value of");
+        for (size_t i = 0; i < n->neffective; i++)
+            ag_buf_printf(o, "%s%s", i ? ", else " : " ", path_words(&n->effective[i]));
+    } else {
+        ag_buf_printf(o, "%s", path_words(&n->path));
+    }
+    char *t = n->value ? json_dumps(n->value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    switch (n->cond) {
+    case COND_EXISTS: ag_buf_printf(o, " is set"); break;
+    case COND_ABSENT: ag_buf_printf(o, " is not set"); break;
+    case COND_EQUALS: ag_buf_printf(o, " equals %s", t ? t : "?"); break;
+    case COND_ONEOF: ag_buf_printf(o, " is one of %s", t ? t : "?"); break;
+    case COND_CONTAINS: ag_buf_printf(o, " is a list containing %s", t ? t : "?"); break;
+    case COND_MATCHES: ag_buf_printf(o, " matches %s", n->pattern ? n->pattern : ""); break;
+    case COND_NOTMATCHES: ag_buf_printf(o, " does not match %s", n->pattern ? n->pattern : ""); break;
+    case COND_KEYSMATCH: ag_buf_printf(o, " has only keys matching %s", n->pattern ? n->pattern : ""); break;
+    case COND_KEYSNOTMATCH: ag_buf_printf(o, " has no key matching %s", n->pattern ? n->pattern : ""); break;
     case COND_KEYSIN:
+        ag_buf_printf(o, " has no keys but");
         for (size_t i = 0; i < n->keys.n; i++)
-            ag_buf_printf(o, "%s%s", i ? "," : " ", n->keys.v[i]);
+            ag_buf_printf(o, "%s%s", i ? ", " : " ", n->keys.v[i]);
         break;
-    case COND_TYPE:
-        ag_buf_printf(o, " %s", types[n->want]);
+    case COND_TYPE: ag_buf_printf(o, " is %s", types[n->want]); break;
+    case COND_RANGE:
+    case COND_LENGTH:
+        ag_buf_printf(o, n->cond == COND_RANGE ? " is a number" : " has a length (entries or characters) of");
+        if (n->has_min) ag_buf_printf(o, " at least %g", n->min);
+        if (n->has_min && n->has_max) ag_buf_printf(o, " and");
+        if (n->has_max) ag_buf_printf(o, " at most %g", n->max);
         break;
     case COND_LT:
     case COND_LE:
     case COND_GT:
     case COND_GE:
-        ag_buf_printf(o, " %s", n->other.text ? n->other.text : n->q_text ? n->q_text : "?");
+        ag_buf_printf(o, " is a quantity %s %s%s", cmp[n->cond - COND_LT], n->other.text ? "the value of " : "",
+                      n->other.text ? n->other.text : n->q_text ? n->q_text : "?");
         break;
-    default:
-        break;
+    case COND_UNCHANGED: ag_buf_printf(o, " does not change on UPDATE"); break;
     }
+    free(t);
 }
 
 /* A condition tree in words, one line per node, indented by depth */
@@ -208,7 +232,7 @@ static void node_words(ag_buf *o, const cnode *n, int depth)
     case CN_LEAF:
         ag_buf_printf(o, "- ");
         leaf_words(o, n);
-        ag_buf_printf(o, "%s\n", n->required && n->cond != COND_EXISTS ? ", required" : "");
+        ag_buf_printf(o, "%s\n", n->required && n->cond != COND_EXISTS ? " (and must be set)" : "");
         return;
     case CN_ALL:
     case CN_ANY:
@@ -222,10 +246,9 @@ static void node_words(ag_buf *o, const cnode *n, int depth)
             node_words(o, &n->kids[i], depth + 1);
         return;
     case CN_FOREACH:
-        ag_buf_printf(o, "- for each %s%s%s", n->each.text ? n->each.text : "?", n->on ? " whose " : "",
-                      n->on ? n->on : "");
+        ag_buf_printf(o, "- for each %s", n->each.text ? n->each.text : "?");
         if (n->on)
-            ag_buf_printf(o, " equals this element's %s", n->on);
+            ag_buf_printf(o, " whose %s equals the outer element's %s", n->on, n->on);
         ag_buf_printf(o, "\n");
         if (n->where) {
             ag_buf_printf(o, "%*s  only where:\n", 8 + 2 * depth, "");
@@ -269,7 +292,7 @@ static void describe_rule(ag_buf *o, const policy *p, const generic_rule *r)
         return;
     if (!r->v2 && r->assert->type == CN_LEAF) {
         ag_buf_printf(o, "      validate rule %s: ", r->name);
-        leaf_words(o, r->assert);
+        leaf_v1(o, r->assert);
         ag_buf_printf(o, "%s (%s)\n", r->assert->required && r->assert->cond != COND_EXISTS ? ", required" : "", act);
         return;
     }
