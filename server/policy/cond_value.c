@@ -154,8 +154,9 @@ static void walk(pol_walker *en, const rpath *p, size_t i, json_t *node, wpath *
         fn(en, arg, node, wp, p, i);
         return;
     }
-    if (wp->n >= POL_MAXFRAMES)
-        return; /* paths are bounded by the rule (<= 15 segments per path, nesting <= 8) */
+    /* no early stop when the frames run out (deep nesting): the walk goes on, so a value is
+     * never skipped (fail open); only the path text in a message is cut. Recursion stays
+     * bounded by the path's segments (<= 15). */
     const path_seg *s = &p->segs[i];
     eval_ctx *e = en->e;
     switch (s->type) {
