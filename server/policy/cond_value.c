@@ -139,11 +139,11 @@ static const char *meta_path(pol_walker *en, const ag_podspec_ref *ref)
     if (!m[0]) {
         size_t len = strlen(ref->path);
         if (!strcmp(ref->path, "spec") || ref->meta == json_object_get(en->e->object, "metadata"))
-            snprintf(m, AG_PODSPEC_PATH, "metadata");
+            ag_strfmt(m, AG_PODSPEC_PATH, "metadata");
         else if (len > 5 && !strcmp(ref->path + len - 5, ".spec"))
-            snprintf(m, AG_PODSPEC_PATH, "%.*s.metadata", (int)(len - 5), ref->path);
+            ag_strfmt(m, AG_PODSPEC_PATH, "%.*s.metadata", (int)(len - 5), ref->path);
         else
-            snprintf(m, AG_PODSPEC_PATH, "%s.metadata", ref->path);
+            ag_strfmt(m, AG_PODSPEC_PATH, "%s.metadata", ref->path);
     }
     return m;
 }
