@@ -179,7 +179,7 @@ static void each_visit(pol_walker *w_, void *arg, json_t *v, wpath *wp, const rp
     env *en = (env *)w_;
     (void)p, (void)from;
     eachacc *a = arg;
-    if (!v)
+    if (!v || json_is_null(v)) /* a null element is no element */
         return;
     cscope sc = {v, last_key(wp), wp->ref, wp, a->outer};
     int r = judge_element(en, &sc, a->n->where, a->n->nkids ? &a->n->kids[0] : NULL);
@@ -414,7 +414,7 @@ static void rule_each_visit(pol_walker *w_, void *arg, json_t *v, wpath *wp, con
 {
     env *en = (env *)w_;
     (void)arg, (void)p, (void)from;
-    if (!v)
+    if (!v || json_is_null(v)) /* a null element is no element */
         return;
     cscope sc = {v, last_key(wp), wp->ref, wp, NULL};
     judge_scope(en, &sc);

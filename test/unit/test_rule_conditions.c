@@ -69,7 +69,11 @@ static const row rows[] = {
     {"all", "      - {name: r, assert: {all: [{path: spec.x, type: list}, {path: spec.x, length: {max: 1}}]}}\n",
      POD(""), POD(",\"x\":null"), POD(",\"x\":\"ab\""), 0, "spec.x must be a list"},
     {"podMeta and $key", "      - {name: r, forEach: 'podMeta.labels[*]', where: {path: $key, matches: '^t'}, "
-     "assert: {path: $this, matches: '^[a-z]+$'}}\n", POD(""), POD(""), POD(""), 1, NULL},
+     "assert: {path: $this, matches: '^[a-z]+$'}}\n", POD(""),
+     "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"labels\":{\"team\":null}},"
+     "\"spec\":{\"containers\":[{\"name\":\"c\"}]}}",
+     "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"labels\":{\"team\":[\"a\"],\"x\":1}},"
+     "\"spec\":{\"containers\":[{\"name\":\"c\"}]}}", 0, "metadata.labels.team must be a string"},
 };
 
 static void test_missing_null_and_wrong_type(void)
@@ -186,6 +190,23 @@ static void test_when(void)
     m = decide_update(set, POD(",\"x\":1"), POD(",\"x\":2"), &allowed);
     CHECK_INT(allowed, 1);
     free(m);
+    ag_policy_set_unref(set);
+    /* dryRun: false judges real writes only */
+    set = agt_policy_text("p.yaml", HEAD "      - {name: r, when: {dryRun: false}, path: spec.x, absent: true}\n");
+    CHECK(set != NULL);
+    for (int dry = 0; dry < 2; dry++) {
+        json_t *o = json_loads(POD(",\"x\":1"), 0, NULL);
+        ag_request req;
+        ag_error err = {0};
+        CHECK_INT(ag_request_synthesize(&req, o, NULL, "CREATE", "a", "alice", NULL, 0, &err), 0);
+        req.dry_run = dry;
+        ag_decision d;
+        CHECK_INT(ag_decide(set, &req, NULL, AG_MODE_VALIDATE, (time_t)1800000000, &d, &err), 0);
+        CHECK_INT(d.allowed, dry);
+        ag_decision_clear(&d);
+        ag_request_clear(&req);
+        json_decref(o);
+    }
     ag_policy_set_unref(set);
 }
 
