@@ -45,7 +45,7 @@ typedef struct env {
     int failed;
     char fpath[PATHMAX];
     char fmsg[384];
-    json_t *fvalue;
+    char fvalue[128]; /* the failing value as text, only when the rule's message shows {value} */
     join_slot joins[JOIN_SLOTS];
     size_t njoins;
     int oom;
@@ -63,7 +63,10 @@ static void record(env *en, const wpath *wp, const rpath *p, size_t from, const 
     else
         pol_path_format(wp, en->fpath, sizeof en->fpath);
     snprintf(en->fmsg, sizeof en->fmsg, "%s", msg);
-    en->fvalue = v;
+    /* as text now: a value may not outlive the walk ($key is a temporary string) */
+    en->fvalue[0] = '\0';
+    if (v && en->r->message && strstr(en->r->message, "{value}"))
+        pol_value_text(v, en->fvalue, sizeof en->fvalue);
 }
 
 typedef struct leafacc {
@@ -73,13 +76,13 @@ typedef struct leafacc {
     int report; /* a rule that is one leaf: each failing value is its own violation */
 } leafacc;
 
-static void report(env *en, const char *path, const char *tpl, json_t *v)
+static void report(env *en, const char *path, const char *tpl, const char *value)
 {
     char msg[768];
     const generic_rule *r = en->r;
     if (pol_exception_applies(en->pol, en->e, r->name))
         return;
-    pol_render(en->pol, r, path, v, r->message ? r->message : tpl, msg, sizeof msg);
+    pol_render(en->pol, r, path, value, r->message ? r->message : tpl, msg, sizeof msg);
     pol_vlist_add(en->out, en->pol, r->name, r->name, r->action >= 0 ? r->action : en->pol->action, msg, path);
 }
 
@@ -92,7 +95,10 @@ static void leaf_fail(env *en, leafacc *a, const wpath *wp, const rpath *p, size
             pol_path_format_missing(wp, p, from, path, sizeof path);
         else
             pol_path_format(wp, path, sizeof path);
-        report(en, path, tpl, v);
+        char val[128] = "";
+        if (v && en->r->message && strstr(en->r->message, "{value}"))
+            pol_value_text(v, val, sizeof val);
+        report(en, path, tpl, val);
     } else {
         record(en, wp, p, from, tpl, v);
     }
@@ -439,7 +445,7 @@ void pol_rule_run(const policy *pol, const generic_rule *r, eval_ctx *e, vlist *
     en->failed = 0;
     en->njoins = 0;
     en->oom = 0;
-    en->fvalue = NULL;
+    en->fvalue[0] = '\0';
     for (size_t k = 0; k < AG_PODSPEC_MAX; k++)
         en->w.meta[k][0] = '\0';
     en->pol = pol;

@@ -23,7 +23,7 @@ static void path_key(char *out, size_t cap, const char *base, const char *key)
 }
 
 /* The value as short text for messages ({value}); strings unquoted. */
-static void value_text(json_t *v, char *out, size_t cap)
+void pol_value_text(json_t *v, char *out, size_t cap)
 {
     if (json_is_string(v)) {
         snprintf(out, cap, "%s", json_string_value(v));
@@ -70,12 +70,10 @@ void pol_path_format_missing(const wpath *wp, const rpath *p, size_t from, char 
     }
 }
 
-void pol_render(const policy *pol, const generic_rule *r, const char *path, json_t *v,
-                   const char *tpl, char *out, size_t cap)
+void pol_render(const policy *pol, const generic_rule *r, const char *path, const char *value,
+                const char *tpl, char *out, size_t cap)
 {
-    char val[128] = "";
-    if (v)
-        value_text(v, val, sizeof val);
+    const char *val = value ? value : "";
     size_t o = 0;
     for (const char *p = tpl; *p && o + 1 < cap; p++) {
         const char *sub = NULL;
@@ -107,7 +105,7 @@ static int text_of(json_t *v, char *buf, size_t cap, const char **s, size_t *len
         return 1;
     }
     if (json_is_number(v) || json_is_boolean(v)) {
-        value_text(v, buf, cap);
+        pol_value_text(v, buf, cap);
         *s = buf;
         *len = strlen(buf);
         return 1;
@@ -318,7 +316,7 @@ const char *pol_judge(pol_walker *en, const cscope *sc, const cnode *n, json_t *
         json_t *x;
         json_array_foreach(v, i, x) if (json_equal(x, n->value)) return NULL;
         char val[128];
-        value_text(n->value, val, sizeof val);
+        pol_value_text(n->value, val, sizeof val);
         snprintf(why, cap, "{path} must contain %s", val);
         return why;
     }

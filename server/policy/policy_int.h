@@ -433,8 +433,10 @@ json_t *pol_value_at(pol_walker *w, const cscope *sc, const rpath *p);
 void pol_path_format(const wpath *w, char *out, size_t cap);
 /* the path of a missing field: the walked part, then p's segments from `from` on */
 void pol_path_format_missing(const wpath *wp, const rpath *p, size_t from, char *full, size_t cap);
-/* the message template with {path}, {value}, {rule} and {policy} filled in */
-void pol_render(const policy *pol, const generic_rule *r, const char *path, json_t *v, const char *tpl,
+/* a value as short text for {value} (strings unquoted, cut at 120 characters) */
+void pol_value_text(json_t *v, char *out, size_t cap);
+/* the message template with {path}, {value} (text, NULL: ""), {rule} and {policy} filled in */
+void pol_render(const policy *pol, const generic_rule *r, const char *path, const char *value, const char *tpl,
                 char *out, size_t cap);
 /* NULL when v meets leaf n's condition, else the default message template (maybe in why) */
 const char *pol_judge(pol_walker *w, const cscope *sc, const cnode *n, json_t *v, char *why, size_t cap);

@@ -210,6 +210,23 @@ static void test_when(void)
     ag_policy_set_unref(set);
 }
 
+/* {value} of a failure recorded inside a composition, on $key (a string that lives only
+ * during the walk): the message is rendered from a copy (ASan caught a use after free) */
+static void test_value_of_a_key_in_a_message(void)
+{
+    ag_policy_set *set = agt_policy_text("p.yaml", HEAD
+        "      - {name: r, forEach: 'metadata.labels[*]', assert: {all: [{path: $key, notMatches: '^x'}]}, "
+        "message: 'label {value} at {path}'}\n");
+    CHECK(set != NULL);
+    int allowed;
+    char *m = agt_validate(set, "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\","
+                           "\"labels\":{\"xy\":\"1\"}},\"spec\":{}}", "CREATE", "a", "alice", &allowed);
+    CHECK_INT(allowed, 0);
+    CHECK_CONTAINS(m, "label xy at metadata.labels.xy");
+    free(m);
+    ag_policy_set_unref(set);
+}
+
 static void quantity_is(const char *text, long long units, long long nano)
 {
     quantity q;
@@ -280,6 +297,7 @@ int main(void)
     RUN(test_required_missing_and_null);
     RUN(test_unchanged);
     RUN(test_when);
+    RUN(test_value_of_a_key_in_a_message);
     RUN(test_quantities);
     return agt_finish();
 }
