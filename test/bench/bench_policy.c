@@ -2,7 +2,8 @@
  * sets: the v1alpha1 mix (one path, one condition), the same number of v1alpha2 rules
  * using the condition vocabulary (forEach, all/any, quantities, contains, keysIn,
  * effective values, joins), and the cookbook's recipes (test/cookbook/NN-name/policy.yaml).
- * usage: bench_policy [RULES] [ITERATIONS]     (defaults 1000, 20000) */
+ * usage: bench_policy [RULES] [ITERATIONS] [SET]     (defaults 1000, 20000, all three;
+ *        SET 0, 1 or 2 runs only that one) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,7 @@ int main(int argc, char **argv)
 {
     int rules = argc > 1 ? atoi(argv[1]) : 1000;
     int iters = argc > 2 ? atoi(argv[2]) : 20000;
+    int only = argc > 3 ? atoi(argv[3]) : -1;
     char dirs[3][32] = {"/tmp/ag-bench-XXXXXX", "/tmp/ag-bench-XXXXXX", "/tmp/ag-bench-XXXXXX"};
     for (int i = 0; i < 3; i++)
         if (!mkdtemp(dirs[i]))
@@ -167,6 +169,8 @@ int main(int argc, char **argv)
            "(mutate+validate, %s) |\n|---|---|---|---|\n", fixture);
     int rc = 0;
     for (int i = 0; i < 3 && !rc; i++) {
+        if (only >= 0 && i != only)
+            continue;
         figures fg;
         rc = measure(dirs[i], &req, iters, &fg);
         if (!rc)
