@@ -169,6 +169,21 @@ static void warn_impossible(ccx *x, const ag_ynode *n, const rpath *r)
         "automountServiceAccountToken", "nodeSelector", "tolerations", "affinity",
         "topologySpreadConstraints", "runtimeClassName", "priorityClassName", NULL};
     const strlist *kinds = &x->p->match.kinds;
+    if (r->root == ROOT_OBJECT && r->nsegs && (r->segs[0].type == SEG_PODSPEC || r->segs[0].type == SEG_PODMETA) &&
+        kinds->n) {
+        /* podSpec on kinds that carry no pod spec (a Service, a ConfigMap) finds nothing */
+        const ag_carrier_info *ci;
+        int any = 0;
+        for (size_t i = 0; (ci = ag_podspec_carrier(i)) && !any; i++)
+            any = pol_kind_matches(kinds, ci->group, ci->kind);
+        for (size_t k = 0; k < kinds->n; k++)
+            any |= strchr(kinds->v[k], '*') != NULL;
+        if (!any)
+            pol_warn(x->c, n, "path '%s': none of the kinds this policy matches (%s%s) carries a pod spec, so "
+                     "%s finds nothing", r->text, kinds->v[0], kinds->n > 1 ? ", ..." : "",
+                     r->segs[0].type == SEG_PODSPEC ? "podSpec" : "podMeta");
+        return;
+    }
     if (r->root != ROOT_OBJECT || r->nsegs < 2 || r->segs[0].type != SEG_KEY || r->segs[1].type != SEG_KEY ||
         strcmp(r->segs[0].key, "spec") || !kinds->n)
         return;

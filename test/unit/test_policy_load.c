@@ -229,6 +229,9 @@ static void test_impossible_path_warns(void)
     write_file("q.yaml", "apiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: q\n"
                "spec:\n  match: {kinds: [apps/Deployment, aim.eai.amd.com/AIMService]}\n  validate:\n    rules:\n"
                "      - {name: r, path: spec.containers, required: true}\n");
+    write_file("s.yaml", "apiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: s\n"
+               "spec:\n  match: {kinds: [Service, ConfigMap]}\n  validate:\n    rules:\n"
+               "      - {name: r, path: 'podSpec.allContainers[*].image', required: true}\n");
     ag_policy_set *set = NULL;
     ag_diags d = {0};
     ag_error err = {0};
@@ -247,6 +250,9 @@ static void test_impossible_path_warns(void)
     /* spec.containers on a Pod is fine; on a kind the table does not know, no judgement */
     CHECK(!strstr(w, "p.yaml:10:"));
     CHECK(!strstr(w, "q.yaml"));
+    snprintf(want, sizeof want, "%s/s.yaml:9:25: warning: path 'podSpec.allContainers[*].image': none of the "
+             "kinds this policy matches (Service, ...) carries a pod spec", dir);
+    CHECK_CONTAINS(w, want);
     free(w);
     ag_diags_clear(&d);
     ag_policy_set_unref(set);
