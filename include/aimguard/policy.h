@@ -42,6 +42,10 @@ typedef struct ag_load_options {
  * snapshot, or <0 with every error in diags (a summary in err). */
 int ag_policy_load(const char *path, const ag_load_options *opts, ag_policy_set **out,
                    ag_diags *diags, ag_error *err);
+/* The same for several paths (files or directories) loaded as one snapshot: the files of
+ * each path in the order the paths are given (`aimguard test` loads a test's policies so). */
+int ag_policy_load_paths(const char *const *paths, size_t npaths, const ag_load_options *opts,
+                         ag_policy_set **out, ag_diags *diags, ag_error *err);
 /* The same from one in-memory YAML text; `name` stands for the file in messages. */
 int ag_policy_load_buffer(const char *buf, size_t len, const char *name,
                           const ag_load_options *opts, ag_policy_set **out, ag_diags *diags,

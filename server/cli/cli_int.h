@@ -30,6 +30,9 @@ typedef struct eval_items {
  * fails (<0). */
 int cli_collect(const char *path, eval_items *out, ag_error *err);
 void cli_items_free(eval_items *items);
+/* Adds obj (takes the reference), or each item of a List, as found at `where` (doc 0).
+ * Only running out of memory fails (<0). */
+int cli_items_add(eval_items *out, const char *where, json_t *obj);
 
 /* "file#doc" or "file#doc items[2]" or "file": where an item came from (caller's buffer). */
 void cli_item_where(const eval_item *it, char *buf, size_t cap);
@@ -42,6 +45,8 @@ typedef struct eval_view eval_view;
 int cli_view_new(eval_view **out, int access, ag_error *err);
 /* Adds the objects found at path (as cli_collect); an unreadable one is an error. */
 int cli_view_add(eval_view *v, const char *path, ag_error *err);
+/* Adds one object (a new reference is taken); it needs kind and metadata.name. */
+int cli_view_put(eval_view *v, json_t *obj, ag_error *err);
 const ag_view *cli_view_get(const eval_view *v);
 void cli_view_free(eval_view *v);
 

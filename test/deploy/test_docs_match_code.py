@@ -26,7 +26,7 @@ def doc_text():
 
 def test_every_documented_flag_exists():
     helps = ""
-    for cmd in ("serve", "eval", "check", "explain"):
+    for cmd in ("serve", "eval", "test", "check", "explain"):
         code, out, _ = run_cli(cmd, "--help")
         assert code == 0
         helps += out
@@ -176,7 +176,7 @@ def test_every_eval_flag_and_output_is_documented():
     code, helptext, _ = run_cli("eval", "--help")
     assert code == 0
     cli = open(os.path.join(SRC, "docs", "cli.md")).read()
-    section = cli[cli.index("## eval"):cli.index("## check")]
+    section = cli[cli.index("## eval"):cli.index("## test")]
     missing = [f for f in set(re.findall(r"--[a-z][a-z-]+", helptext)) - {"--help"} if f not in section]
     assert not missing, missing
     code, _, err = run_cli("eval", "-p", os.path.join(SRC, "policies", "default"), "-f", "-", "-o", "bogus",
@@ -185,6 +185,42 @@ def test_every_eval_flag_and_output_is_documented():
     assert len(formats) >= 6, formats
     for fmt in formats:
         assert "| `%s` |" % fmt in section, fmt
+
+
+def test_every_command_is_documented():
+    """each command of `aimguard --help` has its section in docs/cli.md and is named in the
+    README's list of what docs/cli.md covers"""
+    code, out, _ = run_cli("--help")
+    assert code == 0
+    commands = re.findall(r"^  ([a-z]+)  ", out, re.M)
+    assert "test" in commands and "eval" in commands, commands
+    cli = open(os.path.join(SRC, "docs", "cli.md")).read()
+    readme = open(os.path.join(SRC, "README.md")).read()
+    line = [l for l in readme.splitlines() if "docs/cli.md" in l and "their flags" in l][0]
+    for c in commands:
+        assert "\n## %s\n" % c in cli, "docs/cli.md has no section for %s" % c
+        assert "`%s`" % c in line, "README's docs/cli.md line does not name %s" % c
+
+
+def test_every_test_flag_and_output_is_documented():
+    """`aimguard test`: every flag of its --help, every output format and every field of
+    its JSON output is in docs/cli.md's test section"""
+    code, helptext, _ = run_cli("test", "--help")
+    assert code == 0
+    cli = open(os.path.join(SRC, "docs", "cli.md")).read()
+    section = cli[cli.index("## test"):cli.index("## check")]
+    missing = [f for f in set(re.findall(r"--[a-z][a-z-]+", helptext)) - {"--help"} if f not in section]
+    assert not missing, missing
+    code, _, err = run_cli("test", "-o", "bogus", os.path.join(SRC, "policies"))
+    formats = re.search(r"--output must be (.*)", err).group(1).replace(" or ", ", ").split(", ")
+    assert formats == ["text", "json"], formats
+    for fmt in formats:
+        assert "| `%s` |" % fmt in section, fmt
+    code, out, _ = run_cli("test", "-o", "json", os.path.join(SRC, "policies", "default"))
+    doc = __import__("json").loads(out)
+    fields = set(doc) | set(doc["summary"]) | set(doc["tests"][0]) | set(doc["tests"][0]["results"][0])
+    undocumented = sorted(f for f in fields if "`%s`" % f not in section and '"%s"' % f not in section)
+    assert not undocumented, undocumented
 
 
 def test_every_served_metric_is_documented():
