@@ -446,8 +446,7 @@ void pol_rule_run(const policy *pol, const generic_rule *r, eval_ctx *e, vlist *
     en->njoins = 0;
     en->oom = 0;
     en->fvalue[0] = '\0';
-    for (size_t k = 0; k < AG_PODSPEC_MAX; k++)
-        en->w.meta[k][0] = '\0';
+    en->w.meta = NULL;
     en->pol = pol;
     en->r = r;
     en->e = e;
@@ -463,6 +462,7 @@ void pol_rule_run(const policy *pol, const generic_rule *r, eval_ctx *e, vlist *
         judge_scope(en, &sc);
     for (size_t i = 0; i < en->njoins; i++)
         join_free(&en->joins[i]);
+    free(en->w.meta);
     if (en->oom)
         out->oom = 1;
 }

@@ -133,6 +133,8 @@ static const char *meta_path(pol_walker *en, const ag_podspec_ref *ref)
     size_t k = (size_t)(ref - en->e->specs);
     if (k >= AG_PODSPEC_MAX)
         return "metadata";
+    if (!en->meta && !(en->meta = calloc(AG_PODSPEC_MAX, sizeof *en->meta)))
+        return "metadata"; /* out of memory: only the path text of a message suffers */
     char *m = en->meta[k];
     if (!m[0]) {
         size_t len = strlen(ref->path);

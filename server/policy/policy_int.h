@@ -336,7 +336,9 @@ typedef struct cscope {
 /* what a walk needs from the request; embedded first in the evaluator's state */
 typedef struct pol_walker {
     eval_ctx *e;
-    char meta[AG_PODSPEC_MAX][AG_PODSPEC_PATH]; /* path of each pod spec's metadata, on demand */
+    /* path of each pod spec's metadata, allocated on first use (podMeta) and freed by the
+     * walker's owner: kept off the stack of every rule run */
+    char (*meta)[AG_PODSPEC_PATH];
 } pol_walker;
 
 /* v: the value reached (NULL: missing from segment `from` of p on) */
