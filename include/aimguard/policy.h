@@ -63,7 +63,7 @@ typedef struct ag_policy_stats {
     size_t policies;        /* AdmissionPolicy documents */
     size_t files;           /* YAML files read */
     size_t skipped;         /* documents skipped: another apiVersion than policy.aimguard.io/ */
-    size_t mutate_blocks;   /* spec.mutate blocks (securityContext, gpu) */
+    size_t mutate_blocks;   /* spec.mutate blocks (securityContext, gpu, rules) */
     size_t validate_blocks; /* spec.validate blocks but rules (podSecurity, images, secrets, rbac, aim) */
     size_t rules;           /* spec.validate.rules entries */
     size_t exceptions;      /* spec.exceptions entries */
@@ -87,6 +87,14 @@ char *ag_policy_explain(const ag_policy_set *set);
  * namespaceSelector (match or exclude), *refs the first with
  * validate.rbac.clusterReferences (*refs); each NULL when none (names borrowed from set). */
 void ag_policy_cluster_needs(const ag_policy_set *set, const char **ns_labels, const char **refs);
+/* The cluster data policies read as allowlist entries (validate.images.allowFrom):
+ * *ns_annotations names the first policy reading a namespace annotation, *configmaps the
+ * first reading a ConfigMap; each NULL when none (names borrowed from set). */
+void ag_policy_cluster_data(const ag_policy_set *set, const char **ns_annotations, const char **configmaps);
+/* Calls fn (when not NULL) once for each distinct ConfigMap the set reads, and returns
+ * how many there are: the server watches exactly these, never every ConfigMap. */
+size_t ag_policy_configmaps(const ag_policy_set *set, void (*fn)(void *ctx, const char *ns, const char *name),
+                            void *ctx);
 
 /* Glob match of s against pattern ("*" any run, "?" one character); 1 on match. The
  * matching policies use for names and namespaces (reconcile/ uses it for the same). */

@@ -379,9 +379,10 @@ void ag_policy_set_stats(const ag_policy_set *set, ag_policy_stats *out)
     out->skipped = set->skipped;
     for (size_t i = 0; i < set->n; i++) {
         const policy *p = &set->v[i];
-        /* the blocks of the table; spec.validate.rules counts by rule, below */
+        /* the blocks of the table; spec.validate.rules counts by rule, below (spec.mutate.rules,
+         * the generic mutations, counts as one mutate block) */
         for (const pol_block *const *b = pol_blocks; *b; b++)
-            if ((*b)->present(p) && strcmp((*b)->key, "rules"))
+            if ((*b)->present(p) && ((*b)->phase == POL_MUTATE || strcmp((*b)->key, "rules")))
                 *((*b)->phase == POL_MUTATE ? &out->mutate_blocks : &out->validate_blocks) += 1;
         out->rules += p->nrules;
         out->exceptions += p->nexc;

@@ -150,6 +150,7 @@ typedef struct generic_rule {
 
 typedef struct exception_ {
     strlist controls, namespaces, names, users, kinds;
+    strlist images;     /* image patterns (ag_imageref_match): waives per container only */
     char *reason;
     time_t expires; /* 0: never */
     char *expires_text;
@@ -168,12 +169,21 @@ typedef struct image_allow {
     regex_list patterns;      /* on "registry/repository" */
 } image_allow;
 
+/* validate.images.allowFrom: allowlist entries read from the cluster view (recipe 12) */
+typedef struct images_from {
+    int present;
+    char *ns_annotation;          /* annotation of the request's namespace, or NULL */
+    char *cm_namespace, *cm_name, *cm_key; /* a ConfigMap's key, or NULL */
+    int fail_closed;              /* unknown data: deny (1, default) or admit with a warning */
+} images_from;
+
 typedef struct images_cfg {
     int present;
     int require_digest, forbid_latest, forbid_tagless;
     image_allow global;
     image_allow *per_ns;      /* first entry whose namespaces match replaces global */
     size_t nper_ns;
+    images_from from;         /* entries from the cluster (namespace annotation, ConfigMap) */
 } images_cfg;
 
 typedef struct secret_ns {
@@ -219,6 +229,25 @@ typedef struct aim_cfg {
     int path_under_namespace;
 } aim_cfg;
 
+/* validate.podSecurity.exempt[]: containers the named checks skip (block_pss.c) */
+typedef struct pss_exempt {
+    strlist controls;   /* PSS check IDs or their prefixes (as exceptions name them) */
+    strlist images;     /* image patterns (ag_imageref_match), any of */
+    strlist containers; /* container name globs, any of; both given: both must match */
+} pss_exempt;
+
+/* spec.mutate.rules[] (block_mutations.c): a generic, idempotent mutation */
+enum { MUT_POD = 1, MUT_POD_METADATA = 2, MUT_CONTAINERS = 3 };
+typedef struct mutation_rule {
+    char *name;
+    int target;           /* MUT_* */
+    int overwrite;        /* set replaces explicit values too (never an equal one) */
+    long long min_replicas; /* when.minReplicas, 0: no condition */
+    int image_digest;     /* when.imageHasDigest: -1 any, 0 without, 1 with */
+    json_t *set;          /* object merged where absent, or NULL */
+    json_t *append;       /* object: list key -> elements appended unless present, or NULL */
+} mutation_rule;
+
 typedef struct policy {
     char *name, *where;
     int action;
@@ -228,12 +257,16 @@ typedef struct policy {
     harden hard;
     gpu_cfg gpu;
     int pss_level; /* -1: none */
+    pss_exempt *pss_exempt;
+    size_t npss_exempt;
     images_cfg images;
     secrets_cfg secrets;
     rbac_cfg rbac;
     aim_cfg aim;
     generic_rule *rules;
     size_t nrules;
+    mutation_rule *mutations;
+    size_t nmutations;
     exception_ *exc;
     size_t nexc;
 } policy;
@@ -397,8 +430,17 @@ void pol_selector_free(selector *s);
 /* exception.c: 1 when `control` (e.g. "seccompProfile_restricted") is waived by an
  * exception entry naming `name` ("seccompProfile" waives every seccompProfile_* check). */
 int pol_control_matches(const char *name, const char *control);
-/* 1 when an exception of pol waives `control` for this request (records the reason) */
+/* 1 when an exception of pol waives `control` for this request (records the reason);
+ * exceptions scoped by images never waive a whole request */
 int pol_exception_applies(const policy *pol, const eval_ctx *e, const char *control);
+/* The image-scoped exception that covers `control` for one container running `image`
+ * (NULL: none, or image NULL), without recording it: the caller records it with
+ * pol_exception_record only when it waived a violation (a waiver that changed nothing
+ * is not one). Entries without images are pol_exception_applies'. */
+const exception_ *pol_exception_for_image(const policy *pol, const eval_ctx *e, const char *control,
+                                          const char *image);
+/* Records a waiver: the audit annotation and, for the results, the waiver list */
+void pol_exception_record(const policy *pol, const eval_ctx *e, const exception_ *x, const char *control);
 /* verdict.c */
 void pol_vlist_add(vlist *l, const policy *pol, const char *rule, const char *control, int action,
                    const char *message, const char *path);

@@ -236,5 +236,24 @@ def test_every_served_metric_is_documented():
         assert new in served, new
 
 
+# blocks whose every YAML key the reference must name (the files' `keys[] = {...}`
+# tables: what the compiler accepts); grown with the blocks documented field by field
+KEYED_SOURCES = ["block_mutations.c", "block_pss.c", "block_images.c"]
+
+
+def test_every_accepted_key_of_the_keyed_blocks_is_documented():
+    ref = open(os.path.join(SRC, "docs", "policy-reference.md")).read()
+    named = set(re.findall(r"`([A-Za-z][A-Za-z0-9]*)", ref)) | set(re.findall(r"^\s*-?\s*([A-Za-z]+):", ref, re.M))
+    named |= set(re.findall(r"[{,]\s*([A-Za-z]+):", ref))
+    missing = []
+    for name in KEYED_SOURCES:
+        text = open(os.path.join(SRC, "server", "policy", name)).read()
+        for table in re.findall(r"keys\[\] = \{([^}]*)\}", text):
+            for key in re.findall(r'"([A-Za-z]+)"', table):
+                if key not in named:
+                    missing.append("%s: %s" % (name, key))
+    assert not missing, "accepted but not in docs/policy-reference.md: %s" % missing
+
+
 if __name__ == "__main__":
     run_tests(globals())

@@ -8,7 +8,8 @@ What it models:
   RESOURCES table below;
 - a global resourceVersion bumped on every write; metadata.uid, creationTimestamp,
   generation (bumped when anything but metadata/status changes);
-- GET, list (labelSelector with equality only, limit/continue), POST (409 AlreadyExists),
+- GET, list (labelSelector with equality only, fieldSelector on metadata.name and
+  metadata.namespace, limit/continue; a watch filters by fieldSelector too), POST (409 AlreadyExists),
   PUT (409 Conflict on a stale resourceVersion; the main resource ignores status, the
   /status subresource changes only status), PATCH (application/merge-patch+json RFC 7386,
   application/json-patch+json RFC 6902), DELETE; errors as metav1.Status bodies (404,
@@ -46,7 +47,7 @@ What it models:
   {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load),
   {"garbage": N} (the next N answers are truncated JSON).
 What it does not model: admission, defaulting, validation beyond names, field
-selectors, set-based label selectors, server-side apply, finalizers (deletes are
+selectors beyond metadata.name/namespace, set-based label selectors, server-side apply, finalizers (deletes are
 immediate), resourceVersionMatch, HTTP/2, authorization
 (every authenticated request may do anything).
 """
@@ -150,6 +151,20 @@ def matches_selector(obj, selector):
     for term in selector.split(","):
         k, _, v = term.partition("=")
         if labels.get(k.strip()) != v.strip():
+            return False
+    return True
+
+
+def matches_fields(obj, selector):
+    """fieldSelector with metadata.name / metadata.namespace equality terms (what a
+    watch of one named object sends)."""
+    if not selector:
+        return True
+    meta = obj.get("metadata", {})
+    for term in selector.split(","):
+        k, _, v = term.partition("=")
+        field = {"metadata.name": "name", "metadata.namespace": "namespace"}.get(k.strip())
+        if field is None or meta.get(field) != v.strip():
             return False
     return True
 
@@ -415,7 +430,8 @@ class Handler(BaseHTTPRequestHandler):
         with STORE.lock:
             items = sorted(((k, o) for k, o in STORE.objects.items()
                             if k[:3] == (g, v, plural) and (ns is None or k[3] == ns)
-                            and matches_selector(o, q.get("labelSelector"))), key=lambda x: (x[0][3] or "", x[0][4]))
+                            and matches_selector(o, q.get("labelSelector"))
+                            and matches_fields(o, q.get("fieldSelector"))), key=lambda x: (x[0][3] or "", x[0][4]))
             rv = str(STORE.rv)
         start = int(q.get("continue") or 0)
         limit = int(q.get("limit") or 0)
@@ -435,7 +451,8 @@ class Handler(BaseHTTPRequestHandler):
         ends = time.time() + float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
         with STORE.lock:
             STORE.watch_requests = (STORE.watch_requests + [{"resource": plural, "resourceVersion":
-                                    q.get("resourceVersion", ""), "timeoutSeconds": q.get("timeoutSeconds")}])[-500:]
+                                    q.get("resourceVersion", ""), "timeoutSeconds": q.get("timeoutSeconds"),
+                                    "namespace": ns, "fieldSelector": q.get("fieldSelector")}])[-500:]
         with STORE.lock:
             if since and since < STORE.compacted:
                 code, body = status(410, "Expired", "too old resource version: %d (%d)" % (since, STORE.compacted))
@@ -469,7 +486,7 @@ class Handler(BaseHTTPRequestHandler):
                         lst = STORE.events.get((g, v, plural), [])
                         ev = [{"type": t, "object": o}
                               for rv, n2, t, o in lst[bisect.bisect_right(lst, sent, key=lambda e: e[0]):]
-                              if ns is None or n2 == ns]
+                              if (ns is None or n2 == ns) and matches_fields(o, q.get("fieldSelector"))]
                     if not ev:
                         # every event of ours up to here was sent: a bookmark may say so.
                         # (Read before waiting: what is committed during the wait is not sent yet.)
