@@ -201,6 +201,172 @@ static void describe_rbac(ag_buf *o, const rbac_cfg *r)
         ag_buf_printf(o, "      validate rbac operatorNamespace: %s\n", r->operator_namespace);
 }
 
+
+/* A v1alpha1 leaf as it always read: "PATH COND ARGS" */
+static void leaf_v1(ag_buf *o, const cnode *n)
+{
+    static const char *const conds[] = {"absent", "equals", "oneOf", "matches", "notMatches", "range"};
+    ag_buf_printf(o, "%s", n->path.text ? n->path.text : "?");
+    if (n->cond == COND_EXISTS || n->cond > COND_RANGE) {
+        ag_buf_printf(o, " exists");
+        return;
+    }
+    ag_buf_printf(o, " %s", conds[n->cond]);
+    if (n->cond == COND_EQUALS || n->cond == COND_ONEOF) {
+        char *t = json_dumps(n->value, JSON_COMPACT | JSON_ENCODE_ANY);
+        ag_buf_printf(o, " %s", t ? t : "?");
+        free(t);
+    } else if (n->cond == COND_MATCHES || n->cond == COND_NOTMATCHES) {
+        ag_buf_printf(o, " %s", n->pattern ? n->pattern : "");
+    } else if (n->cond == COND_RANGE) {
+        if (n->has_min) ag_buf_printf(o, " min %g", n->min);
+        if (n->has_max) ag_buf_printf(o, " max %g", n->max);
+    }
+}
+
+static const char *path_words(const rpath *p)
+{
+    if (!p->text)
+        return "?";
+    if (!strcmp(p->text, "$this"))
+        return "the element";
+    if (!strcmp(p->text, "$key"))
+        return "the element's key";
+    return p->text;
+}
+
+/* A leaf in words: "resources.limits.memory is at most 8Gi (must be set)" */
+static void leaf_words(ag_buf *o, const cnode *n)
+{
+    static const char *const types[] = {"an object", "a list", "a string", "a number", "an integer", "a boolean"};
+    static const char *const cmp[] = {"less than", "at most", "more than", "at least"};
+    if (n->neffective) {
+        ag_buf_printf(o, "the effective value of");
+        for (size_t i = 0; i < n->neffective; i++)
+            ag_buf_printf(o, "%s%s", i ? ", else " : " ", path_words(&n->effective[i]));
+    } else {
+        ag_buf_printf(o, "%s", path_words(&n->path));
+    }
+    char *t = n->value ? json_dumps(n->value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    switch (n->cond) {
+    case COND_EXISTS: ag_buf_printf(o, " is set"); break;
+    case COND_ABSENT: ag_buf_printf(o, " is not set"); break;
+    case COND_EQUALS: ag_buf_printf(o, " equals %s", t ? t : "?"); break;
+    case COND_ONEOF: ag_buf_printf(o, " is one of %s", t ? t : "?"); break;
+    case COND_CONTAINS: ag_buf_printf(o, " is a list containing %s", t ? t : "?"); break;
+    case COND_MATCHES: ag_buf_printf(o, " matches %s", n->pattern ? n->pattern : ""); break;
+    case COND_NOTMATCHES: ag_buf_printf(o, " does not match %s", n->pattern ? n->pattern : ""); break;
+    case COND_KEYSMATCH: ag_buf_printf(o, " has only keys matching %s", n->pattern ? n->pattern : ""); break;
+    case COND_KEYSNOTMATCH: ag_buf_printf(o, " has no key matching %s", n->pattern ? n->pattern : ""); break;
+    case COND_KEYSIN:
+        ag_buf_printf(o, " has no keys but");
+        for (size_t i = 0; i < n->keys.n; i++)
+            ag_buf_printf(o, "%s%s", i ? ", " : " ", n->keys.v[i]);
+        break;
+    case COND_TYPE: ag_buf_printf(o, " is %s", types[n->want]); break;
+    case COND_RANGE:
+    case COND_LENGTH:
+        ag_buf_printf(o, n->cond == COND_RANGE ? " is a number" : " has a length (entries or characters) of");
+        if (n->has_min) ag_buf_printf(o, " at least %g", n->min);
+        if (n->has_min && n->has_max) ag_buf_printf(o, " and");
+        if (n->has_max) ag_buf_printf(o, " at most %g", n->max);
+        break;
+    case COND_LT:
+    case COND_LE:
+    case COND_GT:
+    case COND_GE:
+        ag_buf_printf(o, " is a quantity %s %s%s", cmp[n->cond - COND_LT], n->other.text ? "the value of " : "",
+                      n->other.text ? n->other.text : n->q_text ? n->q_text : "?");
+        break;
+    case COND_UNCHANGED: ag_buf_printf(o, " does not change on UPDATE"); break;
+    }
+    free(t);
+}
+
+/* A condition tree in words, one line per node, indented by depth */
+static void node_words(ag_buf *o, const cnode *n, int depth)
+{
+    ag_buf_printf(o, "%*s", 8 + 2 * depth, "");
+    switch (n->type) {
+    case CN_LEAF:
+        ag_buf_printf(o, "- ");
+        leaf_words(o, n);
+        ag_buf_printf(o, "%s\n", n->required && n->cond != COND_EXISTS ? " (and must be set)" : "");
+        return;
+    case CN_ALL:
+    case CN_ANY:
+        ag_buf_printf(o, "- %s of:\n", n->type == CN_ALL ? "all" : "at least one");
+        for (size_t i = 0; i < n->nkids; i++)
+            node_words(o, &n->kids[i], depth + 1);
+        return;
+    case CN_NOT:
+        ag_buf_printf(o, "- none of:\n");
+        for (size_t i = 0; i < n->nkids; i++)
+            node_words(o, &n->kids[i], depth + 1);
+        return;
+    case CN_FOREACH:
+        ag_buf_printf(o, "- for each %s", n->each.text ? n->each.text : "?");
+        if (n->on)
+            ag_buf_printf(o, " whose %s equals the outer element's %s", n->on, n->on);
+        ag_buf_printf(o, "\n");
+        if (n->where) {
+            ag_buf_printf(o, "%*s  only where:\n", 8 + 2 * depth, "");
+            node_words(o, n->where, depth + 2);
+        }
+        ag_buf_printf(o, "%*s  it must hold that:\n", 8 + 2 * depth, "");
+        for (size_t i = 0; i < n->nkids; i++)
+            node_words(o, &n->kids[i], depth + 2);
+        return;
+    }
+}
+
+static void when_words(ag_buf *o, const when_cfg *w)
+{
+    if (!w->present)
+        return;
+    ag_buf_printf(o, "        only when the request");
+    const struct { const char *what; const strlist *l; } ls[] = {
+        {"operation is", &w->operations}, {"user is", &w->users}, {"user is not", &w->not_users},
+        {"groups include", &w->groups}, {"groups exclude", &w->not_groups},
+        {"service account is", &w->sas}, {"service account is not", &w->not_sas},
+    };
+    int first = 1;
+    for (size_t i = 0; i < sizeof ls / sizeof ls[0]; i++) {
+        if (!ls[i].l->n)
+            continue;
+        ag_buf_printf(o, "%s %s", first ? "" : ";", ls[i].what);
+        for (size_t j = 0; j < ls[i].l->n; j++)
+            ag_buf_printf(o, "%s%s", j ? "," : " ", ls[i].l->v[j]);
+        first = 0;
+    }
+    if (w->dry_run >= 0)
+        ag_buf_printf(o, "%s is %sa dry run", first ? "" : ";", w->dry_run ? "" : "not ");
+    ag_buf_printf(o, "\n");
+}
+
+static void describe_rule(ag_buf *o, const policy *p, const generic_rule *r)
+{
+    const char *act = action_name(r->action >= 0 ? r->action : p->action);
+    if (!r->assert)
+        return;
+    if (!r->v2 && r->assert->type == CN_LEAF) {
+        ag_buf_printf(o, "      validate rule %s: ", r->name);
+        leaf_v1(o, r->assert);
+        ag_buf_printf(o, "%s (%s)\n", r->assert->required && r->assert->cond != COND_EXISTS ? ", required" : "", act);
+        return;
+    }
+    ag_buf_printf(o, "      validate rule %s (%s):\n", r->name, act);
+    when_words(o, &r->when);
+    if (r->each.text)
+        ag_buf_printf(o, "        for each %s\n", r->each.text);
+    if (r->where) {
+        ag_buf_printf(o, "        only where:\n");
+        node_words(o, r->where, 1);
+    }
+    ag_buf_printf(o, "        it must hold that:\n");
+    node_words(o, r->assert, 1);
+}
+
 static void describe_policy(ag_buf *o, const policy *p)
 {
     ag_buf_printf(o, "    %s (%s, %s)\n", p->name, action_name(p->action), p->where);
@@ -254,23 +420,8 @@ static void describe_policy(ag_buf *o, const policy *p)
         list(o, "  allowedResources", &p->aim.allowed_resources);
         list(o, "  allowedGateways", &p->aim.allowed_gateways);
     }
-    for (size_t i = 0; i < p->nrules; i++) {
-        const generic_rule *r = &p->rules[i];
-        static const char *const conds[] = {"absent", "equals", "oneOf", "matches", "notMatches", "range"};
-        ag_buf_printf(o, "      validate rule %s: %s %s", r->name, r->path_text, conds[r->cond]);
-        if (r->cond == COND_EQUALS || r->cond == COND_ONEOF) {
-            char *t = json_dumps(r->value, JSON_COMPACT | JSON_ENCODE_ANY);
-            ag_buf_printf(o, " %s", t ? t : "?");
-            free(t);
-        } else if (r->cond == COND_MATCHES || r->cond == COND_NOTMATCHES) {
-            ag_buf_printf(o, " %s", r->pattern ? r->pattern : "");
-        } else if (r->cond == COND_RANGE) {
-            if (r->has_min) ag_buf_printf(o, " min %g", r->min);
-            if (r->has_max) ag_buf_printf(o, " max %g", r->max);
-        }
-        ag_buf_printf(o, "%s (%s)\n", r->required ? ", required" : "",
-                      action_name(r->action >= 0 ? r->action : p->action));
-    }
+    for (size_t i = 0; i < p->nrules; i++)
+        describe_rule(o, p, &p->rules[i]);
     for (size_t i = 0; i < p->nexc; i++) {
         const exception_ *x = &p->exc[i];
         ag_buf_printf(o, "      exception:");

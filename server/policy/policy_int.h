@@ -6,8 +6,8 @@
  *   4  document.c, decide.c                    one document -> policy; ag_decide()
  *   3  blocks.c                                the block table
  *   2  block_*.c                               one file per block: compile, run, free
- *   1  select.c, exception.c, verdict.c, results.c, kinds.c
- *   0  lists.c, schema.c, regex.c, decision.c, podspec.c, patch.c, pss.c, imageref.c
+ *   1  select.c, exception.c, verdict.c, results.c, kinds.c, cond_*.c  the rule conditions
+ *   0  lists.c, schema.c, regex.c, decision.c, podspec.c, patch.c, pss.c, imageref.c, quantity.c
  * Cross-file functions are pol_*; ag_* is the public API (include/aimguard/). */
 #ifndef AIMGUARD_POLICY_INT_H
 #define AIMGUARD_POLICY_INT_H
@@ -63,30 +63,87 @@ typedef struct gpu_cfg {
     json_t *non_gpu_expressions;
 } gpu_cfg;
 
-typedef enum { SEG_KEY, SEG_ANY, SEG_INDEX, SEG_PODSPEC, SEG_ALLCONTAINERS } seg_type;
+typedef enum { SEG_KEY, SEG_ANY, SEG_INDEX, SEG_PODSPEC, SEG_ALLCONTAINERS, SEG_PODMETA } seg_type;
 typedef struct path_seg {
     seg_type type;
     char *key;
     size_t index;
 } path_seg;
 
+/* Where a condition's path starts. Outside forEach a path starts at the object; inside,
+ * at the element ($this), unless it names another root. */
+typedef enum { ROOT_OBJECT, ROOT_THIS, ROOT_KEY, ROOT_PODSPEC, ROOT_OLD } path_root;
+
+typedef struct rpath {
+    path_root root;
+    char *text;     /* as written */
+    path_seg *segs;
+    size_t nsegs;
+    int many;       /* has [*], podSpec or allContainers: visits several values */
+} rpath;
+
+/* A Kubernetes quantity, exactly, in units of 10^-9 (Kubernetes' own precision: finer
+ * values round up). */
+typedef struct quantity {
+    __int128 nano;
+} quantity;
+
 typedef enum { COND_ABSENT, COND_EQUALS, COND_ONEOF, COND_MATCHES, COND_NOTMATCHES, COND_RANGE,
-               COND_EXISTS /* required: true alone */ } cond_type;
+               COND_EXISTS /* required: true alone */, COND_CONTAINS, COND_KEYSIN, COND_KEYSMATCH,
+               COND_KEYSNOTMATCH, COND_TYPE, COND_LENGTH, COND_LT, COND_LE, COND_GT, COND_GE,
+               COND_UNCHANGED } cond_type;
+
+typedef enum { CN_LEAF, CN_ALL, CN_ANY, CN_NOT, CN_FOREACH } cnode_type;
+
+/* The JSON types `type:` names */
+typedef enum { JT_OBJECT, JT_LIST, JT_STRING, JT_NUMBER, JT_INTEGER, JT_BOOLEAN } json_type_want;
+
+/* One condition: a leaf (a path and what its value must be), a composition (all, any,
+ * not) or a forEach (every element of a path, optionally filtered and joined). */
+typedef struct cnode {
+    cnode_type type;
+    unsigned line, column;      /* where it is written (check warnings, explain) */
+    /* leaf */
+    rpath path;
+    rpath *effective;           /* effective: [P1, P2]: the first that is set */
+    size_t neffective;
+    cond_type cond;
+    int required;
+    json_t *value;              /* equals, oneOf, contains: the value(s) */
+    pcre2_code *re;             /* matches, notMatches, keysMatch, keysNotMatch */
+    char *pattern;
+    int has_min, has_max;       /* range, length */
+    double min, max;
+    strlist keys;               /* keysIn */
+    json_type_want want;        /* type */
+    quantity q;                 /* lessThan...: the literal, */
+    char *q_text;
+    rpath other;                /* or the path compared with (other.text set) */
+    /* all, any: kids; not: kids[0]; forEach: kids[0] is the assertion */
+    struct cnode *kids;
+    size_t nkids;
+    /* forEach */
+    rpath each;
+    struct cnode *where;        /* NULL: every element */
+    char *on;                   /* joinOn: elements whose key equals the outer element's */
+} cnode;
+
+/* when: preconditions on the request */
+typedef struct when_cfg {
+    int present;
+    strlist operations, users, not_users, groups, not_groups, sas, not_sas;
+    int dry_run;                /* -1: either */
+} when_cfg;
 
 typedef struct generic_rule {
     char *name;
     int action; /* -1: the policy's */
-    char *path_text;
-    path_seg *segs;
-    size_t nsegs;
-    cond_type cond;
-    json_t *value;  /* equals: the value; oneOf: array */
-    pcre2_code *re;
-    char *pattern;
-    int has_min, has_max;
-    double min, max;
-    int required;
+    when_cfg when;
+    rpath each;                 /* forEach (each.text NULL: the object itself) */
+    cnode *where;               /* NULL: always */
+    cnode *assert;              /* the condition (path + one condition is a leaf) */
     char *message;
+    int v2;                     /* uses a v1alpha2 field (forEach, when, where, assert, new conditions) */
     int severity;       /* 0: the policy's; 1..4 low..critical (pol_severities) */
     char *category;     /* NULL: the policy's */
 } generic_rule;
@@ -281,6 +338,45 @@ typedef struct eval_ctx {
     size_t nwaived;
 } eval_ctx;
 
+
+/* ---- the generic rule's evaluation (cond_value.c, cond_eval.c) ---- */
+#define POL_PATHMAX 512
+#define POL_MAXFRAMES 40
+
+/* The path walked so far, kept as frames and only turned into text when a violation is
+ * reported: formatting every visited path dominated evaluation time. */
+typedef struct frame {
+    const char *text; /* a key, or a dotted prefix (pod spec base) */
+    size_t index;
+    enum { F_KEY, F_INDEX, F_BASE } type;
+} frame;
+
+typedef struct wpath {
+    frame f[POL_MAXFRAMES];
+    int n;
+    const ag_podspec_ref *ref; /* the pod spec walked into */
+} wpath;
+
+/* where a condition stands: the object, or an element of a forEach */
+typedef struct cscope {
+    json_t *elem;
+    const char *key;           /* the element's key when it is a map value */
+    const ag_podspec_ref *ref; /* the pod spec it lies in */
+    const wpath *wp;           /* its path */
+    const struct cscope *outer;
+} cscope;
+
+/* what a walk needs from the request; embedded first in the evaluator's state */
+typedef struct pol_walker {
+    eval_ctx *e;
+    /* path of each pod spec's metadata, allocated on first use (podMeta) and freed by the
+     * walker's owner: kept off the stack of every rule run */
+    char (*meta)[AG_PODSPEC_PATH];
+} pol_walker;
+
+/* v: the value reached (NULL: missing from segment `from` of p on) */
+typedef void (*pol_visit_fn)(pol_walker *w, void *arg, json_t *v, wpath *wp, const rpath *p, size_t from);
+
 /* ---- the block table (blocks.c; each row defined by its block_*.c) ----
  * A block is one key of spec.mutate or spec.validate. The document compiler, the
  * decider, the exception checks and the free walk this table in its order (which is
@@ -360,6 +456,36 @@ void pol_violation_tags(const violation *v, int *severity, const char **category
  * vl->v[vfrom..] and the waivers e->waived[wfrom..] the block produced. 0 or -1 (memory). */
 int pol_results_add(json_t *out, const policy *p, const char *block, const char *rule, int action,
                     const vlist *vl, size_t vfrom, const eval_ctx *e, size_t wfrom);
+
+/* quantity.c: "500m", "2Gi", "1.5", "1e3", 4 -> exact value; 0 or -1 (not a quantity) */
+int pol_quantity_parse(const char *s, quantity *out);
+int pol_quantity_of_json(json_t *v, quantity *out);
+int pol_quantity_cmp(const quantity *a, const quantity *b);
+
+/* select.c: the request's service account as "namespace/name" into out; 0 when the
+ * user is not a service account */
+int pol_request_sa(const char *user, char *out, size_t cap);
+
+/* cond_compile.c: a rule's condition vocabulary (schema.h has the compile functions) */
+void pol_cnode_free(cnode *n);
+void pol_rpath_free(rpath *p);
+void pol_when_free(when_cfg *w);
+/* cond_value.c: walking a condition's path and judging one value */
+void pol_walk_from(pol_walker *w, const cscope *sc, const rpath *p, pol_visit_fn fn, void *arg);
+/* the one value at p (compiled single-valued), borrowed, or NULL */
+json_t *pol_value_at(pol_walker *w, const cscope *sc, const rpath *p);
+void pol_path_format(const wpath *w, char *out, size_t cap);
+/* the path of a missing field: the walked part, then p's segments from `from` on */
+void pol_path_format_missing(const wpath *wp, const rpath *p, size_t from, char *full, size_t cap);
+/* a value as short text for {value} (strings unquoted, cut at 120 characters) */
+void pol_value_text(json_t *v, char *out, size_t cap);
+/* the message template with {path}, {value} (text, NULL: ""), {rule} and {policy} filled in */
+void pol_render(const policy *pol, const generic_rule *r, const char *path, const char *value, const char *tpl,
+                char *out, size_t cap);
+/* NULL when v meets leaf n's condition, else the default message template (maybe in why) */
+const char *pol_judge(pol_walker *w, const cscope *sc, const cnode *n, json_t *v, char *why, size_t cap);
+/* cond_eval.c: runs one generic rule on the request, adding its violations to out */
+void pol_rule_run(const policy *pol, const generic_rule *r, eval_ctx *e, vlist *out);
 
 /* ---- layer 2 ---- */
 /* block_cluster_refs.c: validate.rbac.clusterReferences, a part of the rbac block */

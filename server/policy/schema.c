@@ -68,11 +68,10 @@ int pol_check_map(cctx *c, const ag_ynode *n, const char *where, const char *con
         const char *best = NULL;
         size_t bestd = 99;
         int ok = 0;
-        for (const char *const *a = allowed; *a; a++) {
-            if (!strcmp(*a, k->value)) {
-                ok = 1;
-                break;
-            }
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = !strcmp(*a, k->value);
+        /* edit distances only for an unknown key: they dominated compiling long key lists */
+        for (const char *const *a = allowed; !ok && *a; a++) {
             size_t dd = pol_distance(*a, k->value);
             if (dd < bestd)
                 bestd = dd, best = *a;

@@ -54,6 +54,9 @@ void pol_regex_list_push(regex_list *l, pcre2_code *re, const char *text);
 /* compiles a list of PCRE2 patterns into l; errors to c */
 void pol_regex_list_compile(cctx *c, const ag_ynode *n, const char *where, regex_list *l);
 
+/* cond_compile.c: one entry of spec.validate.rules (p->match is compiled already) */
+void pol_rule_compile(cctx *c, const ag_ynode *n, policy *p, generic_rule *r);
+
 /* select.c */
 void pol_selector_compile(cctx *c, const ag_ynode *n, const char *where, selector *s, int is_match);
 /* Every entry of a kinds list names a kind that exists (aimguard/kinds.h) */

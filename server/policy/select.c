@@ -120,7 +120,7 @@ static int labels_match(const kvlist *want, json_t *labels)
 }
 
 /* The request's service account as "namespace/name", or NULL. */
-static int sa_of(const char *user, char *out, size_t cap)
+int pol_request_sa(const char *user, char *out, size_t cap)
 {
     const char *pfx = "system:serviceaccount:";
     if (!user || strncmp(user, pfx, strlen(pfx)))
@@ -160,7 +160,7 @@ int pol_selector_matches(const selector *s, const eval_ctx *e, const ag_view *vi
     }
     if (s->service_accounts.n) {
         char sa[512];
-        if (!sa_of(e->req->username, sa, sizeof sa) || !pol_strlist_has_glob(&s->service_accounts, sa))
+        if (!pol_request_sa(e->req->username, sa, sizeof sa) || !pol_strlist_has_glob(&s->service_accounts, sa))
             return 0;
     }
     if (s->obj_labels.n &&

@@ -88,7 +88,8 @@ while gen() == g0:
 print("%.0f" % ((time.perf_counter() - t0) * 1000))
 PY
 )
-compile=$(AG_SRC=$root "$(dirname "$bin")/test/bench_policy" 1000 20000 | tail -1)
+# the three rule sets' rows (v1alpha1 mix, v1alpha2 vocabulary, cookbook recipes), joined by ';'
+compile=$(AG_SRC=$root "$(dirname "$bin")/test/bench_policy" 1000 20000 | tail -3 | paste -sd ';')
 kill -TERM "$ag"; wait "$ag" || true
 
 # nginx ceiling: a static answer of the same size as aimguard's, same TLS, same wrk
@@ -162,9 +163,10 @@ print("| fixed rate /mutate aim-deployment-8k (2 conns, 1 req/2 ms each) | %.0f 
 print("| aimguard RSS idle (after start, default policies) | %.1f MiB |" % (idle_kb / 1024))
 print("| aimguard peak RSS (VmHWM) over all runs | %.1f MiB |" % (peak_kb / 1024))
 print("| policy reload of 1,000 rules, file written -> new generation served | %s ms (includes the 150 ms debounce) |" % reload_ms)
-c = compile_row.strip().strip("|").split("|")
-print("| compile 1,000 rules (bench_policy) | %s |" % c[1].strip())
-print("| decide per request with 1,000 rules (bench_policy) | %s |" % c[2].strip())
+for row in compile_row.split(";"):
+    c = [x.strip() for x in row.strip().strip("|").split("|")]  # set, rules, compile, decide
+    print("| compile %s rules, %s (bench_policy) | %s |" % (c[1], c[0], c[2]))
+    print("| decide per request with %s rules, %s (bench_policy) | %s |" % (c[1], c[0], c[3]))
 s = startup_row.strip().strip("|").split("|")
 print("| cold start to /readyz 200 (min / median / max of 20) | %s / %s / %s ms |" % (s[1].strip(), s[2].strip(), s[3].strip()))
 PY

@@ -179,6 +179,20 @@ def test_every_audit_flag_and_output_is_documented():
         assert "`-o %s`" % fmt in section, fmt
 
 
+def test_every_rule_field_and_condition_is_documented():
+    """Every key the generic rule's compiler accepts (server/policy/cond_compile.c: the
+    rule, its leaf conditions, when, forEach, roots) is named in the policy reference."""
+    src = open(os.path.join(SRC, "server", "policy", "cond_compile.c")).read()
+    ref = open(os.path.join(SRC, "docs", "policy-reference.md")).read()
+    section = ref[ref.index("## validate.rules"):ref.index("## exceptions")]
+    keys = set()
+    for arr in re.findall(r"(?:keys|leaf_conds|roots)\[[^]]*\]\s*=\s*\{(.*?)\};", src, re.S):
+        keys |= set(re.findall(r'"([$A-Za-z]+)"', arr))
+    assert {"lessOrEqual", "keysIn", "effective", "notServiceAccounts", "$podSpec", "joinOn"} <= keys, keys
+    missing = sorted(k for k in keys if not re.search(r"(?<![A-Za-z$])%s(?![A-Za-z])" % re.escape(k), section))
+    assert not missing, "policy-reference.md (validate.rules) does not name: %s" % missing
+
+
 def test_every_eval_flag_and_output_is_documented():
     """The other direction for eval: what the binary offers, docs/cli.md describes."""
     code, helptext, _ = run_cli("eval", "--help")

@@ -64,13 +64,14 @@ for t in "${targets[@]}"; do
   crashes=build-fuzz/crashes/$t
   mkdir -p "$corpus" "$crashes"
   log=build-fuzz/$t.log
+  dict=""; [[ -f test/fuzz/$t.dict ]] && dict="-dict=test/fuzz/$t.dict"
   echo "== $t for ${secs}s"
   # ASan keeps freed memory in quarantine and caches, so a long run's RSS climbs while
   # the live heap stays flat (a release build loading the whole policy corpus 8 times
   # stays at 19.8 MiB): the RSS limit is for runaway inputs, not for that drift.
   if ! AG_SRC=$root ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:quarantine_size_mb=64 \
       "build-fuzz/test/$t" -max_total_time="$secs" -max_len=262144 -rss_limit_mb=4096 -malloc_limit_mb=1024 \
-      -timeout=10 -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" "$seeds/$t" >"$log" 2>&1; then
+      -timeout=10 -print_final_stats=1 -artifact_prefix="$crashes/" $dict "$corpus" "$seeds/$t" >"$log" 2>&1; then
     echo "!! $t found a problem:"; tail -40 "$log"; status=1
   fi
   grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb|cov: " "$log" | tail -3 | sed 's/^/   /'

@@ -86,5 +86,35 @@ def test_explain_shows_cluster_references_and_rbac():
     assert "excluded service accounts: aim-system/aim-engine-controller-manager" in out, out
 
 
+def test_explain_prints_the_rule_vocabulary_in_words():
+    """issue 14: preconditions, forEach, where, joins, composition and each condition"""
+    book = os.path.join(SRC, "test", "cookbook")
+    want = {
+        "10-hostpath-read-only": [
+            "for each podSpec.volumes[*]", "only where:", "- hostPath is an object",
+            "- for each $podSpec.allContainers[*].volumeMounts[*] whose name equals the outer element's name",
+            "- readOnly equals true (and must be set)"],
+        "01-resource-limits": ["- all of:", "- resources.limits.memory is a quantity at most 8Gi (and must be set)"],
+        "02-requests-within-limits": [
+            "- resources.requests.cpu is a quantity at most the value of resources.limits.cpu"],
+        "04-probes": ["- at least one of:", "- livenessProbe is an object (and must be set)"],
+        "06-run-as-non-root": ["- the effective value of securityContext.runAsNonRoot, else "
+                               "$podSpec.securityContext.runAsNonRoot equals true (and must be set)"],
+        "07-drop-all-capabilities": ["is a list containing \"ALL\""],
+        "08-volume-types": ["has no keys but name, configMap"],
+        "09-no-unconfined-seccomp-annotations": ["- the element's key matches", "- the element does not match ^unconfined$"],
+        "11-service-exposure-and-ingress-tls": ["- spec.tls has a length (entries or characters) of at least 1 (and must be set)"],
+        "13-request-preconditions": ["only when the request operation is CREATE; service account is not "
+                                     "kube-system/*,aim-system/aim-engine; is not a dry run"],
+        "14-immutable-model": ["- spec.model.name does not change on UPDATE"],
+        "19-host-port-range": ["- hostPort is a number at least 8000 and at most 9000"],
+    }
+    for recipe, lines in want.items():
+        code, out, err = run_cli("explain", os.path.join(book, recipe, "policy.yaml"))
+        assert code == 0, (recipe, err)
+        for line in lines:
+            assert line in out, (recipe, line, out)
+
+
 if __name__ == "__main__":
     run_tests(globals())

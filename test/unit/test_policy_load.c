@@ -165,6 +165,99 @@ static void test_duplicate_keys_are_reported_and_not_compiled_twice(void)
                  "9:9: rule r: exactly one condition is needed");
 }
 
+/* issue 14: the rule vocabulary's misuse, each at its position */
+static void test_condition_errors(void)
+{
+#define HEAD2 "apiVersion: policy.aimguard.io/v1alpha2\nkind: AdmissionPolicy\nmetadata:\n  name: p\n"
+#define R HEAD2 "spec:\n  match: {kinds: [Pod]}\n  validate:\n    rules:\n"
+    /* a v1alpha1 document keeps v1alpha1's meaning: the new vocabulary is refused by name */
+    expect_error(HEAD "spec:\n  match: {kinds: [Pod]}\n  validate:\n    rules:\n"
+                 "      - {name: r, forEach: 'spec.x[*]', assert: {path: a, contains: 1}}\n",
+                 "9:28: forEach needs apiVersion: policy.aimguard.io/v1alpha2 (this document is v1alpha1)");
+    expect_error(HEAD "spec:\n  match: {kinds: [Pod]}\n  validate:\n    rules:\n"
+                 "      - {name: r, path: spec.x, lessThan: 4}\n",
+                 "9:43: lessThan needs apiVersion: policy.aimguard.io/v1alpha2");
+    expect_error(R "      - {name: r, forEach: 'spec.containers[*]', assert: {path: image, lessOrEqual: lots}}\n",
+                 "9:85: lessOrEqual must be a Kubernetes quantity");
+    expect_error(R "      - {name: r, path: spec.x, type: obj}\n",
+                 "9:39: type must be object, list, string, number, integer or boolean");
+    expect_error(R "      - {name: r, path: spec.x, containz: ALL}\n",
+                 "9:33: unknown field 'containz' in spec.validate.rules[] (did you mean 'contains'?)");
+    expect_error(R "      - {name: r, path: $key, absent: true}\n", "9:25: path '$key': $key only exists inside forEach");
+    expect_error(R "      - {name: r, path: $podSpec.x, absent: true}\n", "9:25: path '$podSpec.x': $podSpec only exists");
+    expect_error(R "      - {name: r, path: $objct.x, absent: true}\n", "9:25: path '$objct.x': unknown root '$objct'");
+    expect_error(R "      - {name: r, forEach: 'spec.x[*]', assert: {path: a, unchanged: true}}\n",
+                 "9:70: unchanged: the path must name one value from the object root");
+    expect_error(R "      - {name: r, effective: [spec.x], equals: 1}\n", "9:30: effective must be a list of at least two paths");
+    expect_error(R "      - {name: r, path: spec.x, keysIn: []}\n", "9:41: keysIn must be a non-empty list of keys");
+    expect_error(R "      - {name: r, when: {operations: [CRATE]}, path: spec.x, absent: true}\n",
+                 "9:39: when.operations: unknown operation 'CRATE' (CREATE, UPDATE, DELETE or CONNECT) (did you mean 'CREATE'?)");
+    expect_error(R "      - {name: r, when: {notServiceAccounts: [default]}, path: spec.x, absent: true}\n",
+                 "9:47: when.notServiceAccounts: 'default' must be namespace/name");
+    expect_error(R "      - {name: r, when: {dryrun: false}, path: spec.x, absent: true}\n",
+                 "9:26: unknown field 'dryrun' in when (did you mean 'dryRun'?)");
+    expect_error(R "      - {name: r, path: spec.x, absent: true, assert: {path: spec.y, absent: true}}\n",
+                 "9:55: rule r: give assert, or a path and its condition, not both");
+    expect_error(R "      - {name: r, assert: {all: [], any: []}}\n", "9:27: all, any and not each stand alone");
+    expect_error(R "      - {name: r, assert: {all: []}}\n", "9:33: all must be a non-empty list of conditions");
+    expect_error(R "      - {name: r, assert: {not: {not: {not: {not: {not: {not: {not: {not: {path: a, absent: true}}}}}}}}}}\n",
+                 "9:75: conditions nest deeper than 8 levels");
+    expect_error(R "      - {name: r, assert: {all: [{path: spec.x}]}}\n", "9:34: condition: exactly one condition is needed");
+    expect_error(R "      - {name: r, path: spec.x, length: {min: -1}}\n", "9:47: length.min must be an integer");
+    expect_error(R "      - {name: r, path: spec.x, lessThan: {path: 'spec.y[*]'}}\n",
+                 "9:50: lessThan: path 'spec.y[*]' must name one value");
+    expect_error(R "      - {name: r, forEach: 'spec.x[*]', where: 5, assert: {path: a, absent: true}}\n",
+                 "9:48: a condition must be a mapping");
+    expect_error(R "      - {name: r, forEach: 'spec.x[*]', assert: {forEach: 'y[*]', assert: {path: a, absent: true}, joinOn: [name]}}\n",
+                 "9:108: joinOn must be a string");
+    expect_error(R "      - {name: r, path: spec.x, joinOn: name}\n", "9:33: unknown field 'joinOn' in spec.validate.rules[]");
+    expect_error(R "      - {name: r, assert: {forEach: 'spec.x[*]', joinOn: name, assert: {path: a, absent: true}}}\n",
+                 "9:58: joinOn joins to the element of an outer forEach: there is none here");
+    expect_error(R "      - {name: r, path: spec.x, required: true, absent: true}\n",
+                 "9:43: required: true and absent: true contradict each other");
+#undef R
+#undef HEAD2
+}
+
+/* aimguard check: a path no matched kind can hold is a warning (the policy still loads) */
+static void test_impossible_path_warns(void)
+{
+    reset_dir();
+    write_file("p.yaml", HEAD "spec:\n  match: {kinds: [Pod]}\n  validate:\n    rules:\n"
+               "      - {name: r, path: spec.template.spec.containers, required: true}\n"
+               "      - {name: s, path: spec.containers, required: true}\n");
+    write_file("q.yaml", "apiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: q\n"
+               "spec:\n  match: {kinds: [apps/Deployment, aim.eai.amd.com/AIMService]}\n  validate:\n    rules:\n"
+               "      - {name: r, path: spec.containers, required: true}\n");
+    write_file("s.yaml", "apiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: s\n"
+               "spec:\n  match: {kinds: [Service, ConfigMap]}\n  validate:\n    rules:\n"
+               "      - {name: r, path: 'podSpec.allContainers[*].image', required: true}\n");
+    ag_policy_set *set = NULL;
+    ag_diags d = {0};
+    ag_error err = {0};
+    ag_load_options o = {1, -1};
+    CHECK_INT(ag_policy_load(dir, &o, &set, &d, &err), 0);
+    ag_diags wd = {0};
+    ag_policy_warnings(set, (time_t)1800000000, &wd);
+    size_t cap = 1;
+    for (size_t i = 0; i < wd.count; i++) cap += strlen(wd.items[i]) + 1;
+    char *w = calloc(1, cap);
+    for (size_t i = 0; i < wd.count; i++) { strcat(w, wd.items[i]); strcat(w, "\n"); }
+    ag_diags_clear(&wd);
+    char want[512];
+    snprintf(want, sizeof want, "%s/p.yaml:9:25: warning: path 'spec.template.spec.containers' can never exist", dir);
+    CHECK_CONTAINS(w, want);
+    /* spec.containers on a Pod is fine; on a kind the table does not know, no judgement */
+    CHECK(!strstr(w, "p.yaml:10:"));
+    CHECK(!strstr(w, "q.yaml"));
+    snprintf(want, sizeof want, "%s/s.yaml:9:25: warning: path 'podSpec.allContainers[*].image': none of the "
+             "kinds this policy matches (Service, ...) carries a pod spec", dir);
+    CHECK_CONTAINS(w, want);
+    free(w);
+    ag_diags_clear(&d);
+    ag_policy_set_unref(set);
+}
+
 static void test_every_error_is_reported(void)
 {
     int rc = 0;
@@ -238,6 +331,8 @@ int main(void)
     RUN(test_duplicate_keys_are_reported_and_not_compiled_twice);
     RUN(test_every_error_is_reported);
     RUN(test_directory_rules);
+    RUN(test_condition_errors);
+    RUN(test_impossible_path_warns);
     RUN(test_refused_writable_dirs_do_not_leak);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
