@@ -1,5 +1,5 @@
 /* Per-request cost of the generic mutations (spec.mutate.rules): the five mutation
- * recipes of docs/policy-cookbook-more.md (21-25) loaded together, deciding (mutate +
+ * recipes of docs/policy-cookbook.md (21-25) loaded together, deciding (mutate +
  * validate) on recipe 24's Deployment, which every one of them changes, and on its
  * already mutated form, which none changes (the idempotent path: only the checks).
  * usage: bench_mutations [ITERATIONS]   (default 20000; AG_SRC finds test/cookbook) */

@@ -1,4 +1,4 @@
-"""Recipes 5, 12 and 21-25 of docs/policy-cookbook-more.md through a real kube-apiserver
+"""Recipes 5, 12 and 21-25 of docs/policy-cookbook.md through a real kube-apiserver
 (v1.24 + etcd) and aimguard installed from deploy/ (its ServiceAccount, ClusterRole and
 Role): each mutation recipe's input.yaml, created through the API, is stored as exactly
 its mutated.yaml says at every field the recipe changes (the API server accepts the

@@ -1,6 +1,6 @@
 """validate.images.allowFrom against a real watch: aimguard serve --kubeconfig reads the
 allowed registries from a namespace annotation and from the one ConfigMap the policy
-names (recipe 12 of docs/policy-cookbook-more.md). The ConfigMap is watched alone, with a
+names (recipe 12 of docs/policy-cookbook.md). The ConfigMap is watched alone, with a
 field selector, never as part of a watch of every ConfigMap; edits to it and to the
 annotation decide the next request; a policy reload naming another ConfigMap starts its
 watch at once."""
