@@ -431,6 +431,11 @@ static int first_podspec(const rpath *p)
     return p->nsegs && p->root == ROOT_OBJECT && p->segs[0].type == SEG_PODSPEC;
 }
 
+int pol_rule_applies(const generic_rule *r, const eval_ctx *e)
+{
+    return when_holds(&r->when, e);
+}
+
 void pol_rule_run(const policy *pol, const generic_rule *r, eval_ctx *e, vlist *out)
 {
     if (!r->assert || !when_holds(&r->when, e))

@@ -49,11 +49,15 @@ static int block_results(const pol_block *b, const policy *p, const vlist *vl, s
     b->report_rules(p, names);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        int action = p->action;
+        int action = p->action, applies = 1;
         for (size_t j = 0; j < p->nrules; j++)
-            if (p->rules[j].name && !strcmp(p->rules[j].name, names[i]) && p->rules[j].action >= 0)
-                action = p->rules[j].action;
-        rc = pol_results_add(out, p, b->key, names[i], action, vl, vfrom, e, wfrom);
+            if (p->rules[j].name && !strcmp(p->rules[j].name, names[i])) {
+                if (p->rules[j].action >= 0)
+                    action = p->rules[j].action;
+                applies = pol_rule_applies(&p->rules[j], e);
+            }
+        rc = applies ? pol_results_add(out, p, b->key, names[i], action, vl, vfrom, e, wfrom)
+                     : pol_results_skip(out, p, names[i], action, "the rule's when: does not hold for this request");
     }
     free(names);
     return rc;

@@ -456,6 +456,8 @@ void pol_violation_tags(const violation *v, int *severity, const char **category
  * vl->v[vfrom..] and the waivers e->waived[wfrom..] the block produced. 0 or -1 (memory). */
 int pol_results_add(json_t *out, const policy *p, const char *block, const char *rule, int action,
                     const vlist *vl, size_t vfrom, const eval_ctx *e, size_t wfrom);
+/* The result of a rule that did not apply to this request (skip, with why). */
+int pol_results_skip(json_t *out, const policy *p, const char *rule, int action, const char *why);
 
 /* quantity.c: "500m", "2Gi", "1.5", "1e3", 4 -> exact value; 0 or -1 (not a quantity) */
 int pol_quantity_parse(const char *s, quantity *out);
@@ -486,6 +488,8 @@ void pol_render(const policy *pol, const generic_rule *r, const char *path, cons
 const char *pol_judge(pol_walker *w, const cscope *sc, const cnode *n, json_t *v, char *why, size_t cap);
 /* cond_eval.c: runs one generic rule on the request, adding its violations to out */
 void pol_rule_run(const policy *pol, const generic_rule *r, eval_ctx *e, vlist *out);
+/* 0 when the rule's `when` excludes this request (its result is then skip) */
+int pol_rule_applies(const generic_rule *r, const eval_ctx *e);
 
 /* ---- layer 2 ---- */
 /* block_cluster_refs.c: validate.rbac.clusterReferences, a part of the rbac block */

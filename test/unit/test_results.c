@@ -124,6 +124,25 @@ static void test_unmatched_gives_nothing(void)
     ag_policy_set_unref(set);
 }
 
+/* a rule whose `when:` excludes the request is skipped, and says why */
+static void test_when_skips(void)
+{
+    ag_policy_set *set = agt_policy_text("w.yaml", V2 "metadata:\n  name: w\nspec:\n  match:\n    kinds: [Pod]\n"
+        "  validate:\n    rules:\n"
+        "      - name: on-update\n        when:\n          operations: [UPDATE]\n"
+        "        path: metadata.labels.team\n        required: true\n"
+        "      - name: always\n        path: metadata.labels.team\n        required: true\n");
+    CHECK(set != NULL);
+    json_t *res = existing(set, POD("team-b", "", GOOD_CTR));
+    CHECK_INT(json_array_size(res), 2);
+    CHECK_STR(field(res, "on-update", "result"), "skip");
+    CHECK_CONTAINS(field(res, "on-update", "message"), "when: does not hold");
+    CHECK_STR(field(res, "on-update", "policy"), "w");
+    CHECK_STR(field(res, "always", "result"), "fail");
+    json_decref(res);
+    ag_policy_set_unref(set);
+}
+
 static void test_existing_rejects_non_objects(void)
 {
     ag_policy_set *set = agt_policy_text("p.yaml", POLICY);
@@ -213,6 +232,7 @@ int main(void)
     RUN(test_all_pass);
     RUN(test_fail_warn_skip);
     RUN(test_unmatched_gives_nothing);
+    RUN(test_when_skips);
     RUN(test_existing_rejects_non_objects);
     RUN(test_denial_tags);
     RUN(test_envelope_errors);
