@@ -26,6 +26,8 @@ typedef struct ag_informer ag_informer;
 typedef struct ag_informer_stats {
     uint64_t events, lists, watch_restarts, errors;
     int synced;
+    int not_served; /* the last list answered 404 (a CRD not installed): retried every 60 s,
+                     * logged once, not counted as an error */
 } ag_informer_stats;
 
 /* path: the list path, e.g. "/api/v1/namespaces". Objects are keyed "name" for

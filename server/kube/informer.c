@@ -25,6 +25,7 @@ struct ag_informer {
     atomic_int readers;
     atomic_ullong events, lists, restarts, errors;
     atomic_int synced;
+    atomic_int not_served; /* the last list answered 404: the cluster lacks the resource */
     json_t *work;   /* the writer's current map (informer thread only) */
     struct { ag_informer_handler fn; void *ctx; } handlers[AG_INFORMER_MAX_HANDLERS];
     int nhandlers;  /* fixed once the thread runs: read without a lock */
@@ -133,14 +134,16 @@ static int on_event(void *ctx, const char *type, json_t *obj)
     return inf->stop;
 }
 
-static int relist(ag_informer *inf, ag_error *err)
+static int relist(ag_informer *inf, long *code, ag_error *err)
 {
     json_t *items = NULL;
     char *rv = NULL;
-    ag_kube_status st;
+    ag_kube_status st = {0};
     int rc = ag_kube_list(inf->kube, inf->path, NULL, 500, &items, &rv, &st, err);
+    *code = st.code;
     if (rc)
         return rc;
+    atomic_store(&inf->not_served, 0);
     json_decref(inf->work);
     inf->work = json_object();
     size_t i;
@@ -176,7 +179,17 @@ static void *run(void *arg)
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)inf;
     while (!inf->stop) {
         ag_error err = {0};
-        if (relist(inf, &err)) {
+        long code = 0;
+        if (relist(inf, &code, &err)) {
+            if (code == 404) {
+                /* a kind whose CRD is not installed (KServe, LeaderWorkerSet): not an
+                 * error, said once; looked for again now and then, as a CRD may come */
+                if (!atomic_exchange(&inf->not_served, 1))
+                    ag_log(AG_LOG_INFO, "watch cache: the cluster does not serve this resource; not "
+                           "watched (looked for again every 60 s)", "path", inf->path, NULL);
+                nap(inf, 60);
+                continue;
+            }
             atomic_fetch_add(&inf->errors, 1);
             ag_log(AG_LOG_WARN, "watch cache: list failed; retrying", "path", inf->path, "reason", err.msg, NULL);
             nap(inf, backoff * (0.5 + (double)rand_r(&seed) / RAND_MAX)); /* jitter: replicas do not stampede */
@@ -302,4 +315,5 @@ void ag_informer_stats_get(ag_informer *inf, ag_informer_stats *out)
     out->watch_restarts = atomic_load(&inf->restarts);
     out->errors = atomic_load(&inf->errors);
     out->synced = atomic_load(&inf->synced);
+    out->not_served = atomic_load(&inf->not_served);
 }
