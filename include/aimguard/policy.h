@@ -15,6 +15,7 @@
 #include <time.h>
 #include "aimguard/decision.h"
 #include "aimguard/error.h"
+#include "aimguard/kinds.h"
 #include "aimguard/view.h"
 
 typedef struct ag_policy_set ag_policy_set;
@@ -81,6 +82,18 @@ char *ag_policy_explain(const ag_policy_set *set);
  * namespaceSelector (match or exclude), *refs the first with
  * validate.rbac.clusterReferences (*refs); each NULL when none (names borrowed from set). */
 void ag_policy_cluster_needs(const ag_policy_set *set, const char **ns_labels, const char **refs);
+
+/* What the background audit judges (server/audit/): the rows of the known kinds table
+ * (aimguard/kinds.h) that a policy with a validate block matches as the CREATE of an
+ * existing object would be matched (a policy whose match.operations leaves CREATE out
+ * judges none; exclude.kinds given alone removes kinds). A kind a policy names counts;
+ * a wildcard (a star alone, or a star for the kind or the group) counts only the kinds the shipped validating
+ * webhook receives (AG_SENT_VALIDATE): `kinds: ["*"]` audits what admission judges, not
+ * Events or Leases. Stores up to cap rows (static) in out and returns how many there
+ * are (may exceed cap). A custom kind a policy names (example.com/Widget) has no row:
+ * each is appended once to custom (may be NULL; the caller clears it), so the caller can
+ * say it skips them. Reentrant. */
+size_t ag_policy_audit_kinds(const ag_policy_set *set, const ag_kind_info **out, size_t cap, ag_diags *custom);
 
 /* Glob match of s against pattern ("*" any run, "?" one character); 1 on match. The
  * matching policies use for names and namespaces (reconcile/ uses it for the same). */
