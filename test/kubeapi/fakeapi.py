@@ -44,7 +44,9 @@ What it models:
   minutes; GET /_admin lists "watch_requests": resource, resourceVersion and
   timeoutSeconds of each watch, the last 500),
   {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load),
-  {"garbage": N} (the next N answers are truncated JSON).
+  {"garbage": N} (the next N answers are truncated JSON),
+  {"bulk": [[COLLECTION_PATH, OBJECT], ...]} (objects created as by POST, without a
+  request each: benchmarks load thousands at once).
 What it does not model: admission, defaulting, validation beyond names, field
 selectors, set-based label selectors, server-side apply, finalizers (deletes are
 immediate), resourceVersionMatch, HTTP/2, authorization
@@ -79,6 +81,9 @@ RESOURCES = {
     ("networking.k8s.io", "v1", "networkpolicies"): ("NetworkPolicy", True),
     ("serving.kserve.io", "v1beta1", "inferenceservices"): ("InferenceService", True),
     ("gateway.networking.k8s.io", "v1", "httproutes"): ("HTTPRoute", True),
+    # the PolicyReport CRDs deploy/ installs (background audit)
+    ("wgpolicyk8s.io", "v1alpha2", "policyreports"): ("PolicyReport", True),
+    ("wgpolicyk8s.io", "v1alpha2", "clusterpolicyreports"): ("ClusterPolicyReport", False),
 }
 for plural, kind, ns in [("aimservices", "AIMService", True), ("aimmodels", "AIMModel", True),
                          ("aimclustermodels", "AIMClusterModel", False),
@@ -238,6 +243,18 @@ class Handler(BaseHTTPRequestHandler):
                     STORE.garbage = int(cmd["garbage"])
                 if cmd.get("reset_stats"):
                     STORE.writes, STORE.reads, STORE.read_kinds = {}, 0, {}
+                for path, obj in cmd.get("bulk", []):
+                    g, v, plural, ns, _, _ = parse_path(path)
+                    kind, namespaced = RESOURCES[(g, v, plural)]
+                    meta = obj.setdefault("metadata", {})
+                    meta.update({"uid": str(uuid.uuid4()), "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                 "generation": 1, "resourceVersion": STORE.bump()})
+                    if namespaced:
+                        meta["namespace"] = ns
+                    obj["apiVersion"], obj["kind"] = (g + "/" + v) if g else v, kind
+                    key = (g, v, plural, ns if namespaced else None, meta["name"])
+                    STORE.objects[key] = obj
+                    record(key[:3], key[3], "ADDED", json.loads(json.dumps(obj)))
                 if "churn" in cmd:  # {"churn": {"namespace": NAME, "count": N}}: N label edits
                     c = cmd["churn"]
                     key = ("", "v1", "namespaces", None, c["namespace"])
