@@ -34,6 +34,11 @@ typedef struct ag_decision {
     json_t *warnings;        /* array of strings */
     json_t *audit;           /* object: auditAnnotations */
     json_t *object_after;    /* the object after mutation (for eval --output object) */
+    /* AG_MODE_RESULTS only (else NULL): an array, one object per (matched policy, validate
+     * rule): {"policy", "rule", "result": pass|fail|warn|skip, "action", "message",
+     * "violations": [{"rule", "message", "path"}], "severity"?, "category"?, "source"} —
+     * docs/policy-reference.md "Results". Policies that do not select the object give none. */
+    json_t *results;
 } ag_decision;
 
 void ag_request_clear(ag_request *req); /* NULL is a no-op */

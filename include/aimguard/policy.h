@@ -27,7 +27,9 @@ typedef struct ag_diags {
 } ag_diags;
 void ag_diags_clear(ag_diags *d);
 
-typedef enum { AG_MODE_MUTATE = 1, AG_MODE_VALIDATE = 2, AG_MODE_BOTH = 3 } ag_mode;
+/* AG_MODE_RESULTS is or-ed in: ag_decide() also fills ag_decision.results (one result per
+ * matched policy's validate rule: pass/fail/warn/skip, for reports, tests and audits) */
+typedef enum { AG_MODE_MUTATE = 1, AG_MODE_VALIDATE = 2, AG_MODE_BOTH = 3, AG_MODE_RESULTS = 4 } ag_mode;
 typedef enum { AG_ACTION_ENFORCE = 0, AG_ACTION_WARN = 1, AG_ACTION_AUDIT = 2 } ag_action;
 
 typedef struct ag_load_options {
@@ -101,6 +103,15 @@ int ag_glob(const char *pattern, const char *s);
 
 int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *view,
               ag_mode mode, time_t now, ag_decision *out, ag_error *err);
+
+/* Judges an object that already exists (background audit, `aimguard audit`, tests of
+ * resources given without a request): as a CREATE of `object` by no user (username "", no
+ * groups, not a dry run), validate blocks only. Policies whose match needs a user, group
+ * or service account do not select it. *results: a new reference to the results array
+ * (ag_decision.results). 0 or a negative ag_error code (AG_EINVAL: not an object with
+ * apiVersion and kind). Pure, reentrant; `object` is not changed. */
+int ag_decide_existing(const ag_policy_set *set, json_t *object, const ag_view *view, time_t now,
+                       json_t **results, ag_error *err);
 
 /* The published snapshot. */
 typedef struct ag_policy_holder ag_policy_holder;

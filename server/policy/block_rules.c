@@ -94,7 +94,8 @@ static int compile_path(cctx *c, const ag_ynode *n, generic_rule *r)
 static void compile_rule(cctx *c, const ag_ynode *n, policy *p, generic_rule *r)
 {
     static const char *const keys[] = {"name", "action", "path", "absent", "equals", "oneOf",
-                                       "matches", "notMatches", "range", "required", "message", NULL};
+                                       "matches", "notMatches", "range", "required", "message",
+                                       "severity", "category", NULL};
     r->action = -1;
     if (pol_check_map(c, n, "spec.validate.rules[]", keys))
         return;
@@ -115,6 +116,7 @@ static void compile_rule(cctx *c, const ag_ynode *n, policy *p, generic_rule *r)
     if (req) pol_get_bool(c, req, "required", &r->required);
     const ag_ynode *msg = ag_ynode_get(n, "message");
     if (msg && pol_scalar(c, msg, "message")) r->message = strdup(msg->value);
+    pol_parse_tags(c, n, "rule ", &r->severity, &r->category);
 
     int nconds = 0;
     const ag_ynode *cn;
@@ -494,6 +496,7 @@ static void rules_free(policy *p)
         pcre2_code_free(r->re);
         free(r->pattern);
         free(r->message);
+        free(r->category);
     }
     free(p->rules);
 }
@@ -522,4 +525,5 @@ static int rules_uses(const policy *p, const char *control)
 const pol_block pol_block_rules = {
     .key = "rules", .phase = POL_VALIDATE, .compile = rules_compile, .present = rules_present,
     .validate = rules_validate, .free = rules_free, .names = rules_names, .uses = rules_uses,
+    .report_rules = rules_names,
 };

@@ -36,10 +36,35 @@ static int pod_specs_unchanged(const eval_ctx *e)
     return 1;
 }
 
+/* The results of block b of policy p: one per rule it reports (AG_MODE_RESULTS). */
+static int block_results(const pol_block *b, const policy *p, const vlist *vl, size_t vfrom,
+                         const eval_ctx *e, size_t wfrom, json_t *out)
+{
+    if (!b->report_rules)
+        return pol_results_add(out, p, b->key, NULL, p->action, vl, vfrom, e, wfrom);
+    size_t n = b->report_rules(p, NULL);
+    const char **names = calloc(n ? n : 1, sizeof *names);
+    if (!names)
+        return -1;
+    b->report_rules(p, names);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        int action = p->action;
+        for (size_t j = 0; j < p->nrules; j++)
+            if (p->rules[j].name && !strcmp(p->rules[j].name, names[i]) && p->rules[j].action >= 0)
+                action = p->rules[j].action;
+        rc = pol_results_add(out, p, b->key, names[i], action, vl, vfrom, e, wfrom);
+    }
+    free(names);
+    return rc;
+}
+
 int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *view,
               ag_mode mode, time_t now, ag_decision *out, ag_error *err)
 {
     ag_decision_init(out);
+    if ((mode & AG_MODE_RESULTS) && !(out->results = json_array()))
+        return ag_error_set(err, AG_ENOMEM, "out of memory");
     const char *sub = req->subresource ? req->subresource : "";
     /* Only the object itself and the ephemeralcontainers subresource can change a pod
      * spec; status, scale, binding, eviction... carry nothing policies judge. */
@@ -55,6 +80,7 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
     e.decision = out;
     e.view = view;
     e.mctx = set->mctx;
+    e.want_results = out->results != NULL;
     e.object = req->object ? req->object : req->old_object;
     e.pod_update = !strcmp(req->operation, "UPDATE") && !strcmp(req->kind, "Pod") && !*req->group;
     const char *name = meta_str(e.object, "name");
@@ -131,14 +157,71 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
     int rc = 0;
     if (mode & AG_MODE_VALIDATE) {
         vlist vl = {0};
+        int results_oom = 0;
         for (size_t i = 0; i < nm && !vl.oom; i++)
-            for (const pol_block *const *b = pol_blocks; *b; b++)
-                if ((*b)->phase == POL_VALIDATE)
-                    (*b)->validate(matched[i], &e, &vl, err);
-        rc = vl.oom ? ag_error_set(err, AG_ENOMEM, "out of memory while validating") : pol_verdict(&vl, &e, out, err);
+            for (const pol_block *const *b = pol_blocks; *b; b++) {
+                if ((*b)->phase != POL_VALIDATE)
+                    continue;
+                size_t vfrom = vl.n, wfrom = e.nwaived;
+                (*b)->validate(matched[i], &e, &vl, err);
+                for (size_t k = vfrom; k < vl.n; k++) {
+                    vl.v[k].block = (*b)->key;
+                    vl.v[k].per_rule = (*b)->report_rules != NULL;
+                }
+                if (out->results && (*b)->present(matched[i]))
+                    results_oom |= block_results(*b, matched[i], &vl, vfrom, &e, wfrom, out->results);
+            }
+        rc = vl.oom || results_oom ? ag_error_set(err, AG_ENOMEM, "out of memory while validating")
+                                   : pol_verdict(&vl, &e, out, err);
         pol_vlist_clear(&vl);
     }
     json_decref(work);
     free(matched);
+    return rc;
+}
+
+int ag_decide_existing(const ag_policy_set *set, json_t *object, const ag_view *view, time_t now,
+                       json_t **results, ag_error *err)
+{
+    *results = NULL;
+    if (!json_is_object(object))
+        return ag_error_set(err, AG_EINVAL, "the object is not a JSON object");
+    const char *api = json_string_value(json_object_get(object, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(object, "kind"));
+    if (!api || !*api || !kind || !*kind)
+        return ag_error_set(err, AG_EINVAL, "the object has no apiVersion or kind");
+    char group[256];
+    const char *slash = strchr(api, '/');
+    size_t glen = slash ? (size_t)(slash - api) : 0;
+    if (glen >= sizeof group)
+        return ag_error_set(err, AG_EINVAL, "apiVersion '%.64s...' is too long", api);
+    memcpy(group, api, glen);
+    group[glen] = 0;
+    json_t *groups = json_array();
+    if (!groups)
+        return ag_error_set(err, AG_ENOMEM, "out of memory");
+    ag_request req = {0};
+    req.uid = "";
+    req.group = group;
+    req.version = slash ? slash + 1 : api;
+    req.kind = kind;
+    req.resource = "";
+    req.subresource = "";
+    req.name = meta_str(object, "name");
+    req.namespace_ = meta_str(object, "namespace");
+    if (!req.namespace_)
+        req.namespace_ = "";
+    req.operation = "CREATE";
+    req.username = "";
+    req.groups = groups;
+    req.object = object;
+    ag_decision d;
+    int rc = ag_decide(set, &req, view, AG_MODE_VALIDATE | AG_MODE_RESULTS, now, &d, err);
+    if (!rc) {
+        *results = d.results;
+        d.results = NULL;
+    }
+    ag_decision_clear(&d);
+    json_decref(groups);
     return rc;
 }

@@ -182,7 +182,7 @@ int pol_policy_compile(cctx *c, const ag_ynode *doc, policy *p)
     static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", NULL};
     static const char *const meta[] = {"name", "annotations", "labels", NULL};
     static const char *const spec[] = {"action", "match", "exclude", "mutate", "validate",
-                                       "exceptions", NULL};
+                                       "exceptions", "severity", "category", NULL};
     /* the keys of spec.mutate and spec.validate: the blocks of the table, by phase */
     const char *mut[POL_MAX_BLOCKS + 1], *val[POL_MAX_BLOCKS + 1];
     size_t nmut = 0, nval = 0;
@@ -200,8 +200,12 @@ int pol_policy_compile(cctx *c, const ag_ynode *doc, policy *p)
     if (pol_check_map(c, doc, "the document", top))
         return -1;
     const char *api = pol_scalar(c, ag_ynode_get(doc, "apiVersion"), "apiVersion");
-    if (api && strcmp(api, "policy.aimguard.io/v1alpha1"))
-        pol_err(c, ag_ynode_get(doc, "apiVersion"), "apiVersion must be policy.aimguard.io/v1alpha1");
+    c->version = 1;
+    if (api && !strcmp(api, "policy.aimguard.io/v1alpha2"))
+        c->version = 2;
+    else if (api && strcmp(api, "policy.aimguard.io/v1alpha1"))
+        pol_err(c, ag_ynode_get(doc, "apiVersion"),
+                "apiVersion must be policy.aimguard.io/v1alpha2 or policy.aimguard.io/v1alpha1");
     const char *kind = pol_scalar(c, ag_ynode_get(doc, "kind"), "kind");
     if (kind && strcmp(kind, "AdmissionPolicy"))
         pol_err(c, ag_ynode_get(doc, "kind"), "kind must be AdmissionPolicy");
@@ -221,6 +225,7 @@ int pol_policy_compile(cctx *c, const ag_ynode *doc, policy *p)
         return -1;
     const ag_ynode *v;
     if ((v = ag_ynode_get(sp, "action"))) p->action = pol_parse_action(c, v, "spec.action");
+    pol_parse_tags(c, sp, "spec.", &p->severity, &p->category);
     if ((v = ag_ynode_get(sp, "match"))) pol_selector_compile(c, v, "spec.match", &p->match, 1);
     else pol_err(c, sp, "spec.match is required");
     if ((v = ag_ynode_get(sp, "exclude"))) pol_selector_compile(c, v, "spec.exclude", &p->exclude, 0);
@@ -256,6 +261,7 @@ void pol_policy_free(policy *p)
         return;
     free(p->name);
     free(p->where);
+    free(p->category);
     pol_selector_free(&p->match);
     pol_selector_free(&p->exclude);
     for (const pol_block *const *b = pol_blocks; *b; b++)

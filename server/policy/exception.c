@@ -38,6 +38,17 @@ int pol_exception_applies(const policy *pol, const eval_ctx *e, const char *cont
             snprintf(val, sizeof val, "waived by exception at %s: %s", x->where, x->reason);
             ag_decision_annotate(e->decision, key, val);
         }
+        if (e->want_results) {
+            /* the context is the decider's own: recording is its bookkeeping, not a change
+             * of what is judged */
+            eval_ctx *w = (eval_ctx *)e;
+            size_t k = 0;
+            while (k < w->nwaived && !(w->waived[k].pol == pol && w->waived[k].x == x &&
+                                       !strcmp(w->waived[k].control, control)))
+                k++;
+            if (k == w->nwaived && k < POL_MAX_WAIVERS)
+                w->waived[w->nwaived++] = (waiver){pol, control, x};
+        }
         return 1;
     }
     return 0;

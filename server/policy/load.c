@@ -138,7 +138,7 @@ static int not_a_policy(ag_policy_set *set, const ag_ynode *doc, const char *fil
 static void compile_docs(ag_policy_set *set, const ag_ydocs *docs, const char *file,
                          const ag_load_options *opts, ag_diags *diags)
 {
-    cctx c = {file, diags, 0, &set->warnings};
+    cctx c = {file, diags, 0, &set->warnings, 1};
     set->files++;
     for (size_t i = 0; i < docs->count; i++) {
         const ag_ynode *doc = docs->docs[i];

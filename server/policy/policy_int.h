@@ -6,7 +6,7 @@
  *   4  document.c, decide.c                    one document -> policy; ag_decide()
  *   3  blocks.c                                the block table
  *   2  block_*.c                               one file per block: compile, run, free
- *   1  select.c, exception.c, verdict.c, kinds.c
+ *   1  select.c, exception.c, verdict.c, results.c, kinds.c
  *   0  lists.c, schema.c, regex.c, decision.c, podspec.c, patch.c, pss.c, imageref.c
  * Cross-file functions are pol_*; ag_* is the public API (include/aimguard/). */
 #ifndef AIMGUARD_POLICY_INT_H
@@ -87,6 +87,8 @@ typedef struct generic_rule {
     double min, max;
     int required;
     char *message;
+    int severity;       /* 0: the policy's; 1..4 low..critical (pol_severities) */
+    char *category;     /* NULL: the policy's */
 } generic_rule;
 
 typedef struct exception_ {
@@ -163,6 +165,8 @@ typedef struct aim_cfg {
 typedef struct policy {
     char *name, *where;
     int action;
+    int severity;       /* 0: none; 1..4 low..critical (pol_severities) */
+    char *category;     /* NULL: none */
     selector match, exclude;
     harden hard;
     gpu_cfg gpu;
@@ -194,7 +198,11 @@ typedef struct cctx {
     ag_diags *diags;
     int errors;
     ag_diags *warnings; /* "file:line:col: warning: ..." lines; NULL: not collected */
+    int version;        /* the document's policy.aimguard.io/v1alphaN (1 or 2) */
 } cctx;
+
+/* "", "low", "medium", "high", "critical", NULL: a severity's name by its number */
+extern const char *const pol_severities[];
 
 
 /* A violation found by a validator; the verdict (verdict.c) turns them into the decision. */
@@ -205,6 +213,8 @@ typedef struct violation {
     int action;
     char *message;
     char *path;
+    const char *block;   /* the block that found it (its key; set by the decider) */
+    int per_rule;        /* the block reports each rule apart (generic rules): rule is one */
 } violation;
 
 typedef struct vlist {
@@ -212,6 +222,14 @@ typedef struct vlist {
     size_t n, cap;
     int oom;
 } vlist;
+
+/* An exception that waived a control during this decision (for the per-rule results) */
+typedef struct waiver {
+    const policy *pol;
+    const char *control;
+    const exception_ *x;
+} waiver;
+#define POL_MAX_WAIVERS 64
 
 typedef struct eval_ctx {
     const ag_request *req;
@@ -225,6 +243,9 @@ typedef struct eval_ctx {
     const ag_view *view; /* the cluster view, or NULL (aimguard eval, no cluster) */
     ag_podspec_ref specs[AG_PODSPEC_MAX]; /* the pod specs of object, found once */
     size_t nspecs;
+    int want_results;    /* record waivers (AG_MODE_RESULTS) */
+    waiver waived[POL_MAX_WAIVERS]; /* distinct (policy, control, exception) waived */
+    size_t nwaived;
 } eval_ctx;
 
 /* ---- the block table (blocks.c; each row defined by its block_*.c) ----
@@ -250,6 +271,9 @@ typedef struct pol_block {
     size_t (*names)(const policy *p, const char **out);
     /* optional: 1 when p's block checks `control` (default: present and one of controls) */
     int (*uses)(const policy *p, const char *control);
+    /* optional: the block's rules as results and reports name them (the generic rules:
+     * each by its name; a violation's `rule` is one of them). Default: one rule, the key. */
+    size_t (*report_rules)(const policy *p, const char **out);
 } pol_block;
 
 /* The table, NULL-terminated; at most POL_MAX_BLOCKS rows. */
@@ -286,6 +310,14 @@ void pol_vlist_clear(vlist *l);
 /* Writes the violations into the decision by their action: enforce denies (one message,
  * no patch), warn warns, audit annotates. 0 or AG_ENOMEM. */
 int pol_verdict(const vlist *vl, const eval_ctx *e, ag_decision *out, ag_error *err);
+/* The severity (0 none, 1..4) and category (NULL none) of a violation: its generic rule's,
+ * else its policy's. */
+void pol_violation_tags(const violation *v, int *severity, const char **category);
+/* results.c: appends to `out` (AG_MODE_RESULTS) the result of `rule` of policy p's block
+ * `block` (rule NULL: the block is one rule named by its key), from the violations
+ * vl->v[vfrom..] and the waivers e->waived[wfrom..] the block produced. 0 or -1 (memory). */
+int pol_results_add(json_t *out, const policy *p, const char *block, const char *rule, int action,
+                    const vlist *vl, size_t vfrom, const eval_ctx *e, size_t wfrom);
 
 /* ---- layer 2 ---- */
 /* block_cluster_refs.c: validate.rbac.clusterReferences, a part of the rbac block */

@@ -230,6 +230,47 @@ int pol_dup_key(const ag_ynode *n, size_t i)
     return k->type != AG_YNODE_SCALAR;
 }
 
+int pol_need_version(cctx *c, const ag_ynode *n, const char *field, int version)
+{
+    if (c->version >= version)
+        return 0;
+    pol_err(c, n, "%s needs apiVersion: policy.aimguard.io/v1alpha%d (this document is v1alpha%d)", field,
+            version, c->version);
+    return -1;
+}
+
+const char *const pol_severities[] = {"", "low", "medium", "high", "critical", NULL};
+
+void pol_parse_tags(cctx *c, const ag_ynode *owner, const char *where, int *severity, char **category)
+{
+    const ag_ynode *sv = ag_ynode_get(owner, "severity"), *ct = ag_ynode_get(owner, "category");
+    char field[128];
+    if (sv) {
+        snprintf(field, sizeof field, "%sseverity", where);
+        const char *s = pol_need_version(c, sv, field, 2) ? NULL : pol_scalar(c, sv, field);
+        for (int i = 1; s && pol_severities[i]; i++)
+            if (!strcmp(s, pol_severities[i]))
+                *severity = i, s = NULL;
+        if (s) {
+            char hint[96];
+            pol_err(c, sv, "%s must be low, medium, high or critical%s", field, pol_hint(hint, sizeof hint, s, pol_severities + 1));
+        }
+    }
+    if (ct) {
+        snprintf(field, sizeof field, "%scategory", where);
+        const char *s = pol_need_version(c, ct, field, 2) ? NULL : pol_scalar(c, ct, field);
+        size_t len = s ? strlen(s) : 0;
+        int printable = 1;
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+                printable = 0;
+        if (s && (len == 0 || len > 63 || !printable))
+            pol_err(c, ct, "%s must be 1 to 63 printable characters", field);
+        else if (s)
+            *category = pol_strdup(c, ct, s);
+    }
+}
+
 int pol_parse_action(cctx *c, const ag_ynode *n, const char *where)
 {
     const char *s = pol_scalar(c, n, where);

@@ -14,6 +14,13 @@ int pol_get_strlist(cctx *c, const ag_ynode *n, const char *where, strlist *out)
 int pol_get_kv(cctx *c, const ag_ynode *n, const char *where, kvlist *out);
 int pol_dup_key(const ag_ynode *n, size_t i);
 int pol_parse_action(cctx *c, const ag_ynode *n, const char *where);
+/* 0 when the document's apiVersion is at least policy.aimguard.io/v1alpha<version>;
+ * else reports "<field> needs apiVersion ..." at n and returns -1. Every field added after
+ * v1alpha1 calls it, so an older document never silently changes meaning. */
+int pol_need_version(cctx *c, const ag_ynode *n, const char *field, int version);
+/* `severity` (low|medium|high|critical -> 1..4) and `category` (free text, 1..63) of a
+ * policy's spec or of a rule, when given (v1alpha2); where prefixes the field names. */
+void pol_parse_tags(cctx *c, const ag_ynode *owner, const char *where, int *severity, char **category);
 /* Case-insensitive edit distance between two words (99 when either is over 40). */
 size_t pol_distance(const char *a, const char *b);
 /* The entry of the NULL-terminated `allowed` closest to s, when close enough to be the

@@ -28,6 +28,8 @@ void pol_vlist_add(vlist *l, const policy *pol, const char *rule, const char *co
     v->action = action;
     v->message = strdup(message ? message : "");
     v->path = path ? strdup(path) : NULL;
+    v->block = NULL;
+    v->per_rule = 0;
 }
 
 void pol_vlist_clear(vlist *l)
@@ -41,12 +43,41 @@ void pol_vlist_clear(vlist *l)
     memset(l, 0, sizeof *l);
 }
 
+void pol_violation_tags(const violation *v, int *severity, const char **category)
+{
+    *severity = v->pol->severity;
+    *category = v->pol->category;
+    if (!v->per_rule)
+        return;
+    for (size_t i = 0; i < v->pol->nrules; i++) {
+        const generic_rule *r = &v->pol->rules[i];
+        if (r->name && !strcmp(r->name, v->rule)) {
+            if (r->severity)
+                *severity = r->severity;
+            if (r->category)
+                *category = r->category;
+            return;
+        }
+    }
+}
+
 static void describe(ag_buf *b, const violation *v)
 {
+    int severity;
+    const char *category;
+    pol_violation_tags(v, &severity, &category);
     ag_buf_add(b, "[policy ");
     ag_buf_add(b, v->pol->name);
     ag_buf_add(b, ", rule ");
     ag_buf_add(b, v->rule);
+    if (severity) {
+        ag_buf_add(b, ", severity ");
+        ag_buf_add(b, pol_severities[severity]);
+    }
+    if (category) {
+        ag_buf_add(b, ", category ");
+        ag_buf_add(b, category);
+    }
     ag_buf_add(b, "] ");
     ag_buf_add(b, v->message);
     if (v->path) {

@@ -146,7 +146,7 @@ def test_policy_reference_snippets_are_accepted():
                 spec["validate"] = doc
             if "validate" not in spec and "mutate" not in spec:
                 spec["validate"] = {"podSecurity": {"level": "baseline"}}
-            full = {"apiVersion": "policy.aimguard.io/v1alpha1", "kind": "AdmissionPolicy",
+            full = {"apiVersion": "policy.aimguard.io/v1alpha2", "kind": "AdmissionPolicy",
                     "metadata": {"name": "doc-%d" % i}, "spec": spec}
         path = os.path.join(d, "doc-%d.yaml" % i)
         with open(path, "w") as f:

@@ -82,7 +82,7 @@ static void test_error_positions(void)
     expect_error(HEAD "spec:\n  match: {kinds: [Pod]}\n  mutate:\n    securityContext:\n      runAsNonroot: true\n",
                  "9:7: unknown field 'runAsNonroot' in spec.mutate.securityContext (did you mean 'runAsNonRoot'?)");
     expect_error("apiVersion: policy.aimguard.io/v1\nkind: AdmissionPolicy\nmetadata: {name: p}\nspec: {match: {kinds: [Pod]}, validate: {podSecurity: {level: baseline}}}\n",
-                 "1:13: apiVersion must be policy.aimguard.io/v1alpha1");
+                 "1:13: apiVersion must be policy.aimguard.io/v1alpha2 or policy.aimguard.io/v1alpha1");
     expect_error("apiVersion: policy.aimguard.io/v1alpha1\nkind: Policy\nmetadata: {name: p}\nspec: {match: {kinds: [Pod]}, validate: {podSecurity: {level: baseline}}}\n",
                  "2:7: kind must be AdmissionPolicy");
     expect_error("apiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: Bad_Name}\nspec: {match: {kinds: [Pod]}, validate: {podSecurity: {level: baseline}}}\n",
