@@ -20,12 +20,15 @@ typedef struct audit_kind {
     const ag_kind_info *k;
     const char *version;
     ag_informer *inf;
+    int listed;       /* no cache: listed per namespace in pages when judged; its own
+                       * cacheless informer only marks scopes changed */
 } audit_kind;
 
 struct ag_auditor {
     ag_audit_config cfg;
     ag_kube_config kc;
     ag_view view;                 /* namespace labels (namespaceSelector) from the caches; no access */
+    ag_informers *informers;      /* borrowed: the namespaces cache names the scopes of listed kinds */
     audit_kind kinds[AUDIT_MAX_KINDS];
     size_t nkinds;
     pthread_t thread;

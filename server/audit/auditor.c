@@ -2,6 +2,7 @@
  * changed, and the passes (full, or over the changed scopes). See aimguard/audit.h. */
 #include "audit_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,15 @@ static const char *version_of(const ag_kind_info *k)
     return "v1";
 }
 
+/* Pods are listed, not cached: they are the most numerous objects of a cluster (and the
+ * largest, with their status), and nothing else in the process reads them. A full pass
+ * lists each namespace's pods in pages; a cacheless watch marks a namespace changed. The
+ * other kinds are few and mostly cached for the reconciler or the view anyway. */
+static int listed_kind(const ag_kind_info *k)
+{
+    return !*k->group && !strcmp(k->kind, "Pod");
+}
+
 /* ---- events (on the caches' threads: only mark, never judge) ---- */
 
 static void on_event(void *ctx, const char *type, json_t *obj)
@@ -58,13 +68,15 @@ static void on_event(void *ctx, const char *type, json_t *obj)
 
 /* ---- passes ---- */
 
-/* Every cache of ours has listed (or found its resource not served). */
+/* Every cache of ours has listed (or found its resource not served), and the
+ * namespaces cache, which names the scopes the listed kinds are read in. */
 static int caches_ready(ag_auditor *a)
 {
-    for (size_t i = 0; i < a->nkinds; i++) {
+    for (size_t i = 0; i <= a->nkinds; i++) {
+        ag_informer *inf = i < a->nkinds ? a->kinds[i].inf : ag_informers_lookup(a->informers, "namespaces");
         ag_informer_stats st;
-        ag_informer_stats_get(a->kinds[i].inf, &st);
-        if (!st.synced && !st.not_served)
+        ag_informer_stats_get(inf, &st);
+        if (inf && !st.synced && !st.not_served)
             return 0;
     }
     return 1;
@@ -93,9 +105,35 @@ static json_t *collect(ag_auditor *a, json_t *only)
                 arr = json_array();
                 json_object_set_new(by, ns, arr);
             }
-            json_array_append(arr, obj);
+            if (json_object_get(obj, "kind") && json_object_get(obj, "apiVersion")) {
+                json_array_append(arr, obj);
+                continue;
+            }
+            /* a real API server's LIST leaves apiVersion and kind out of built-in items
+             * (its watch events carry them): the cache's object gets them on a shallow
+             * copy, for this pass */
+            const audit_kind *ak = &a->kinds[i];
+            json_t *typed = json_copy(obj);
+            char api[160];
+            snprintf(api, sizeof api, "%s%s%s", ak->k->group, *ak->k->group ? "/" : "", ak->version);
+            json_object_set_new(typed, "apiVersion", json_string(api));
+            json_object_set_new(typed, "kind", json_string(ak->k->kind));
+            json_array_append_new(arr, typed);
         }
         json_decref(snap);
+    }
+    /* namespaces whose listed kinds (pods) are looked at when the scope is judged */
+    int listed = 0;
+    for (size_t i = 0; i < a->nkinds; i++)
+        listed |= a->kinds[i].listed && a->kinds[i].k->scope == AG_SCOPE_NAMESPACED;
+    if (listed && !only) {
+        json_t *nss = ag_informer_snapshot(ag_informers_lookup(a->informers, "namespaces"));
+        const char *name;
+        json_t *ns;
+        json_object_foreach(nss, name, ns)
+            if (!json_object_get(by, name))
+                json_object_set_new(by, name, json_array());
+        json_decref(nss);
     }
     /* scopes that had reports and have no object left: their reports go */
     const char *scope;
@@ -141,6 +179,58 @@ static void note_unwatched(ag_auditor *a, const ag_policy_set *set)
     ag_diags_clear(&custom);
 }
 
+/* Appends the objects of the listed kinds in scope to objs, read in pages of
+ * AUDIT_PAGE: 0, or an error (the scope must then not be written: its reports would
+ * lose the objects not read). */
+static int list_scope(ag_auditor *a, const char *scope, json_t *objs, ag_error *err)
+{
+    for (size_t i = 0; i < a->nkinds; i++) {
+        const audit_kind *ak = &a->kinds[i];
+        if (!ak->listed || (ak->k->scope == AG_SCOPE_NAMESPACED) != (*scope != '\0'))
+            continue;
+        ag_informer_stats st;
+        ag_informer_stats_get(ak->inf, &st);
+        if (st.not_served)
+            continue;
+        char api[200], cont[2048] = "";
+        if (*ak->k->group)
+            snprintf(api, sizeof api, "/apis/%s/%s", ak->k->group, ak->version);
+        else
+            snprintf(api, sizeof api, "/api/%s", ak->version);
+        do {
+            char path[4096], ce[3000] = "";
+            size_t o = 0;
+            for (const char *c = cont; *c && o + 4 < sizeof ce; c++)
+                o += (size_t)snprintf(ce + o, sizeof ce - o, (isalnum((unsigned char)*c) || strchr("-._~", *c)) ?
+                                      "%c" : "%%%02X", (unsigned char)*c);
+            if (*scope)
+                snprintf(path, sizeof path, "%s/namespaces/%s/%s?limit=%d%s%s", api, scope, ak->k->resource,
+                         AUDIT_PAGE, *ce ? "&continue=" : "", ce);
+            else
+                snprintf(path, sizeof path, "%s/%s?limit=%d%s%s", api, ak->k->resource, AUDIT_PAGE,
+                         *ce ? "&continue=" : "", ce);
+            json_t *page = NULL;
+            ag_kube_status kst;
+            int rc = ag_kube_get(a->kube, path, &page, &kst, err);
+            if (rc)
+                return kst.code == 404 ? 0 : rc;
+            size_t j;
+            json_t *obj;
+            json_array_foreach(json_object_get(page, "items"), j, obj) {
+                json_object_del(json_object_get(obj, "metadata"), "managedFields");
+                /* list items of built-in kinds come without apiVersion and kind */
+                json_object_set_new(obj, "apiVersion", json_string(api + (*ak->k->group ? 6 : 5)));
+                json_object_set_new(obj, "kind", json_string(ak->k->kind));
+                json_array_append(objs, obj);
+            }
+            const char *next = json_string_value(json_object_get(json_object_get(page, "metadata"), "continue"));
+            snprintf(cont, sizeof cont, "%s", next ? next : "");
+            json_decref(page);
+        } while (*cont);
+    }
+    return 0;
+}
+
 /* Judges the scopes of `by` and writes their reports; 0, or the first error. */
 static int run_scopes(ag_auditor *a, const ag_policy_set *set, json_t *by, size_t *failed)
 {
@@ -152,7 +242,7 @@ static int run_scopes(ag_auditor *a, const ag_policy_set *set, json_t *by, size_
         if (!audit_may_write(a))
             return AG_ERR;
         ag_error err = {0};
-        if (audit_scope(a, set, scope, objs, now, &err)) {
+        if (list_scope(a, scope, objs, &err) || audit_scope(a, set, scope, objs, now, &err)) {
             (*failed)++;
             if (!first) {
                 first = AG_ERR;
@@ -294,6 +384,7 @@ ag_auditor *ag_audit_start(const ag_kube_config *kc, const ag_audit_config *cfg,
         return NULL;
     }
     a->cfg = *cfg;
+    a->informers = informers;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
     if (ag_kube_config_copy(&a->kc, kc) || !(a->dirty = json_object()) || !(a->state = json_object()) ||
@@ -328,6 +419,22 @@ ag_auditor *ag_audit_start(const ag_kube_config *kc, const ag_audit_config *cfg,
         ak->a = a;
         ak->k = want[i];
         ak->version = version_of(want[i]);
+        ak->listed = listed_kind(want[i]);
+        if (ak->listed) {
+            char path[300];
+            if (*ak->k->group)
+                snprintf(path, sizeof path, "/apis/%s/%s/%s", ak->k->group, ak->version, ak->k->resource);
+            else
+                snprintf(path, sizeof path, "/api/%s/%s", ak->version, ak->k->resource);
+            ak->inf = ag_informer_new(kc, path, err);
+            a->nkinds++; /* owned from here: ag_audit_stop frees it */
+            if (!ak->inf || ag_informer_set_cacheless(ak->inf, err) ||
+                ag_informer_add_handler(ak->inf, on_event, ak, err) || ag_informer_run(ak->inf, err)) {
+                ag_audit_stop(a);
+                return NULL;
+            }
+            continue;
+        }
         if (!(ak->inf = ag_informers_for(informers, ak->k->group, ak->version, ak->k->resource,
                                          ak->k->scope == AG_SCOPE_NAMESPACED, err)) ||
             ag_informer_add_handler(ak->inf, on_event, ak, err)) {
@@ -371,6 +478,14 @@ void ag_audit_stop(ag_auditor *a)
     pthread_mutex_unlock(&a->mu);
     if (a->started)
         pthread_join(a->thread, NULL);
+    /* our own (cacheless) watches: after the thread (it reads their stats), before the
+     * state their handler marks */
+    for (size_t i = 0; i < a->nkinds; i++)
+        if (a->kinds[i].listed)
+            ag_informer_request_stop(a->kinds[i].inf);
+    for (size_t i = 0; i < a->nkinds; i++)
+        if (a->kinds[i].listed)
+            ag_informer_stop(a->kinds[i].inf);
     ag_kube_free(a->kube);
     ag_kube_config_clear(&a->kc);
     json_decref(a->dirty);

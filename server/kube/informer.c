@@ -30,6 +30,7 @@ struct ag_informer {
     struct { ag_informer_handler fn; void *ctx; } handlers[AG_INFORMER_MAX_HANDLERS];
     int nhandlers;  /* fixed once the thread runs: read without a lock */
     int started;
+    int cacheless;  /* events only: no objects kept (fixed before the thread runs) */
     char rv[64];
 };
 
@@ -125,17 +126,44 @@ static int on_event(void *ctx, const char *type, json_t *obj)
     char key[512];
     key_of(obj, key, sizeof key);
     trim(obj);
-    if (!strcmp(type, "DELETED"))
-        json_object_del(inf->work, key);
-    else
-        json_object_set(inf->work, key, obj);
-    publish(inf);
+    if (!inf->cacheless) {
+        if (!strcmp(type, "DELETED"))
+            json_object_del(inf->work, key);
+        else
+            json_object_set(inf->work, key, obj);
+        publish(inf);
+    }
     tell(inf, type, obj);
     return inf->stop;
 }
 
+/* A cacheless informer needs only where to watch from: the resourceVersion of a list,
+ * which its first page of one item carries. */
+static int relist_cacheless(ag_informer *inf, long *code, ag_error *err)
+{
+    char path[1200];
+    if (ag_strfmt(path, sizeof path, "%s%climit=1", inf->path, strchr(inf->path, '?') ? '&' : '?'))
+        return ag_error_set(err, AG_EINVAL, "list path too long");
+    json_t *page = NULL;
+    ag_kube_status st = {0};
+    int rc = ag_kube_get(inf->kube, path, &page, &st, err);
+    *code = st.code;
+    if (rc)
+        return rc;
+    atomic_store(&inf->not_served, 0);
+    const char *rv = json_string_value(json_object_get(json_object_get(page, "metadata"), "resourceVersion"));
+    snprintf(inf->rv, sizeof inf->rv, "%s", rv ? rv : "");
+    json_decref(page);
+    atomic_fetch_add(&inf->lists, 1);
+    atomic_store(&inf->synced, 1);
+    tell(inf, "SYNC", NULL);
+    return 0;
+}
+
 static int relist(ag_informer *inf, long *code, ag_error *err)
 {
+    if (inf->cacheless)
+        return relist_cacheless(inf, code, err);
     json_t *items = NULL;
     char *rv = NULL;
     ag_kube_status st = {0};
@@ -246,6 +274,14 @@ int ag_informer_add_handler(ag_informer *inf, ag_informer_handler fn, void *ctx,
     inf->handlers[inf->nhandlers].fn = fn;
     inf->handlers[inf->nhandlers].ctx = ctx;
     inf->nhandlers++;
+    return 0;
+}
+
+int ag_informer_set_cacheless(ag_informer *inf, ag_error *err)
+{
+    if (inf->started)
+        return ag_error_set(err, AG_EINVAL, "watch cache %s: cacheless only before it starts", inf->path);
+    inf->cacheless = 1;
     return 0;
 }
 

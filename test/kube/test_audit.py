@@ -76,6 +76,8 @@ def audit_passes(srv):
 def test_existing_objects_fix_policy_change_and_no_idle_writes():
     api = FakeAPI()
     try:
+        # list items as a real API server sends built-in kinds: without apiVersion and kind
+        api.admin({"typed_list_items": False})
         for ns in ("team-a", "team-b", "kube-system"):
             api.call("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
         api.call("POST", "/api/v1/namespaces/team-a/pods", pod("team-a", "good"))
@@ -103,6 +105,7 @@ def test_existing_objects_fix_policy_change_and_no_idle_writes():
             assert a[("good", "pod-hardening", "podSecurity")]["message"] == ""
             rep = reports(api, "team-a")
             assert [x["metadata"]["name"] for x in rep] == ["aimguard-polr-0"], rep
+            rep = [api.call("GET", REPORTS + "/namespaces/team-a/policyreports/aimguard-polr-0")]
             assert rep[0]["kind"] == "PolicyReport" and rep[0]["apiVersion"] == "wgpolicyk8s.io/v1alpha2"
             assert rep[0]["summary"] == {"pass": 3, "fail": 1, "warn": 0, "error": 0, "skip": 0}, rep[0]["summary"]
             b = report_results(api, "team-b")
@@ -171,6 +174,8 @@ spec:
 def test_cluster_scoped_objects_and_split_reports():
     api = FakeAPI()
     try:
+        # the cache of AIMClusterModels as a real API server fills it: items without apiVersion and kind
+        api.admin({"typed_list_items": False})
         api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "big"}})
         for i in range(5):
             p = pod("big", "p%d" % i)
@@ -196,7 +201,10 @@ def test_cluster_scoped_objects_and_split_reports():
                                                               ("qwen", "owner-label", "has-owner"): "pass"}, c
             assert "namespace" not in c[("llama", "owner-label", "has-owner")]["resources"][0]
             cr = reports(api, None)
-            assert [r["metadata"]["name"] for r in cr] == ["aimguard-cpolr-0"] and cr[0]["kind"] == "ClusterPolicyReport"
+            assert [r["metadata"]["name"] for r in cr] == ["aimguard-cpolr-0"]
+            cr = [api.call("GET", REPORTS + "/clusterpolicyreports/aimguard-cpolr-0")]
+            assert cr[0]["kind"] == "ClusterPolicyReport"
+            assert cr[0]["results"][0]["resources"][0]["apiVersion"] == "aim.eai.amd.com/v1alpha1", cr
             assert "namespace" not in cr[0]["metadata"], cr[0]["metadata"]
             # five results, two per report: three reports, in name order, summaries adding up
             rep = wait_for("three reports", lambda: (lambda r: r if len(r) == 3 else None)(reports(api, "big")))
@@ -256,8 +264,10 @@ def test_only_the_leader_writes_and_a_new_leader_adopts_the_reports():
 
 def test_audit_shares_the_caches():
     """The audit reads the process's watch caches: a resource the reconciler also reads
-    (jobs, rolebindings, inferenceservices, the AIM kinds) is listed and watched once, and
-    a kind the test API server does not serve is said once, at info, not warned about."""
+    (jobs, rolebindings, inferenceservices, the AIM kinds) is listed and watched once;
+    pods are not cached but watched once (events mark namespaces) and listed per
+    namespace when judged; a kind the test API server does not serve is said once, at
+    info, not warned about."""
     api = FakeAPI()
     try:
         api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "team-a"}})
@@ -265,9 +275,13 @@ def test_audit_shares_the_caches():
             wait_for("a pass", lambda: audit_passes(srv))
             kinds = api.stats()["read_kinds"]
             lists = {k.split(" ", 1)[1]: v for k, v in kinds.items() if k.startswith("LIST ")}
-            for res in ("pods", "deployments", "jobs", "rolebindings", "inferenceservices", "aimservices"):
+            for res in ("deployments", "jobs", "rolebindings", "inferenceservices", "aimservices"):
                 assert lists.get(res) == 1, (res, lists)
-            assert set(lists.values()) == {1}, lists
+            assert set(v for k, v in lists.items() if k != "pods") == {1}, lists
+            watches = {k.split(" ", 1)[1]: v for k, v in kinds.items() if k.startswith("WATCH ")}
+            assert watches.get("pods") == 1 and set(watches.values()) == {1}, watches
+            # one LIST to learn where to watch from, one per namespace and pass
+            assert lists.get("pods") == 1 + len(audit_passes(srv)), lists
             lines = srv.log_lines()
             unserved = [l for l in lines if l.get("msg", "").startswith("watch cache: the cluster does not serve")]
             assert any(l["path"] == "/apis/apps/v1/statefulsets" for l in unserved), unserved

@@ -45,6 +45,8 @@ What it models:
   timeoutSeconds of each watch, the last 500),
   {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load),
   {"garbage": N} (the next N answers are truncated JSON),
+  {"typed_list_items": false} (list items without apiVersion and kind, as a real API
+  server sends built-in kinds; watch events keep them),
   {"bulk": [[COLLECTION_PATH, OBJECT], ...]} (objects created as by POST, without a
   request each: benchmarks load thousands at once).
 What it does not model: admission, defaulting, validation beyond names, field
@@ -113,6 +115,7 @@ class Store:
         self.reads = 0
         self.read_kinds = {}    # "GET|LIST|WATCH plural" -> count
         self.bookmarks = True   # {"bookmarks": false}: idle watches send nothing
+        self.typed_list_items = True  # {"typed_list_items": false}: list items as a real server's
         self.watch_requests = []  # resource, resourceVersion, timeoutSeconds of each watch
         self.sar_count = 0      # SubjectAccessReviews answered (GET /_admin)
         self.sar_requests = []  # their specs, the last 200
@@ -237,6 +240,8 @@ class Handler(BaseHTTPRequestHandler):
                     TOKEN = cmd["token"]
                 if "bookmarks" in cmd:
                     STORE.bookmarks = bool(cmd["bookmarks"])
+                if "typed_list_items" in cmd:
+                    STORE.typed_list_items = bool(cmd["typed_list_items"])
                 if cmd.get("reset_counters"):
                     STORE.watch_requests = []
                 if "garbage" in cmd:
@@ -440,8 +445,11 @@ class Handler(BaseHTTPRequestHandler):
         meta = {"resourceVersion": rv}
         if limit and start + limit < len(items):
             meta["continue"] = str(start + limit)
+        items = [o for _, o in page]
+        if not STORE.typed_list_items:
+            items = [{k2: v2 for k2, v2 in o.items() if k2 not in ("apiVersion", "kind")} for o in items]
         return self.send_json(200, {"apiVersion": (g + "/" + v) if g else v, "kind": kind + "List",
-                                    "metadata": meta, "items": [o for _, o in page]})
+                                    "metadata": meta, "items": items})
 
     def watch(self, g, v, plural, ns, q):
         since = int(q.get("resourceVersion") or 0)
