@@ -3,19 +3,22 @@
  * writes the results as PolicyReports (wgpolicyk8s.io/v1alpha2): one or more
  * PolicyReports per namespace holding judged objects (aimguard-polr-<n>), ClusterPolicyReports
  * (aimguard-cpolr-<n>) for cluster-scoped objects. It reads the objects from the process's
- * watch caches (aimguard/informers.h), so an object's change re-judges its namespace a
- * moment later; a full pass runs when this replica becomes the leader, when the policy
- * generation changes, after a cache relisted, and every interval_s.
+ * watch caches (aimguard/informers.h), except Pods, which are listed per namespace in
+ * pages when judged (a cacheless watch tells which namespaces changed); an object's
+ * change re-judges its namespace half a second later; a full pass runs when this replica
+ * becomes the leader, when the policy generation changes, after a cache relisted, and
+ * every interval_s.
  *
  * Reports are labelled app.kubernetes.io/managed-by=aimguard and written only when their
  * content (results and summary, timestamps aside) changes; an unchanged result keeps its
  * timestamp; a scope with more than report_max_results results is split into several
  * reports; a report aimguard owns that is no longer needed is deleted.
  *
- * Memory: the caches hold the audited kinds' objects (shared with the cluster view and the
- * reconciler); the audit itself keeps per report its name, resourceVersion and a 64-bit
- * content hash, and per result one timestamp (about 100 bytes), and builds one scope's
- * (namespace's) results at a time; existing reports are read in pages of 500.
+ * Memory: the caches hold the audited kinds' objects but Pods (shared with the cluster view
+ * and the reconciler); the audit itself keeps per report its name, resourceVersion and a
+ * 64-bit content hash, and per result one timestamp (about 100 bytes), and holds one
+ * scope's (namespace's) pods and results at a time; existing reports and pods are read
+ * in pages of 500.
  *
  * Threads: one thread (owning its ag_kube) that works only while set_leader(1) and, when
  * told a lease deadline, writes nothing past it. Every function is safe from any thread.

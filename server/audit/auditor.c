@@ -242,7 +242,9 @@ static int run_scopes(ag_auditor *a, const ag_policy_set *set, json_t *by, size_
         if (!audit_may_write(a))
             return AG_ERR;
         ag_error err = {0};
-        if (list_scope(a, scope, objs, &err) || audit_scope(a, set, scope, objs, now, &err)) {
+        int rc = list_scope(a, scope, objs, &err) || audit_scope(a, set, scope, objs, now, &err);
+        json_array_clear(objs); /* one namespace's listed objects at a time */
+        if (rc) {
             (*failed)++;
             if (!first) {
                 first = AG_ERR;
