@@ -107,12 +107,12 @@ def main():
         print("| measure (%d pods, %d namespaces, policies/default) | value |\n|---|---|" % (n, m))
         print("| first pass: start of `aimguard serve` to the pass's end (caches listed, every pod judged, "
               "reports written) | %.1f s |" % first_wall)
-        print("| first pass itself (judging + writing, from the log) | %s s, %s objects, %s report writes |"
-              % (first["seconds"], first["objects"], first["reportWrites"]))
+        print("| first pass itself (listing, judging, writing; from the log) | %s s (aimguard CPU %s s), %s objects, "
+              "%s report writes |" % (first["seconds"], first["cpuSeconds"], first["objects"], first["reportWrites"]))
         print("| PolicyReports written by the first pass (counted by the API server) | %d (%d reports) |"
               % (writes1, reports))
-        print("| second pass, nothing changed | %s s, %s objects, %s report writes (API server: %d) |"
-              % (second["seconds"], second["objects"], second["reportWrites"], writes2))
+        print("| second pass, nothing changed | %s s (aimguard CPU %s s), %s objects, %s report writes (API server: %d) |"
+              % (second["seconds"], second["cpuSeconds"], second["objects"], second["reportWrites"], writes2))
         print("| peak RSS of aimguard (VmHWM) | %.1f MiB |" % peak)
         print("| RSS after the passes / with --audit-interval 0 (no audit caches) | %.1f MiB / %.1f MiB |"
               % (now, base_rss))
