@@ -1,7 +1,7 @@
 """The background audit on a real kube-apiserver (v1.24 + etcd): the PolicyReport CRDs as
 deploy/ installs them, aimguard with the production overlay's ClusterRole through a
-ServiceAccount token (so a missing list/watch or report verb fails here), a privileged
-pod and a clean one that existed before aimguard started. What the test API server
+ServiceAccount token (so a missing list/watch or report verb fails here), a pod on the
+host network and a clean one that existed before aimguard started. What the test API server
 cannot show: a real server's LIST items carry no apiVersion/kind, it validates the
 reports against the CRD's schema (pruning unknown fields), and the written reports must
 read back unchanged so that a second pass writes nothing."""
@@ -28,20 +28,18 @@ def install_report_crds(k):
         with open(os.path.join(SRC, "deploy", "base", "crds", f)) as fh:
             crd = yaml.safe_load(fh)
         k.admin.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+        path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd["metadata"]["name"]
         wait_for("CRD established", lambda: any(
-            c["type"] == "Established" and c["status"] == "True" for c in k.admin.get(
-                "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd["metadata"]["name"])
-            .get("status", {}).get("conditions", [])))
+            c["type"] == "Established" and c["status"] == "True"
+            for c in (k.admin.get(path).get("status") or {}).get("conditions") or []))
     time.sleep(1)  # discovery of the new group settles a moment after Established
 
 
-def pod(ns, name, privileged):
+def pod(ns, name, host_network):
     sc = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-    if privileged:
-        sc["privileged"] = True
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
             "spec": {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-                     "automountServiceAccountToken": False,
+                     "automountServiceAccountToken": False, "hostNetwork": host_network,
                      "containers": [{"name": "app", "image": "registry.example.com/app" + DIGEST,
                                      "securityContext": sc}]}}
 
@@ -66,7 +64,7 @@ def main():
         assert [r["metadata"]["name"] for r in rep] == ["aimguard-polr-0"], rep
         results = {(r["resources"][0]["name"], r["policy"], r["rule"]): r for r in rep[0]["results"]}
         r = results[("bad", "pod-hardening", "podSecurity")]
-        assert r["result"] == "fail" and "privileged" in r["message"], r
+        assert r["result"] == "fail" and "hostNetwork" in r["message"], r
         assert r["resources"][0] == {"apiVersion": "v1", "kind": "Pod", "name": "bad", "namespace": "team-a",
                                      "uid": bad["metadata"]["uid"]}, r
         assert results[("good", "pod-hardening", "podSecurity")]["result"] == "pass", results
