@@ -190,8 +190,10 @@ static int list_scope(ag_auditor *a, const char *scope, json_t *objs, ag_error *
             continue;
         ag_informer_stats st;
         ag_informer_stats_get(ak->inf, &st);
-        if (st.not_served)
+        if (st.not_served) {
+            ag_log(AG_LOG_DEBUG, "audit: not listed (not served)", "namespace", scope, "kind", ak->k->kind, NULL);
             continue;
+        }
         char api[200], cont[2048] = "";
         if (*ak->k->group)
             snprintf(api, sizeof api, "/apis/%s/%s", ak->k->group, ak->version);
@@ -231,16 +233,20 @@ static int list_scope(ag_auditor *a, const char *scope, json_t *objs, ag_error *
     return 0;
 }
 
-/* Judges the scopes of `by` and writes their reports; 0, or the first error. */
-static int run_scopes(ag_auditor *a, const ag_policy_set *set, json_t *by, size_t *failed)
+/* Judges the scopes of `by` and writes their reports; 0, or the first error.
+ * *interrupted: the leadership went (or its lease is not certain) before the end. */
+static int run_scopes(ag_auditor *a, const ag_policy_set *set, json_t *by, size_t *failed, int *interrupted)
 {
     time_t now = time(NULL);
     const char *scope;
     json_t *objs;
     int first = 0;
+    *interrupted = 0;
     json_object_foreach(by, scope, objs) {
-        if (!audit_may_write(a))
+        if (!audit_may_write(a)) {
+            *interrupted = 1;
             return AG_ERR;
+        }
         ag_error err = {0};
         int rc = list_scope(a, scope, objs, &err) || audit_scope(a, set, scope, objs, now, &err);
         json_array_clear(objs); /* one namespace's listed objects at a time */
@@ -290,7 +296,7 @@ static void *run(void *arg)
         double wait = 1.0;
         if (json_object_size(a->dirty)) {
             double left = a->dirty_since + SETTLE_S - now_s();
-            wait = left < 0.01 ? 0.01 : left < wait ? left : wait;
+            wait = left < 0.05 ? 0.05 : left < wait ? left : wait;
         }
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -303,6 +309,7 @@ static void *run(void *arg)
         if (!a->leading) {
             a->adopted = 0; /* another replica may write meanwhile: read its reports when we lead again */
             full_due = 1;
+            json_object_clear(a->dirty); /* the full pass on leadership covers them */
             continue;
         }
         double t = now_s();
@@ -317,7 +324,11 @@ static void *run(void *arg)
             ag_log(AG_LOG_INFO, "audit: waiting for policies and the watch caches", NULL);
         uint64_t gen = set ? ag_policy_set_generation(set) : 0;
         int full = ready && t >= retry_at && (full_due || gen != generation || t - last_full >= a->cfg.interval_s);
-        if (full) {
+        /* just elected, or a renewal late: wait until the lease is certain (the next renewal) */
+        int certain = audit_may_write(a);
+        if (full && !certain) {
+            full = 0;
+        } else if (full) {
             double t0 = now_s(), c0 = cpu_s();
             uint64_t o0 = atomic_load(&a->objects), w0 = atomic_load(&a->writes), d0 = atomic_load(&a->deletes);
             ag_error err = {0};
@@ -349,19 +360,23 @@ static void *run(void *arg)
             pthread_mutex_unlock(&a->mu);
             json_t *by = collect(a, NULL);
             size_t failed = 0;
-            int rc = run_scopes(a, set, by, &failed);
-            atomic_fetch_add(&a->passes, 1);
-            log_pass(a, "audit pass", t0, c0, json_object_size(by), o0, w0, d0, AG_LOG_INFO);
+            int interrupted = 0;
+            int rc = run_scopes(a, set, by, &failed, &interrupted);
+            if (!interrupted) {
+                atomic_fetch_add(&a->passes, 1);
+                log_pass(a, "audit pass", t0, c0, json_object_size(by), o0, w0, d0, AG_LOG_INFO);
+            } else {
+                log_pass(a, "audit pass interrupted: the leadership went or its lease is not certain", t0, c0,
+                         json_object_size(by), o0, w0, d0, AG_LOG_INFO);
+            }
             json_decref(by);
             last_full = t;
             full_due = 0;
             if (rc) {
                 retry_at = t + (failed ? 5 : 0); /* a failed write: soon again, not in a loop */
                 full_due = 1;
-                if (!audit_may_write(a))
-                    a->adopted = 0;
             }
-        } else if (ready && dirty_ready) {
+        } else if (ready && dirty_ready && certain) {
             double t0 = now_s(), c0 = cpu_s();
             uint64_t o0 = atomic_load(&a->objects), w0 = atomic_load(&a->writes), d0 = atomic_load(&a->deletes);
             pthread_mutex_lock(&a->mu);
@@ -370,7 +385,8 @@ static void *run(void *arg)
             pthread_mutex_unlock(&a->mu);
             json_t *by = collect(a, only);
             size_t failed = 0;
-            if (run_scopes(a, set, by, &failed))
+            int interrupted = 0;
+            if (run_scopes(a, set, by, &failed, &interrupted))
                 full_due = 1;
             atomic_fetch_add(&a->scope_passes, 1);
             log_pass(a, "audit of changed objects", t0, c0, json_object_size(by), o0, w0, d0, AG_LOG_DEBUG);

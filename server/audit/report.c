@@ -281,7 +281,8 @@ int audit_scope(ag_auditor *a, const ag_policy_set *set, const char *scope, json
     }
     for (size_t i = 0; i < n; i++)
         sorted[i] = json_array_get(objects, i);
-    qsort(sorted, n, sizeof *sorted, by_kind_name);
+    if (n > 1) /* qsort may not be given NULL, even for nothing */
+        qsort(sorted, n, sizeof *sorted, by_kind_name);
     for (size_t i = 0; i < n; i++) {
         json_t *obj = sorted[i], *res = NULL;
         ag_error derr = {0};
