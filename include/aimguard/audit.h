@@ -5,7 +5,7 @@
  * (aimguard-cpolr-<n>) for cluster-scoped objects. It reads the objects from the process's
  * watch caches (aimguard/informers.h), except Pods, which are listed per namespace in
  * pages when judged (a cacheless watch tells which namespaces changed); an object's
- * change re-judges its namespace half a second later; a full pass runs when this replica
+ * change re-judges its namespace 2 s later; a full pass runs when this replica
  * becomes the leader, when the policy generation changes, after a cache relisted, and
  * every interval_s.
  *

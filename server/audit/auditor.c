@@ -11,8 +11,10 @@
 #include "aimguard/log.h"
 
 /* A scope changed by an event waits this long for its neighbours (a rollout changes
- * many pods of a namespace at once) before it is judged again. */
-#define SETTLE_S 0.5
+ * many pods of a namespace at once) before it is judged again: judging lists the
+ * namespace's pods, so a namespace whose pods keep changing is listed at most once in
+ * this period (the API server's load against how soon a fix shows). */
+#define SETTLE_S 2.0
 /* The PolicyReport CRDs missing (or another failure of a full pass): tried again after this. */
 #define RETRY_S 60
 
@@ -376,7 +378,7 @@ static void *run(void *arg)
                 retry_at = t + (failed ? 5 : 0); /* a failed write: soon again, not in a loop */
                 full_due = 1;
             }
-        } else if (ready && dirty_ready && certain) {
+        } else if (ready && dirty_ready && certain && a->adopted) {
             double t0 = now_s(), c0 = cpu_s();
             uint64_t o0 = atomic_load(&a->objects), w0 = atomic_load(&a->writes), d0 = atomic_load(&a->deletes);
             pthread_mutex_lock(&a->mu);

@@ -286,6 +286,26 @@ def test_only_the_leader_writes_and_a_new_leader_adopts_the_reports():
         api.stop()
 
 
+def test_without_the_report_crds_one_warning_and_no_writes():
+    """A cluster without the PolicyReport CRDs: the audit says so once, writes nothing, and
+    a changed object does not make it try (it used to try, and warn, on every change)."""
+    api = FakeAPI()
+    try:
+        api.admin({"unserved": ["policyreports", "clusterpolicyreports"]})
+        api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "team-a"}})
+        api.call("POST", "/api/v1/namespaces/team-a/pods", pod("team-a", "bad", privileged=True))
+        with Server(extra_args=["--kubeconfig", api.kubeconfig(), "--identity", "r1", "--lease-seconds", "3",
+                                "--reconcile", "off"]) as srv:
+            wait_for("the warning", lambda: [l for l in srv.log_lines() if "CRDs" in l.get("msg", "")])
+            api.call("POST", "/api/v1/namespaces/team-a/pods", pod("team-a", "bad2", privileged=True))
+            time.sleep(3)
+            warnings = [l for l in srv.log_lines() if l.get("level") in ("warn", "error")]
+            assert len(warnings) == 1 and "PolicyReport CRDs" in warnings[0]["msg"], warnings
+            assert audit_passes(srv) == [], audit_passes(srv)
+    finally:
+        api.stop()
+
+
 def test_audit_shares_the_caches():
     """The audit reads the process's watch caches: a resource the reconciler also reads
     (jobs, rolebindings, inferenceservices, the AIM kinds) is listed and watched once;

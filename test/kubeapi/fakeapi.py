@@ -45,6 +45,7 @@ What it models:
   timeoutSeconds of each watch, the last 500),
   {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load),
   {"garbage": N} (the next N answers are truncated JSON),
+  {"unserved": [PLURAL, ...]} (those resources answer 404, as a CRD not installed),
   {"typed_list_items": false} (list items without apiVersion and kind, as a real API
   server sends built-in kinds; watch events keep them),
   {"bulk": [[COLLECTION_PATH, OBJECT], ...]} (objects created as by POST, without a
@@ -116,6 +117,7 @@ class Store:
         self.read_kinds = {}    # "GET|LIST|WATCH plural" -> count
         self.bookmarks = True   # {"bookmarks": false}: idle watches send nothing
         self.typed_list_items = True  # {"typed_list_items": false}: list items as a real server's
+        self.unserved = set()   # {"unserved": [plural, ...]}: 404 as for a CRD not installed
         self.watch_requests = []  # resource, resourceVersion, timeoutSeconds of each watch
         self.sar_count = 0      # SubjectAccessReviews answered (GET /_admin)
         self.sar_requests = []  # their specs, the last 200
@@ -240,6 +242,8 @@ class Handler(BaseHTTPRequestHandler):
                     TOKEN = cmd["token"]
                 if "bookmarks" in cmd:
                     STORE.bookmarks = bool(cmd["bookmarks"])
+                if "unserved" in cmd:
+                    STORE.unserved = set(cmd["unserved"])
                 if "typed_list_items" in cmd:
                     STORE.typed_list_items = bool(cmd["typed_list_items"])
                 if cmd.get("reset_counters"):
@@ -311,7 +315,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def write(self, method, u):
         p = parse_path(u.path)
-        if not p or (p[0], p[1], p[2]) not in RESOURCES:
+        if not p or (p[0], p[1], p[2]) not in RESOURCES or p[2] in STORE.unserved:
             return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
         g, v, plural, ns, name, sub = p
         kind, namespaced = RESOURCES[(g, v, plural)]
@@ -419,7 +423,7 @@ class Handler(BaseHTTPRequestHandler):
             STORE.reads += 1
         q = {k: v[0] for k, v in parse_qs(u.query).items()}
         p = parse_path(u.path)
-        if not p or (p[0], p[1], p[2]) not in RESOURCES:
+        if not p or (p[0], p[1], p[2]) not in RESOURCES or p[2] in STORE.unserved:
             return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
         g, v, plural, ns, name, sub = p
         kind, namespaced = RESOURCES[(g, v, plural)]
