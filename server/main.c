@@ -1,4 +1,4 @@
-/* aimguard: serve | eval | check | explain | version */
+/* aimguard: serve | eval | test | audit | check | explain | version */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -21,6 +21,9 @@ static const char usage[] =
     "commands:\n"
     "  serve     run the admission webhook server\n"
     "  eval      decide objects offline: aimguard eval -p POLICIES -f FILE|DIR|-\n"
+    "  test      run policy tests (aimguard-test.yaml files): aimguard test [PATH ...]\n"
+    "  audit     what policies would deny among existing objects: aimguard audit -p POLICIES\n"
+    "            (--kubeconfig FILE | PATH...)\n"
     "  check     lint policies: aimguard check PATH\n"
     "  explain   show which policies and rules apply per kind and operation\n"
     "  version   print the version, commit, build date and library versions\n"
@@ -169,6 +172,10 @@ int main(int argc, char **argv)
         return ag_serve_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval"))
         return ag_cli_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "audit"))
+        return ag_cli_audit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "test"))
+        return ag_cli_test(argc - 1, argv + 1);
     if (!strcmp(cmd, "check"))
         return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain"))

@@ -26,6 +26,16 @@ typedef struct ag_request {
                                 mutate it in place instead of copying it (the server) */
 } ag_request;
 
+/* One violation of a decision, without its message: what the webhook logs and counts.
+ * The strings live in the decision's findings allocation; never a value of the object. */
+typedef struct ag_finding {
+    const char *policy; /* the policy's name */
+    const char *rule;   /* the rule a result names: a block's key or a generic rule's name */
+    const char *check;  /* the violation's own rule, e.g. podSecurity/restricted/privileged */
+    const char *field;  /* its path, or NULL */
+    int action;         /* ag_action (aimguard/policy.h): 0 enforce, 1 warn, 2 audit */
+} ag_finding;
+
 typedef struct ag_decision {
     int allowed;
     int code;                /* HTTP-like status code for denials (403) */
@@ -39,6 +49,11 @@ typedef struct ag_decision {
      * "violations": [{"rule", "message", "path"}], "severity"?, "category"?, "source"} —
      * docs/policy-reference.md "Results". Policies that do not select the object give none. */
     json_t *results;
+    /* Every violation of the decision, whatever the mode (only a request with violations
+     * pays, one allocation: the webhook's log line and aimguard_policy_results_total read
+     * it, where AG_MODE_RESULTS would cost every request). Owned; NULL and 0 when none. */
+    struct ag_finding *findings;
+    size_t nfindings;
 } ag_decision;
 
 void ag_request_clear(ag_request *req); /* NULL is a no-op */

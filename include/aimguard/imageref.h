@@ -34,4 +34,16 @@ void ag_imageref_clear(ag_imageref *ref);
  * and -1 when the prefix itself is not a valid registry[/path]. */
 int ag_imageref_under(const ag_imageref *ref, const char *prefix);
 
+/* An image pattern, as exemptions and exceptions name images (docs/policy-reference.md):
+ *   - a glob ('*' any run, also across '/'; '?' one character) on the normalised
+ *     reference, whose registry and first '/' are literal ("ghcr.io/org/agent-*");
+ *   - a prefix ending in '/' (ag_imageref_under: "registry.example.com/infra/");
+ *   - an image reference, normalised: without tag and digest it names every tag and
+ *     digest of that repository ("busybox" = docker.io/library/busybox); with a tag or
+ *     a digest only those ("busybox:1.36").
+ * Returns 1 on a match, 0 otherwise, -1 when the pattern is not valid. */
+int ag_imageref_match(const ag_imageref *ref, const char *pattern);
+/* 0 when pattern is a valid image pattern, else -1 with the reason in why. */
+int ag_imageref_pattern_check(const char *pattern, char *why, size_t cap);
+
 #endif

@@ -32,6 +32,15 @@ ag_informers *ag_informers_new(const ag_kube_config *cfg, ag_error *err);
  * late would never be started). NULL with err on failure. */
 ag_informer *ag_informers_for(ag_informers *f, const char *group, const char *version, const char *plural,
                               int namespaced, ag_error *err);
+/* A cache of one named object of a namespaced core resource (version "v1", plural
+ * "configmaps"): a list and watch with fieldSelector=metadata.name=NAME in namespace ns,
+ * so the API server sends that object only (a policy naming one ConfigMap never makes
+ * the process watch every ConfigMap). Read through ag_informers_get(plural, ns, name)
+ * like a whole resource's cache. Unlike ag_informers_for it may be asked for after
+ * ag_informers_start() (a reloaded policy names a new ConfigMap): it then starts at
+ * once. ns and name must be DNS-1123 names. NULL with err on failure. */
+ag_informer *ag_informers_for_one(ag_informers *f, const char *version, const char *plural, const char *ns,
+                                  const char *name, ag_error *err);
 /* The cache of a plural resource name ("namespaces", "aimmodels"), or NULL when nobody
  * asked for it. */
 ag_informer *ag_informers_lookup(ag_informers *f, const char *plural);

@@ -20,6 +20,9 @@
 typedef struct ag_podspec_ref {
     json_t *spec;                /* the PodSpec object (borrowed) */
     json_t *meta;                /* the pod (template) metadata, NULL when absent */
+    json_t *meta_parent;         /* the object holding that metadata (the object itself, or
+                                    the template beside spec): where a mutator adds it */
+    char meta_ptr[AG_PODSPEC_PATH]; /* JSON pointer of that metadata, present or not */
     const char *const *singles;  /* keys of spec holding a single container (KServe's
                                     model, huggingface, ...); NULL-terminated, or NULL */
     char ptr[AG_PODSPEC_PATH];   /* JSON pointer of spec, e.g. "/spec/template/spec" */

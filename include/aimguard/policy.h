@@ -43,6 +43,10 @@ typedef struct ag_load_options {
  * snapshot, or <0 with every error in diags (a summary in err). */
 int ag_policy_load(const char *path, const ag_load_options *opts, ag_policy_set **out,
                    ag_diags *diags, ag_error *err);
+/* The same for several paths (files or directories) loaded as one snapshot: the files of
+ * each path in the order the paths are given (`aimguard test` loads a test's policies so). */
+int ag_policy_load_paths(const char *const *paths, size_t npaths, const ag_load_options *opts,
+                         ag_policy_set **out, ag_diags *diags, ag_error *err);
 /* The same from one in-memory YAML text; `name` stands for the file in messages. */
 int ag_policy_load_buffer(const char *buf, size_t len, const char *name,
                           const ag_load_options *opts, ag_policy_set **out, ag_diags *diags,
@@ -60,7 +64,7 @@ typedef struct ag_policy_stats {
     size_t policies;        /* AdmissionPolicy documents */
     size_t files;           /* YAML files read */
     size_t skipped;         /* documents skipped: another apiVersion than policy.aimguard.io/ */
-    size_t mutate_blocks;   /* spec.mutate blocks (securityContext, gpu) */
+    size_t mutate_blocks;   /* spec.mutate blocks (securityContext, gpu, rules) */
     size_t validate_blocks; /* spec.validate blocks but rules (podSecurity, images, secrets, rbac, aim) */
     size_t rules;           /* spec.validate.rules entries */
     size_t exceptions;      /* spec.exceptions entries */
@@ -84,6 +88,30 @@ char *ag_policy_explain(const ag_policy_set *set);
  * namespaceSelector (match or exclude), *refs the first with
  * validate.rbac.clusterReferences (*refs); each NULL when none (names borrowed from set). */
 void ag_policy_cluster_needs(const ag_policy_set *set, const char **ns_labels, const char **refs);
+/* The cluster data policies read as allowlist entries (validate.images.allowFrom):
+ * *ns_annotations names the first policy reading a namespace annotation, *configmaps the
+ * first reading a ConfigMap; each NULL when none (names borrowed from set). */
+void ag_policy_cluster_data(const ag_policy_set *set, const char **ns_annotations, const char **configmaps);
+/* Calls fn (when not NULL) once for each distinct ConfigMap the set reads, and returns
+ * how many there are: the server watches exactly these, never every ConfigMap. */
+size_t ag_policy_configmaps(const ag_policy_set *set, void (*fn)(void *ctx, const char *ns, const char *name),
+                            void *ctx);
+
+/* A kind a policy set can judge in an existing object (ag_policy_set_kinds). */
+typedef struct ag_kind_ref {
+    char *group; /* "" for the core group (owned) */
+    char *kind;  /* "Deployment"; "*" for every kind of a custom group (owned) */
+    int known;   /* 1: a row of the known kinds table (aimguard/kinds.h); 0: a custom kind */
+} ag_kind_ref;
+/* The kinds the validate blocks of set match in objects that already exist (judged as a
+ * CREATE by no user, as ag_decide_existing does: policies that match only other
+ * operations or only some users, groups or service accounts add none): every entry of
+ * match.kinds expanded against the known kinds table ("*", a "*" kind of a group and a "*" group name
+ * known kinds only; a custom group's entry is returned as written). Sorted by group, then
+ * kind, without duplicates. *out: a new array (ag_kind_refs_free), NULL when *n is 0.
+ * 0 or AG_ENOMEM. Reentrant. */
+int ag_policy_set_kinds(const ag_policy_set *set, ag_kind_ref **out, size_t *n, ag_error *err);
+void ag_kind_refs_free(ag_kind_ref *refs, size_t n); /* NULL is a no-op */
 
 /* What the background audit judges (server/audit/): the rows of the known kinds table
  * (aimguard/kinds.h) that a policy with a validate block matches as the CREATE of an

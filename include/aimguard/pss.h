@@ -45,6 +45,15 @@ int ag_pss_check(ag_pss_level level, const json_t *pod_meta, const json_t *pod_s
  * spec.predictor.model, ...) are judged as containers of the pod. */
 int ag_pss_check_pod(ag_pss_level level, const ag_podspec_ref *ref, ag_pss_result *out, ag_error *err);
 
+/* Asked per container and check ID: 1 when the check skips that container. */
+typedef int (*ag_pss_exempt_fn)(void *ctx, const char *check, const json_t *container);
+/* ag_pss_check_pod, skipping the containers `exempt` names for a check (exempt may be
+ * NULL). A pod-level field's part of a check (hostNetwork, volumes, sysctls, the pod's
+ * securityContext) is skipped only when every container of the pod is exempt from that
+ * check: no container can open the pod for the others. */
+int ag_pss_check_pod_exempt(ag_pss_level level, const ag_podspec_ref *ref, ag_pss_exempt_fn exempt,
+                            void *exempt_ctx, ag_pss_result *out, ag_error *err);
+
 void ag_pss_result_clear(ag_pss_result *res);
 
 /* Every check ID ag_pss_check() can report (static, NULL-terminated): the control names

@@ -324,6 +324,12 @@ static void notice_missing_cluster(const ag_policy_set *set, int have_objects, i
         fprintf(stderr, "aimguard eval: notice: policy %s selects namespaces by label (namespaceSelector) and "
                 "no --cluster-objects were given: namespace labels are unknown, such policies apply as if "
                 "they matched and exclusions by label do not apply\n", nsp);
+    const char *anp = NULL, *cmp = NULL;
+    ag_policy_cluster_data(set, &anp, &cmp);
+    if ((anp || cmp) && !have_objects)
+        fprintf(stderr, "aimguard eval: notice: policy %s reads allowed registries from the cluster "
+                "(validate.images.allowFrom) and no --cluster-objects were given: they are unknown, so "
+                "its failClosed setting decides for images no static entry allows\n", anp ? anp : cmp);
     if (refp && !have_access)
         fprintf(stderr, "aimguard eval: notice: policy %s checks cluster references (validate.rbac."
                 "clusterReferences) and no --assume-access was given: there is no SubjectAccessReview "

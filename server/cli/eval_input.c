@@ -63,7 +63,7 @@ void cli_items_free(eval_items *items)
 void cli_item_where(const eval_item *it, char *buf, size_t cap)
 {
     if (!it->doc)
-        ag_strfmt(buf, cap, "%s", it->file);
+        ag_strfmt(buf, cap, "%s%s%s", it->file, it->item ? " " : "", it->item ? it->item : "");
     else
         ag_strfmt(buf, cap, "%s#%zu%s%s", it->file, it->doc, it->item ? " " : "", it->item ? it->item : "");
 }
@@ -250,6 +250,11 @@ static int add_dir(eval_items *out, const char *dir, int depth)
     }
     free(names);
     return rc;
+}
+
+int cli_items_add(eval_items *out, const char *where, json_t *obj)
+{
+    return add_object(out, where, 0, "", obj, 0);
 }
 
 int cli_collect(const char *path, eval_items *out, ag_error *err)

@@ -86,25 +86,30 @@ int cli_view_add(eval_view *v, const char *path, ag_error *err)
             rc = ag_error_set(err, AG_EINVAL, "--cluster-objects %s: %s", where, it->error);
             break;
         }
-        json_t *meta = json_object_get(it->obj, "metadata");
-        const char *kind = json_string_value(json_object_get(it->obj, "kind"));
-        const char *name = json_string_value(json_object_get(meta, "name"));
-        const char *ns = json_string_value(json_object_get(meta, "namespace"));
-        if (!kind || !*kind || !name || !*name) {
-            rc = ag_error_set(err, AG_EINVAL, "--cluster-objects %s: an object needs kind and metadata.name", where);
-            break;
+        if (cli_view_put(v, it->obj, err)) {
+            ag_error_prefix(err, "--cluster-objects %s", where);
+            rc = err->code;
         }
-        char res[256], k[1024];
-        resource_of(kind, res, sizeof res);
-        if (key_of(k, sizeof k, res, ns, name)) {
-            rc = ag_error_set(err, AG_EINVAL, "--cluster-objects %s: name too long", where);
-            break;
-        }
-        if (json_object_set(v->objects, k, it->obj))
-            rc = ag_error_set(err, AG_ENOMEM, "out of memory");
     }
     cli_items_free(&items);
     return rc;
+}
+
+int cli_view_put(eval_view *v, json_t *obj, ag_error *err)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    if (!kind || !*kind || !name || !*name)
+        return ag_error_set(err, AG_EINVAL, "an object needs kind and metadata.name");
+    char res[256], k[1024];
+    resource_of(kind, res, sizeof res);
+    if (key_of(k, sizeof k, res, ns, name))
+        return ag_error_set(err, AG_EINVAL, "name too long");
+    if (json_object_set(v->objects, k, obj))
+        return ag_error_set(err, AG_ENOMEM, "out of memory");
+    return 0;
 }
 
 const ag_view *cli_view_get(const eval_view *v)

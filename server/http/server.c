@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "aimguard/admission.h"
+#include "aimguard/buf.h"
 #include "aimguard/log.h"
+#include "aimguard/policy.h"
 #include "aimguard/tls.h"
 
 /* The listeners' state; request threads read it, serve's control loop sets it. */
@@ -97,9 +99,51 @@ static void count_audits(srv *s, const ag_decision *d)
     }
 }
 
+/* Per-rule results from the decision's findings (one per violation): one result per
+ * (policy, rule) of the request, fail when any of its violations is enforce or audit,
+ * warn when all are warn. The decider walks policy by policy and block by block (a
+ * generic rule at a time), so the violations of one rule are next to each other. Passing
+ * rules are not counted here: AG_MODE_RESULTS would give them, at a cost to every request
+ * (test/bench/bench_results.c; docs/operations.md). */
+static void count_results(srv *s, const ag_decision *d)
+{
+    for (size_t i = 0; i < d->nfindings;) {
+        const ag_finding *f = &d->findings[i];
+        int fail = 0;
+        size_t j = i;
+        for (; j < d->nfindings && !strcmp(d->findings[j].policy, f->policy) && !strcmp(d->findings[j].rule, f->rule);
+             j++)
+            fail |= d->findings[j].action != AG_ACTION_WARN;
+        ag_metrics_policy_result(s->metrics, f->policy, f->rule, fail ? "fail" : "warn");
+        i = j;
+    }
+}
+
+/* The findings as the log line's `violations`: policy, rule, check, action, field. */
+static json_t *findings_json(const ag_decision *d)
+{
+    static const char *const actions[] = {"enforce", "warn", "audit"};
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < d->nfindings; i++) {
+        const ag_finding *f = &d->findings[i];
+        json_t *o = json_pack("{s:o, s:o, s:o, s:s}", "policy", ag_decision_text(f->policy), "rule",
+                              ag_decision_text(f->rule), "check", ag_decision_text(f->check), "action",
+                              actions[f->action >= 0 && f->action <= 2 ? f->action : 0]);
+        if (o && f->field)
+            json_object_set_new(o, "field", ag_decision_text(f->field));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* The request's log line. Beside the decision: `reason`, the text the client was given
+ * (the denial, else the warnings, else the audit annotations: policy, rule, message and
+ * field, never a value), and `violations`, each violation's policy, rule, check, action
+ * and field for machines. */
 static void log_decision(const exchange *x, const ag_admission_result *a, double dur)
 {
     const ag_request *req = &a->req;
+    const ag_decision *d = &a->decision;
     const char *decision = ag_outcome_name(a->outcome);
     json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:b}",
                           "uid", req->uid, "route", route_names[x->route], "kind", req->kind, "namespace",
@@ -107,10 +151,26 @@ static void log_decision(const exchange *x, const ag_admission_result *a, double
                           "user", req->username, "decision", decision, "duration_ms",
                           dur * 1000.0, "policyGeneration", (json_int_t)a->generation, "dryRun",
                           req->dry_run);
-    if (f && a->decision.message)
-        json_object_set_new(f, "reason", json_string(a->decision.message));
-    if (f && a->decision.patch)
-        json_object_set_new(f, "patchOps", json_integer((json_int_t)json_array_size(a->decision.patch)));
+    if (f && d->message) {
+        json_object_set_new(f, "reason", json_string(d->message));
+    } else if (f && (json_array_size(d->warnings) || d->nfindings)) {
+        ag_buf why = {0};
+        for (size_t i = 0; i < json_array_size(d->warnings); i++)
+            ag_buf_printf(&why, "%s%s", why.len ? "; " : "", json_string_value(json_array_get(d->warnings, i)));
+        const char *key;
+        json_t *v;
+        json_object_foreach(d->audit, key, v) {
+            if (!strstr(key, ".exception."))
+                ag_buf_printf(&why, "%s%s", why.len ? "; " : "", json_string_value(v));
+        }
+        if (why.len && !why.oom)
+            json_object_set_new(f, "reason", json_string(why.p));
+        ag_buf_clear(&why);
+    }
+    if (f && d->nfindings)
+        json_object_set_new(f, "violations", findings_json(d));
+    if (f && d->patch)
+        json_object_set_new(f, "patchOps", json_integer((json_int_t)json_array_size(d->patch)));
     ag_log_json(AG_LOG_INFO, "admission", f);
     json_decref(f);
 }
@@ -139,8 +199,10 @@ static enum MHD_Result finish(srv *s, struct MHD_Connection *c, const exchange *
     if (admission) {
         ag_metrics_request(s->metrics, route, decided ? adm->req.kind : "", decided ? adm->req.operation : "",
                            decided ? ag_outcome_name(adm->outcome) : "error", dur);
-        if (decided)
+        if (decided) {
             count_audits(s, &adm->decision);
+            count_results(s, &adm->decision);
+        }
     }
     if (decided) {
         if (ag_log_enabled(AG_LOG_INFO))

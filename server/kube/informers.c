@@ -7,11 +7,12 @@
 #include <string.h>
 
 /* a handful of resources: a fixed table, searched linearly */
-#define MAX_RESOURCES 32
+#define MAX_RESOURCES 64 /* the view's, the reconciler's 16, the background audit's ~15 more, ConfigMaps */
 
 typedef struct entry {
     char plural[64];
     int namespaced;
+    char one[320];  /* "namespace/name" for a cache of one named object, "" for the resource */
     ag_informer *inf;
 } entry;
 
@@ -35,13 +36,19 @@ ag_informers *ag_informers_new(const ag_kube_config *cfg, ag_error *err)
     return f;
 }
 
-static entry *find(ag_informers *f, const char *plural)
+/* The cache of the whole resource (one == NULL), or of that one object */
+static entry *find_one(ag_informers *f, const char *plural, const char *one)
 {
     size_t n = f ? atomic_load_explicit(&f->n, memory_order_acquire) : 0;
     for (size_t i = 0; plural && i < n; i++)
-        if (!strcmp(f->e[i].plural, plural))
+        if (!strcmp(f->e[i].plural, plural) && !strcmp(f->e[i].one, one ? one : ""))
             return &f->e[i];
     return NULL;
+}
+
+static entry *find(ag_informers *f, const char *plural)
+{
+    return find_one(f, plural, NULL);
 }
 
 ag_informer *ag_informers_for(ag_informers *f, const char *group, const char *version, const char *plural,
@@ -75,6 +82,57 @@ ag_informer *ag_informers_for(ag_informers *f, const char *group, const char *ve
     return inf;
 }
 
+/* DNS-1123 names only: they go into a URL path and a field selector unescaped */
+static int dns_name(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '.'))
+            return 0;
+    return 1;
+}
+
+ag_informer *ag_informers_for_one(ag_informers *f, const char *version, const char *plural, const char *ns,
+                                  const char *name, ag_error *err)
+{
+    char one[320];
+    if (!dns_name(ns, 63) || !dns_name(name, 253) || strlen(plural) >= sizeof f->e[0].plural) {
+        ag_error_set(err, AG_EINVAL, "cannot watch %s %s/%s: not a valid namespace and name", plural,
+                     ns ? ns : "", name ? name : "");
+        return NULL;
+    }
+    snprintf(one, sizeof one, "%s/%s", ns, name);
+    entry *e = find_one(f, plural, one);
+    if (e)
+        return e->inf;
+    if (f->n == MAX_RESOURCES || f->stopped) {
+        ag_error_set(err, AG_EINVAL, "cannot watch %s %s: too many watch caches (%d) or stopping", plural, one,
+                     MAX_RESOURCES);
+        return NULL;
+    }
+    /* list and watch that one object: the API server filters, nothing else is sent */
+    char path[700];
+    snprintf(path, sizeof path, "/api/%s/namespaces/%s/%s?fieldSelector=metadata.name%%3D%s", version, ns, plural,
+             name);
+    ag_informer *inf = ag_informer_new(&f->kc, path, err);
+    if (!inf)
+        return NULL;
+    if (f->started && ag_informer_run(inf, err)) {
+        ag_informer_stop(inf);
+        return NULL;
+    }
+    size_t n = atomic_load(&f->n);
+    e = &f->e[n];
+    snprintf(e->plural, sizeof e->plural, "%s", plural);
+    snprintf(e->one, sizeof e->one, "%s", one);
+    e->namespaced = 1;
+    e->inf = inf;
+    atomic_store_explicit(&f->n, n + 1, memory_order_release);
+    return inf;
+}
+
 ag_informer *ag_informers_lookup(ag_informers *f, const char *plural)
 {
     entry *e = find(f, plural);
@@ -84,6 +142,11 @@ ag_informer *ag_informers_lookup(ag_informers *f, const char *plural)
 json_t *ag_informers_get(ag_informers *f, const char *plural, const char *ns, const char *name)
 {
     entry *e = find(f, plural);
+    if (!e && name) {
+        char one[320];
+        snprintf(one, sizeof one, "%s/%s", ns ? ns : "", name);
+        e = find_one(f, plural, one);
+    }
     if (!e || !name)
         return NULL;
     char key[512];

@@ -31,6 +31,20 @@ typedef struct audit_series {
     atomic_ullong count;
 } audit_series;
 
+/* Per-rule results of validations, by policy, rule and result: the label values come from
+ * the loaded policies (finite), and the table is bounded anyway: a reload renaming rules
+ * keeps the old series (counters are never removed), so past RESULT_SERIES_MAX distinct
+ * series further ones count under policy="_other", rule="_other". An open-addressing hash
+ * table: a request counts each of its results without a lock; a new series is added under
+ * `grow` and published by its `used` flag. */
+#define RESULT_SLOTS 2048 /* a power of two, twice RESULT_SERIES_MAX: probes stay short */
+#define RESULT_SERIES_MAX 1024
+typedef struct result_series {
+    atomic_int used;
+    char policy[LABEL_MAX], rule[LABEL_MAX], result[8];
+    atomic_ullong count;
+} result_series;
+
 /* Responses by route and status: a fixed grid, so neither a hostile path nor a status
  * aimguard never sends can grow it. */
 static const char *const resp_routes[] = {"mutate", "validate", "healthz", "readyz", "metrics", "other"};
@@ -45,6 +59,8 @@ struct ag_metrics {
     atomic_size_t nreq;
     audit_series audit[64];
     atomic_size_t naudit;
+    result_series results[RESULT_SLOTS];
+    size_t nresults;                /* under `grow` */
     histo lat_mutate, lat_validate;
     atomic_llong inflight;
     atomic_ullong reload_ok, reload_fail, generation;
@@ -247,6 +263,83 @@ void ag_metrics_audit(ag_metrics *m, const char *policy)
     pthread_mutex_unlock(&m->grow);
 }
 
+static uint32_t key_hash(const char *p, const char *r, const char *res)
+{
+    uint32_t h = 2166136261u; /* FNV-1a over the three labels, each with its NUL */
+    const char *parts[] = {p, r, res};
+    for (int i = 0; i < 3; i++) {
+        const char *c = parts[i];
+        do {
+            h ^= (unsigned char)*c;
+            h *= 16777619u;
+        } while (*c++);
+    }
+    return h;
+}
+
+/* The series of the labels, or the empty slot where it would go (*empty), or NULL when
+ * the table is full of other series. */
+static result_series *find_result(ag_metrics *m, const char *p, const char *r, const char *res, uint32_t h,
+                                  result_series **empty)
+{
+    *empty = NULL;
+    for (size_t i = 0; i < RESULT_SLOTS; i++) {
+        result_series *s = &m->results[(h + i) & (RESULT_SLOTS - 1)];
+        if (!atomic_load_explicit(&s->used, memory_order_acquire)) {
+            *empty = s;
+            return NULL;
+        }
+        if (!strcmp(s->policy, p) && !strcmp(s->rule, r) && !strcmp(s->result, res))
+            return s;
+    }
+    return NULL;
+}
+
+void ag_metrics_policy_result(ag_metrics *m, const char *policy, const char *rule, const char *result)
+{
+    if (!m)
+        return;
+    char p[LABEL_MAX], r[LABEL_MAX], res[8];
+    sanitize(p, sizeof p, policy && *policy ? policy : "_none");
+    sanitize(r, sizeof r, rule && *rule ? rule : "_none");
+    sanitize(res, sizeof res, result && *result ? result : "_none");
+    result_series *empty, *s = find_result(m, p, r, res, key_hash(p, r, res), &empty);
+    if (!s) {
+        pthread_mutex_lock(&m->grow);
+        s = find_result(m, p, r, res, key_hash(p, r, res), &empty);
+        if (!s && m->nresults >= RESULT_SERIES_MAX) {
+            /* full: the overflow series (room is left for them: 4 results at most) */
+            snprintf(p, sizeof p, "_other");
+            snprintf(r, sizeof r, "_other");
+            s = find_result(m, p, r, res, key_hash(p, r, res), &empty);
+        }
+        if (!s && empty && m->nresults < RESULT_SERIES_MAX + 8) {
+            s = empty;
+            memcpy(s->policy, p, sizeof p);
+            memcpy(s->rule, r, sizeof r);
+            memcpy(s->result, res, sizeof res);
+            m->nresults++;
+            atomic_store_explicit(&s->used, 1, memory_order_release);
+        }
+        pthread_mutex_unlock(&m->grow);
+    }
+    if (s)
+        atomic_fetch_add(&s->count, 1);
+}
+
+static void render_results(ag_buf *b, ag_metrics *m)
+{
+    ag_buf_printf(b, "# HELP aimguard_policy_results_total Rules of validated admission requests that found violations, "
+                     "by policy, rule and result (fail, warn).\n"
+                     "# TYPE aimguard_policy_results_total counter\n");
+    for (size_t i = 0; i < RESULT_SLOTS; i++) {
+        result_series *s = &m->results[i];
+        if (atomic_load_explicit(&s->used, memory_order_acquire))
+            ag_buf_printf(b, "aimguard_policy_results_total{policy=\"%s\",rule=\"%s\",result=\"%s\"} %llu\n",
+                          s->policy, s->rule, s->result, atomic_load(&s->count));
+    }
+}
+
 void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after)
 {
     if (!m)
@@ -343,6 +436,7 @@ char *ag_metrics_render(ag_metrics *m)
     render_histo(&b, "mutate", &m->lat_mutate);
     render_histo(&b, "validate", &m->lat_validate);
     render_responses(&b, m);
+    render_results(&b, m);
     ag_buf_printf(&b, "# HELP aimguard_inflight_requests Admission requests being decided.\n"
                       "# TYPE aimguard_inflight_requests gauge\naimguard_inflight_requests %lld\n",
                   atomic_load(&m->inflight));

@@ -16,11 +16,17 @@ static int has_validate_block(const policy *p)
     return 0;
 }
 
-/* An existing object is judged as a CREATE (ag_decide_existing): a policy whose match
- * leaves CREATE out never judges one. */
+/* An existing object is judged as a CREATE by no user (ag_decide_existing): a policy
+ * whose match leaves CREATE out, or names users, groups or service accounts, never
+ * judges one (set_kinds.c, for `aimguard audit`, uses the same rule; it differs in
+ * expanding a wildcard to every known kind, which a command may list once but a server
+ * should not watch). */
 static int judges_create(const policy *p)
 {
-    return !p->match.operations.n || pol_strlist_has_glob(&p->match.operations, "CREATE");
+    const selector *m = &p->match;
+    if (m->users.n || m->groups.n || m->service_accounts.n)
+        return 0;
+    return !m->operations.n || pol_strlist_has_glob(&m->operations, "CREATE");
 }
 
 /* exclude.kinds alone (nothing else in the exclude) removes a kind outright */

@@ -30,6 +30,7 @@ void ag_decision_clear(ag_decision *d)
     json_decref(d->audit);
     json_decref(d->object_after);
     json_decref(d->results);
+    free(d->findings);
     memset(d, 0, sizeof *d);
 }
 

@@ -119,7 +119,7 @@ static void check_controls(cctx *c, const ag_ynode *v, const policy *p)
 static void compile_exception(cctx *c, const ag_ynode *n, const policy *p, exception_ *x)
 {
     static const char *const keys[] = {"controls", "namespaces", "names", "users", "kinds",
-                                       "reason", "expires", NULL};
+                                       "images", "reason", "expires", NULL};
     if (pol_check_map(c, n, "spec.exceptions[]", keys))
         return;
     char where[256];
@@ -143,8 +143,21 @@ static void compile_exception(cctx *c, const ag_ynode *n, const policy *p, excep
         pol_get_strlist(c, v, "exceptions[].kinds", &x->kinds);
         pol_check_kinds(c, v, "exceptions[].kinds");
     }
-    if (!x->namespaces.n && !x->names.n && !x->users.n)
-        pol_err(c, n, "an exception must be scoped by namespaces, names or users");
+    if ((v = ag_ynode_get(n, "images")) && !pol_need_version(c, v, "exceptions[].images", 2)) {
+        pol_image_patterns_compile(c, v, "exceptions[].images", &x->images);
+        /* only checks that look at one container at a time can waive per image */
+        for (size_t i = 0; i < x->controls.n; i++) {
+            int per_container = !strcmp(x->controls.v[i], "images");
+            for (const char *const *id = ag_pss_check_ids(); !per_container && *id; id++)
+                per_container = pol_control_matches(x->controls.v[i], *id);
+            if (!per_container)
+                pol_err(c, v, "exceptions[].images: control '%s' is not judged per container; an "
+                         "exception scoped by images may name Pod Security check IDs and images only",
+                         x->controls.v[i]);
+        }
+    }
+    if (!x->namespaces.n && !x->names.n && !x->users.n && !x->images.n)
+        pol_err(c, n, "an exception must be scoped by namespaces, names, users or images");
     v = ag_ynode_get(n, "reason");
     const char *reason = v ? pol_scalar(c, v, "reason") : NULL;
     if (!reason || !*reason)
@@ -274,6 +287,7 @@ void pol_policy_free(policy *p)
         pol_strlist_free(&x->names);
         pol_strlist_free(&x->users);
         pol_strlist_free(&x->kinds);
+        pol_strlist_free(&x->images);
         free(x->reason);
         free(x->expires_text);
         free(x->where);

@@ -101,6 +101,65 @@ static void describe_images(ag_buf *o, const images_cfg *im)
             ag_buf_printf(o, " %s", a->patterns.text[j]);
         ag_buf_printf(o, "\n");
     }
+    const images_from *f = &im->from;
+    if (f->present) {
+        ag_buf_printf(o, "        also allow the registries listed in");
+        if (f->ns_annotation)
+            ag_buf_printf(o, " the namespace's annotation %s", f->ns_annotation);
+        if (f->ns_annotation && f->cm_name)
+            ag_buf_printf(o, " and");
+        if (f->cm_name)
+            ag_buf_printf(o, " ConfigMap %s/%s key %s", f->cm_namespace, f->cm_name, f->cm_key);
+        ag_buf_printf(o, "; when the cluster view cannot tell: %s\n",
+                      f->fail_closed ? "deny (failClosed)" : "admit with a warning");
+    }
+}
+
+/* spec.mutate.rules in words */
+static void describe_mutations(ag_buf *o, const policy *p)
+{
+    static const char *const targets[] = {"", "every pod spec", "the metadata of every pod",
+                                          "every container and init container"};
+    for (size_t i = 0; i < p->nmutations; i++) {
+        const mutation_rule *m = &p->mutations[i];
+        ag_buf_printf(o, "      mutate rule %s: on %s", m->name ? m->name : "",
+                      m->target > 0 && m->target <= 3 ? targets[m->target] : "?");
+        if (m->min_replicas)
+            ag_buf_printf(o, " of objects with at least %lld replicas", m->min_replicas);
+        if (m->image_digest >= 0)
+            ag_buf_printf(o, " whose image is %s by digest", m->image_digest ? "pinned" : "not pinned");
+        ag_buf_printf(o, "\n");
+        if (m->set) {
+            char *t = json_dumps(m->set, JSON_COMPACT);
+            ag_buf_printf(o, "        set where absent%s: %s\n", m->overwrite ? " (and overwrite a different value)" : "",
+                          t ? t : "?");
+            free(t);
+        }
+        if (m->append) {
+            char *t = json_dumps(m->append, JSON_COMPACT);
+            ag_buf_printf(o, "        append unless an equal element (or one of that name) is there: %s\n", t ? t : "?");
+            free(t);
+        }
+    }
+}
+
+/* validate.podSecurity.exempt in words */
+static void describe_exempt(ag_buf *o, const policy *p)
+{
+    for (size_t i = 0; i < p->npss_exempt; i++) {
+        const pss_exempt *x = &p->pss_exempt[i];
+        ag_buf_printf(o, "        exempt from");
+        for (size_t j = 0; j < x->controls.n; j++)
+            ag_buf_printf(o, "%s %s", j ? "," : "", x->controls.v[j]);
+        ag_buf_printf(o, ": containers");
+        for (size_t j = 0; j < x->images.n; j++)
+            ag_buf_printf(o, "%s%s", j ? ", " : " running ", x->images.v[j]);
+        if (x->images.n && x->containers.n)
+            ag_buf_printf(o, " and");
+        for (size_t j = 0; j < x->containers.n; j++)
+            ag_buf_printf(o, "%s%s", j ? ", " : " named ", x->containers.v[j]);
+        ag_buf_printf(o, " (a pod-level field only when every container is exempt)\n");
+    }
 }
 
 static void describe_secrets(ag_buf *o, const secrets_cfg *sc)
@@ -176,8 +235,11 @@ static void describe_policy(ag_buf *o, const policy *p)
         json_line(o, "  tolerations", p->gpu.tolerations);
         json_line(o, "  nonGpuPods avoid", p->gpu.non_gpu_expressions);
     }
+    describe_mutations(o, p);
     if (p->pss_level > 0)
         ag_buf_printf(o, "      validate podSecurity: %s (v1.37)\n", ag_pss_level_name((ag_pss_level)p->pss_level));
+    if (p->pss_level > 0)
+        describe_exempt(o, p);
     if (p->images.present)
         describe_images(o, &p->images);
     if (p->secrets.present)
@@ -220,6 +282,8 @@ static void describe_policy(ag_buf *o, const policy *p)
         for (size_t j = 0; j < x->kinds.n; j++) ag_buf_printf(o, "%s%s", j ? "," : " for kinds ", x->kinds.v[j]);
         for (size_t j = 0; j < x->names.n; j++) ag_buf_printf(o, "%s%s", j ? "," : " for names ", x->names.v[j]);
         for (size_t j = 0; j < x->users.n; j++) ag_buf_printf(o, "%s%s", j ? "," : " for users ", x->users.v[j]);
+        for (size_t j = 0; j < x->images.n; j++)
+            ag_buf_printf(o, "%s%s", j ? "," : " for containers running ", x->images.v[j]);
         ag_buf_printf(o, "%s%s (%s)\n", x->expires_text ? " until " : "", x->expires_text ? x->expires_text : "",
                       x->reason);
     }
@@ -287,4 +351,39 @@ void ag_policy_cluster_needs(const ag_policy_set *set, const char **ns_labels, c
         if (!*refs && p->rbac.refs.present && p->rbac.refs.enabled)
             *refs = p->name;
     }
+}
+
+void ag_policy_cluster_data(const ag_policy_set *set, const char **ns_annotations, const char **configmaps)
+{
+    *ns_annotations = *configmaps = NULL;
+    for (size_t i = 0; set && i < set->n; i++) {
+        const images_from *f = &set->v[i].images.from;
+        if (!*ns_annotations && f->present && f->ns_annotation)
+            *ns_annotations = set->v[i].name;
+        if (!*configmaps && f->present && f->cm_name)
+            *configmaps = set->v[i].name;
+    }
+}
+
+size_t ag_policy_configmaps(const ag_policy_set *set, void (*fn)(void *ctx, const char *ns, const char *name),
+                            void *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; set && i < set->n; i++) {
+        const images_from *f = &set->v[i].images.from;
+        if (!f->present || !f->cm_name)
+            continue;
+        int seen = 0; /* each once, at its first policy */
+        for (size_t j = 0; !seen && j < i; j++) {
+            const images_from *g = &set->v[j].images.from;
+            seen = g->present && g->cm_name && !strcmp(g->cm_name, f->cm_name) &&
+                   !strcmp(g->cm_namespace, f->cm_namespace);
+        }
+        if (seen)
+            continue;
+        if (fn)
+            fn(ctx, f->cm_namespace, f->cm_name);
+        n++;
+    }
+    return n;
 }

@@ -1,6 +1,7 @@
 /* Container image references, parsed like the distribution/reference grammar that
  * containerd and docker use, then normalised; see docs/image-references.md. */
 #include "aimguard/imageref.h"
+#include "aimguard/policy.h" /* ag_glob */
 
 #include <ctype.h>
 #include <stdio.h>
@@ -366,4 +367,58 @@ int ag_imageref_under(const ag_imageref *ref, const char *prefix)
      * "aim/x" */
     return !strncmp(ref->repository, path, pl) &&
            ((ref->repository[pl] == '\0' && !below) || ref->repository[pl] == '/');
+}
+
+/* A glob must name its registry literally: "*" or "*evil*" could then never match a
+ * look-alike registry (evil.io/registry.example.com/...). */
+static int glob_registry_literal(const char *pattern)
+{
+    const char *slash = strchr(pattern, '/');
+    size_t wild = strcspn(pattern, "*?");
+    return slash && (size_t)(slash - pattern) < wild && slash > pattern;
+}
+
+int ag_imageref_pattern_check(const char *pattern, char *why, size_t cap)
+{
+    if (!pattern || !*pattern)
+        return ag_strfmt(why, cap, "an image pattern must not be empty"), -1;
+    if (strpbrk(pattern, "*?")) {
+        if (!glob_registry_literal(pattern))
+            return ag_strfmt(why, cap, "the glob '%s' must start with a literal registry and '/' "
+                             "(e.g. ghcr.io/org/agent-*), so no other registry can match it", pattern), -1;
+        return 0;
+    }
+    ag_imageref probe;
+    ag_error err = {0};
+    if (pattern[strlen(pattern) - 1] == '/') {
+        ag_imageref_parse("docker.io/library/probe", &probe, &err);
+        int rc = ag_imageref_under(&probe, pattern);
+        ag_imageref_clear(&probe);
+        if (rc < 0)
+            return ag_strfmt(why, cap, "'%s' is not a registry[/repository path]/ prefix", pattern), -1;
+        return 0;
+    }
+    if (ag_imageref_parse(pattern, &probe, &err))
+        return ag_strfmt(why, cap, "'%s' is not an image reference: %s", pattern, err.msg), -1;
+    ag_imageref_clear(&probe);
+    return 0;
+}
+
+int ag_imageref_match(const ag_imageref *ref, const char *pattern)
+{
+    if (!ref || !ref->normalized || !pattern || !*pattern)
+        return -1;
+    if (strpbrk(pattern, "*?"))
+        return glob_registry_literal(pattern) ? ag_glob(pattern, ref->normalized) : -1;
+    if (pattern[strlen(pattern) - 1] == '/')
+        return ag_imageref_under(ref, pattern);
+    ag_imageref p;
+    ag_error err = {0};
+    if (ag_imageref_parse(pattern, &p, &err))
+        return -1;
+    int m = !strcmp(p.registry, ref->registry) && !strcmp(p.repository, ref->repository) &&
+            (!p.tag || (ref->tag && !strcmp(p.tag, ref->tag))) &&
+            (!p.digest || (ref->digest && !strcmp(p.digest, ref->digest)));
+    ag_imageref_clear(&p);
+    return m;
 }

@@ -291,36 +291,48 @@ int ag_policy_load_buffer(const char *buf, size_t len, const char *name,
     return set_finish(set, before, name, out, diags, err);
 }
 
-int ag_policy_load(const char *path, const ag_load_options *opts, ag_policy_set **out,
-                   ag_diags *diags, ag_error *err)
+/* Adds the files of one path: a file as is, a directory's .yaml/.yml files sorted by path. */
+static int add_path(const char *path, files *fl, ag_diags *diags, ag_error *err)
 {
-    *out = NULL;
-    files fl = {0};
     struct stat st;
-    size_t errors = diags->count;
     if (stat(path, &st) != 0) {
         diag(diags, "%s: %s", path, strerror(errno));
         return ag_error_set(err, AG_EIO, "%s: %s", path, strerror(errno));
     }
-    int walk_rc = 0;
+    size_t from = fl->n;
     if (S_ISDIR(st.st_mode)) {
-        walk_rc = walk(path, 0, &fl, diags);
+        /* a directory entry that could not be read is already in diags: it fails the load */
+        (void)walk(path, 0, fl, diags);
     } else {
-        fl.v = malloc(sizeof *fl.v);
-        if (fl.v && (fl.v[0] = strdup(path)))
-            fl.n = 1;
+        char **nv = realloc(fl->v, (fl->n + 1) * sizeof *nv);
+        if (!nv || !(nv[fl->n] = strdup(path))) {
+            if (nv)
+                fl->v = nv;
+            return ag_error_set(err, AG_ENOMEM, "out of memory");
+        }
+        fl->v = nv;
+        fl->n++;
     }
-    if (fl.n)
-        qsort(fl.v, fl.n, sizeof *fl.v, cmp_str);
+    if (fl->n - from > 1)
+        qsort(fl->v + from, fl->n - from, sizeof *fl->v, cmp_str);
+    return 0;
+}
 
-    ag_policy_set *set = set_new(opts);
+int ag_policy_load_paths(const char *const *paths, size_t npaths, const ag_load_options *opts,
+                         ag_policy_set **out, ag_diags *diags, ag_error *err)
+{
+    *out = NULL;
+    files fl = {0};
+    size_t errors = diags->count;
+    int rc = 0;
+    for (size_t i = 0; !rc && i < npaths; i++)
+        rc = add_path(paths[i], &fl, diags, err);
+    ag_policy_set *set = rc ? NULL : set_new(opts);
     if (!set) {
         for (size_t i = 0; i < fl.n; i++) free(fl.v[i]);
         free(fl.v);
-        return ag_error_set(err, AG_ENOMEM, "out of memory");
+        return rc ? rc : ag_error_set(err, AG_ENOMEM, "out of memory");
     }
-    /* a directory entry that could not be read is already in diags: it fails the load */
-    (void)walk_rc;
     for (size_t f = 0; f < fl.n; f++) {
         ag_ydocs *docs = NULL;
         ag_error perr = {0};
@@ -334,7 +346,13 @@ int ag_policy_load(const char *path, const ag_load_options *opts, ag_policy_set 
     for (size_t i = 0; i < fl.n; i++)
         free(fl.v[i]);
     free(fl.v);
-    return set_finish(set, errors, path, out, diags, err);
+    return set_finish(set, errors, npaths == 1 ? paths[0] : "the given paths", out, diags, err);
+}
+
+int ag_policy_load(const char *path, const ag_load_options *opts, ag_policy_set **out,
+                   ag_diags *diags, ag_error *err)
+{
+    return ag_policy_load_paths(&path, 1, opts, out, diags, err);
 }
 
 void ag_policy_set_ref(ag_policy_set *set)
@@ -361,9 +379,10 @@ void ag_policy_set_stats(const ag_policy_set *set, ag_policy_stats *out)
     out->skipped = set->skipped;
     for (size_t i = 0; i < set->n; i++) {
         const policy *p = &set->v[i];
-        /* the blocks of the table; spec.validate.rules counts by rule, below */
+        /* the blocks of the table; spec.validate.rules counts by rule, below (spec.mutate.rules,
+         * the generic mutations, counts as one mutate block) */
         for (const pol_block *const *b = pol_blocks; *b; b++)
-            if ((*b)->present(p) && strcmp((*b)->key, "rules"))
+            if ((*b)->present(p) && ((*b)->phase == POL_MUTATE || strcmp((*b)->key, "rules")))
                 *((*b)->phase == POL_MUTATE ? &out->mutate_blocks : &out->validate_blocks) += 1;
         out->rules += p->nrules;
         out->exceptions += p->nexc;

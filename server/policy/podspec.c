@@ -115,8 +115,16 @@ static void found(finder *f, json_t *spec, json_t *parent, const char *path, con
     r->singles = f->at->singles;
     ag_strfmt(r->path, sizeof r->path, "%s", path);
     ag_strfmt(r->ptr, sizeof r->ptr, "%s", ptr);
-    json_t *meta = json_object_get(f->at->meta == META_OWN ? f->object : parent, "metadata");
+    r->meta_parent = f->at->meta == META_OWN ? f->object : parent;
+    json_t *meta = json_object_get(r->meta_parent, "metadata");
     r->meta = json_is_object(meta) ? meta : NULL;
+    if (f->at->meta == META_OWN) {
+        ag_strfmt(r->meta_ptr, sizeof r->meta_ptr, "/metadata");
+    } else {
+        /* the template's metadata is the spec's sibling: ".../template/spec" -> ".../template/metadata" */
+        const char *slash = strrchr(ptr, '/');
+        ag_strfmt(r->meta_ptr, sizeof r->meta_ptr, "%.*s/metadata", (int)(slash ? slash - ptr : 0), ptr);
+    }
 }
 
 /* Follows the rest of a dotted path ("canary[*].predictor") from node; path and ptr hold

@@ -2,7 +2,8 @@
  *
  * Files of server/policy/ call only downwards, never in a circle
  * (test/deploy/test_policy_layers.py checks it):
- *   5  load.c, explain.c, audit_kinds.c        snapshot, aimguard check/explain, audit kinds
+ *   5  load.c, explain.c, set_kinds.c,         snapshot, aimguard check/explain/audit,
+ *      audit_kinds.c                           background audit kinds
  *   4  document.c, decide.c                    one document -> policy; ag_decide()
  *   3  blocks.c                                the block table
  *   2  block_*.c                               one file per block: compile, run, free
@@ -93,6 +94,7 @@ typedef struct generic_rule {
 
 typedef struct exception_ {
     strlist controls, namespaces, names, users, kinds;
+    strlist images;     /* image patterns (ag_imageref_match): waives per container only */
     char *reason;
     time_t expires; /* 0: never */
     char *expires_text;
@@ -111,12 +113,21 @@ typedef struct image_allow {
     regex_list patterns;      /* on "registry/repository" */
 } image_allow;
 
+/* validate.images.allowFrom: allowlist entries read from the cluster view (recipe 12) */
+typedef struct images_from {
+    int present;
+    char *ns_annotation;          /* annotation of the request's namespace, or NULL */
+    char *cm_namespace, *cm_name, *cm_key; /* a ConfigMap's key, or NULL */
+    int fail_closed;              /* unknown data: deny (1, default) or admit with a warning */
+} images_from;
+
 typedef struct images_cfg {
     int present;
     int require_digest, forbid_latest, forbid_tagless;
     image_allow global;
     image_allow *per_ns;      /* first entry whose namespaces match replaces global */
     size_t nper_ns;
+    images_from from;         /* entries from the cluster (namespace annotation, ConfigMap) */
 } images_cfg;
 
 typedef struct secret_ns {
@@ -162,6 +173,25 @@ typedef struct aim_cfg {
     int path_under_namespace;
 } aim_cfg;
 
+/* validate.podSecurity.exempt[]: containers the named checks skip (block_pss.c) */
+typedef struct pss_exempt {
+    strlist controls;   /* PSS check IDs or their prefixes (as exceptions name them) */
+    strlist images;     /* image patterns (ag_imageref_match), any of */
+    strlist containers; /* container name globs, any of; both given: both must match */
+} pss_exempt;
+
+/* spec.mutate.rules[] (block_mutations.c): a generic, idempotent mutation */
+enum { MUT_POD = 1, MUT_POD_METADATA = 2, MUT_CONTAINERS = 3 };
+typedef struct mutation_rule {
+    char *name;
+    int target;           /* MUT_* */
+    int overwrite;        /* set replaces explicit values too (never an equal one) */
+    long long min_replicas; /* when.minReplicas, 0: no condition */
+    int image_digest;     /* when.imageHasDigest: -1 any, 0 without, 1 with */
+    json_t *set;          /* object merged where absent, or NULL */
+    json_t *append;       /* object: list key -> elements appended unless present, or NULL */
+} mutation_rule;
+
 typedef struct policy {
     char *name, *where;
     int action;
@@ -171,12 +201,16 @@ typedef struct policy {
     harden hard;
     gpu_cfg gpu;
     int pss_level; /* -1: none */
+    pss_exempt *pss_exempt;
+    size_t npss_exempt;
     images_cfg images;
     secrets_cfg secrets;
     rbac_cfg rbac;
     aim_cfg aim;
     generic_rule *rules;
     size_t nrules;
+    mutation_rule *mutations;
+    size_t nmutations;
     exception_ *exc;
     size_t nexc;
 } policy;
@@ -301,8 +335,17 @@ void pol_selector_free(selector *s);
 /* exception.c: 1 when `control` (e.g. "seccompProfile_restricted") is waived by an
  * exception entry naming `name` ("seccompProfile" waives every seccompProfile_* check). */
 int pol_control_matches(const char *name, const char *control);
-/* 1 when an exception of pol waives `control` for this request (records the reason) */
+/* 1 when an exception of pol waives `control` for this request (records the reason);
+ * exceptions scoped by images never waive a whole request */
 int pol_exception_applies(const policy *pol, const eval_ctx *e, const char *control);
+/* The image-scoped exception that covers `control` for one container running `image`
+ * (NULL: none, or image NULL), without recording it: the caller records it with
+ * pol_exception_record only when it waived a violation (a waiver that changed nothing
+ * is not one). Entries without images are pol_exception_applies'. */
+const exception_ *pol_exception_for_image(const policy *pol, const eval_ctx *e, const char *control,
+                                          const char *image);
+/* Records a waiver: the audit annotation and, for the results, the waiver list */
+void pol_exception_record(const policy *pol, const eval_ctx *e, const exception_ *x, const char *control);
 /* verdict.c */
 void pol_vlist_add(vlist *l, const policy *pol, const char *rule, const char *control, int action,
                    const char *message, const char *path);

@@ -84,6 +84,9 @@ static void note(finding *f, const char *name, const char *path_fmt, ...)
 
 typedef struct ctx {
     ag_pss_result *out;
+    ag_pss_exempt_fn exempt; /* containers a check skips (validate.podSecurity.exempt), or NULL */
+    void *exempt_ctx;
+    const char *cur;         /* the check running: what exempt() is asked about */
     const ag_podspec_ref *ref; /* the pod spec and its single-container specs */
     const char *sp; /* spec path */
     const json_t *meta, *spec, *psc;
@@ -119,11 +122,49 @@ static void add(ctx *c, const char *check, ag_buf *msg, const char *path)
 static const char *str(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 static const json_t *obj(const json_t *o, const char *k) { return json_object_get(o, k); }
 
-/* Visits every container: the three lists, then KServe's single-container specs. */
+static int skip(const ctx *c, const json_t *container)
+{
+    return c->exempt && c->exempt(c->exempt_ctx, c->cur, container);
+}
+
+/* Visits every container the running check does not exempt: the three lists, then
+ * KServe's single-container specs. */
 #define EACH_CONTAINER(c, cr, ctr) \
     for (ag_container_iter cr##_it = {(c)->ref, 0, 0, 0}; cr##_it.ref; cr##_it.ref = NULL) \
         for (ag_container_ref cr; ag_container_next(&cr##_it, &cr);) \
-            for (const json_t *ctr = cr.c; ctr; ctr = NULL)
+            for (const json_t *ctr = skip(c, cr.c) ? NULL : cr.c; ctr; ctr = NULL)
+
+/* A pod-level field (hostNetwork, volumes, the pod's securityContext) belongs to no one
+ * container: its part of a check is exempt only when every container of the pod is
+ * exempt from that check, so exempting one agent container never opens the pod to
+ * the others. A pod without containers exempts nothing. */
+static int pod_exempt(const ctx *c)
+{
+    if (!c->exempt)
+        return 0;
+    ag_container_iter it;
+    ag_container_ref cr;
+    ag_container_iter_init(&it, c->ref);
+    int n = 0;
+    while (ag_container_next(&it, &cr)) {
+        if (!skip(c, cr.c))
+            return 0;
+        n++;
+    }
+    return n > 0;
+}
+
+/* The container of that name is exempt (per-container annotations) */
+static int name_exempt(const ctx *c, const char *name)
+{
+    ag_container_iter it;
+    ag_container_ref cr;
+    ag_container_iter_init(&it, c->ref);
+    while (c->exempt && ag_container_next(&it, &cr))
+        if (!strcmp(ag_container_name(&cr), name))
+            return skip(c, cr.c);
+    return 0;
+}
 
 /* "<head> (<noun>[s] "a", "b" <tail>)" for a check that lists offending names. */
 static void finish(ctx *c, const char *check, finding *f, const char *head, const char *noun,
@@ -144,6 +185,9 @@ static void finish(ctx *c, const char *check, finding *f, const char *head, cons
 
 static void check_host_namespaces(ctx *c)
 {
+    c->cur = "hostNamespaces";
+    if (pod_exempt(c))
+        return;
     ag_buf msg = {0}, which = {0};
     const char *first = NULL;
     static const char *const keys[] = {"hostNetwork", "hostPID", "hostIPC"};
@@ -166,6 +210,7 @@ static void check_host_namespaces(ctx *c)
 
 static void check_privileged(ctx *c)
 {
+    c->cur = "privileged";
     finding f = {0};
     EACH_CONTAINER(c, cr, ctr) {
         if (json_is_true(obj(obj(ctr, "securityContext"), "privileged")))
@@ -188,6 +233,7 @@ static int in_list(const char *s, const char *const *l)
 
 static void check_capabilities_baseline(ctx *c)
 {
+    c->cur = "capabilities_baseline";
     finding f = {0};
     ag_buf caps = {0};
     EACH_CONTAINER(c, cr, ctr) {
@@ -217,6 +263,9 @@ static void check_capabilities_baseline(ctx *c)
 
 static void check_host_path(ctx *c)
 {
+    c->cur = "hostPathVolumes";
+    if (pod_exempt(c))
+        return;
     finding f = {0};
     size_t i;
     const json_t *v;
@@ -229,6 +278,7 @@ static void check_host_path(ctx *c)
 
 static void check_host_ports(ctx *c)
 {
+    c->cur = "hostPorts";
     finding f = {0};
     ag_buf ports = {0};
     EACH_CONTAINER(c, cr, ctr) {
@@ -254,13 +304,14 @@ static void check_host_ports(ctx *c)
 
 static void check_apparmor(ctx *c)
 {
+    c->cur = "appArmorProfile";
     ag_buf bad = {0};
     char path[320] = "";
     const char *pfx = "container.apparmor.security.beta.kubernetes.io/";
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)obj(c->meta, "annotations"), k, v) {
-        if (strncmp(k, pfx, strlen(pfx)))
+        if (strncmp(k, pfx, strlen(pfx)) || name_exempt(c, k + strlen(pfx)))
             continue;
         const char *val = json_string_value(v);
         if (val && (!strcmp(val, "runtime/default") || !strncmp(val, "localhost/", 10) || !*val))
@@ -270,7 +321,7 @@ static void check_apparmor(ctx *c)
             snprintf(path, sizeof path, "metadata.annotations['%s']", k);
     }
     const char *t = str(obj(c->psc, "appArmorProfile"), "type");
-    if (t && strcmp(t, "RuntimeDefault") && strcmp(t, "Localhost")) {
+    if (t && strcmp(t, "RuntimeDefault") && strcmp(t, "Localhost") && !pod_exempt(c)) {
         ag_buf_printf(&bad, "%spod must not set securityContext.appArmorProfile.type to \"%s\"", bad.len ? ", " : "", t);
         if (!*path)
             snprintf(path, sizeof path, "%s.securityContext.appArmorProfile.type", c->sp);
@@ -313,9 +364,10 @@ static int selinux_bad(const json_t *o, ag_buf *why)
 
 static void check_selinux(ctx *c)
 {
+    c->cur = "seLinuxOptions";
     ag_buf bad = {0}, why = {0};
     char path[320] = "";
-    if (selinux_bad(obj(c->psc, "seLinuxOptions"), &why)) {
+    if (!pod_exempt(c) && selinux_bad(obj(c->psc, "seLinuxOptions"), &why)) {
         ag_buf_printf(&bad, "pod set forbidden securityContext.seLinuxOptions: %s", why.p);
         snprintf(path, sizeof path, "%s.securityContext.seLinuxOptions", c->sp);
     }
@@ -344,6 +396,7 @@ static void check_selinux(ctx *c)
  * restricted: only Default. */
 static void check_proc_mount(ctx *c, int restricted)
 {
+    c->cur = restricted ? "procMount_restricted" : "procMount";
     int userns = json_is_false(obj(c->spec, "hostUsers"));
     if (!restricted && userns)
         return;
@@ -359,10 +412,11 @@ static void check_proc_mount(ctx *c, int restricted)
 
 static void check_seccomp_baseline(ctx *c)
 {
+    c->cur = "seccompProfile_baseline";
     finding f = {0};
     int pod_bad = 0;
     const char *t = str(obj(c->psc, "seccompProfile"), "type");
-    if (t && !strcmp(t, "Unconfined"))
+    if (t && !strcmp(t, "Unconfined") && !pod_exempt(c))
         pod_bad = 1;
     EACH_CONTAINER(c, cr, ctr) {
         const char *ct = str(obj(obj(ctr, "securityContext"), "seccompProfile"), "type");
@@ -394,6 +448,9 @@ static const char *const safe_sysctls[] = {
 
 static void check_sysctls(ctx *c)
 {
+    c->cur = "sysctls";
+    if (pod_exempt(c))
+        return;
     finding f = {0};
     size_t i;
     const json_t *s;
@@ -412,8 +469,9 @@ static void check_sysctls(ctx *c)
 
 static void check_host_process(ctx *c)
 {
+    c->cur = "windowsHostProcess";
     finding f = {0};
-    int pod = json_is_true(obj(obj(c->psc, "windowsOptions"), "hostProcess"));
+    int pod = json_is_true(obj(obj(c->psc, "windowsOptions"), "hostProcess")) && !pod_exempt(c);
     EACH_CONTAINER(c, cr, ctr) {
         if (json_is_true(obj(obj(obj(ctr, "securityContext"), "windowsOptions"), "hostProcess")))
             note(&f, ag_container_name(&cr), "%s.securityContext.windowsOptions.hostProcess", ag_container_path(&cr));
@@ -443,6 +501,7 @@ static void host_in_handler(const json_t *h, const char *where, ag_buf *what, in
 
 static void check_host_probes(ctx *c)
 {
+    c->cur = "hostProbesAndHostLifecycle";
     ag_buf bad = {0};
     char path[320] = "";
     static const char *const probes[] = {"livenessProbe", "readinessProbe", "startupProbe"};
@@ -477,6 +536,9 @@ static const char *const allowed_volumes[] = {"configMap", "csi", "downwardAPI",
 
 static void check_restricted_volumes(ctx *c)
 {
+    c->cur = "restrictedVolumes";
+    if (pod_exempt(c))
+        return;
     finding f = {0};
     ag_buf types = {0};
     size_t i;
@@ -507,6 +569,7 @@ static void check_restricted_volumes(ctx *c)
 
 static void check_allow_privilege_escalation(ctx *c)
 {
+    c->cur = "allowPrivilegeEscalation";
     finding f = {0};
     EACH_CONTAINER(c, cr, ctr) {
         if (!json_is_false(obj(obj(ctr, "securityContext"), "allowPrivilegeEscalation")))
@@ -518,6 +581,7 @@ static void check_allow_privilege_escalation(ctx *c)
 
 static void check_capabilities_restricted(ctx *c)
 {
+    c->cur = "capabilities_restricted";
     finding drop = {0}, addf = {0};
     ag_buf caps = {0};
     EACH_CONTAINER(c, cr, ctr) {
@@ -561,8 +625,9 @@ static void check_capabilities_restricted(ctx *c)
 
 static void check_run_as_non_root(ctx *c)
 {
+    c->cur = "runAsNonRoot";
     const json_t *pv = obj(c->psc, "runAsNonRoot");
-    int pod_true = json_is_true(pv), pod_false = json_is_false(pv);
+    int pod_true = json_is_true(pv), pod_false = json_is_false(pv) && !pod_exempt(c);
     finding explicit_false = {0}, unset = {0};
     EACH_CONTAINER(c, cr, ctr) {
         const json_t *cv = obj(obj(ctr, "securityContext"), "runAsNonRoot");
@@ -603,9 +668,10 @@ static void check_run_as_non_root(ctx *c)
 
 static void check_run_as_user(ctx *c)
 {
+    c->cur = "runAsUser";
     finding f = {0};
     const json_t *pu = obj(c->psc, "runAsUser");
-    int pod = json_is_integer(pu) && json_integer_value(pu) == 0;
+    int pod = json_is_integer(pu) && json_integer_value(pu) == 0 && !pod_exempt(c);
     EACH_CONTAINER(c, cr, ctr) {
         const json_t *cu = obj(obj(ctr, "securityContext"), "runAsUser");
         if (json_is_integer(cu) && json_integer_value(cu) == 0)
@@ -628,8 +694,9 @@ static int seccomp_ok(const char *t) { return t && (!strcmp(t, "RuntimeDefault")
 
 static void check_seccomp_restricted(ctx *c)
 {
+    c->cur = "seccompProfile_restricted";
     const char *pt = str(obj(c->psc, "seccompProfile"), "type");
-    int pod_set = pt != NULL, pod_bad = pt && !seccomp_ok(pt);
+    int pod_set = pt != NULL, pod_bad = pt && !seccomp_ok(pt) && !pod_exempt(c);
     finding bad = {0}, unset = {0};
     EACH_CONTAINER(c, cr, ctr) {
         const char *ct = str(obj(obj(ctr, "securityContext"), "seccompProfile"), "type");
@@ -678,9 +745,17 @@ int ag_pss_check(ag_pss_level level, const json_t *pod_meta, const json_t *pod_s
 
 int ag_pss_check_pod(ag_pss_level level, const ag_podspec_ref *ref, ag_pss_result *out, ag_error *err)
 {
+    return ag_pss_check_pod_exempt(level, ref, NULL, NULL, out, err);
+}
+
+int ag_pss_check_pod_exempt(ag_pss_level level, const ag_podspec_ref *ref, ag_pss_exempt_fn exempt,
+                            void *exempt_ctx, ag_pss_result *out, ag_error *err)
+{
     if (level == AG_PSS_PRIVILEGED || !ref->spec)
         return 0;
     ctx c = {0};
+    c.exempt = exempt;
+    c.exempt_ctx = exempt_ctx;
     c.out = out;
     c.ref = ref;
     c.sp = ref->path;

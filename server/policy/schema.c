@@ -2,6 +2,8 @@
  * file:line:column, unknown-key checks with did-you-mean. Every block compiles with them. */
 #include "schema.h"
 
+#include "aimguard/imageref.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -319,4 +321,18 @@ int pol_given(const ag_ynode *n, const char *key)
 {
     const ag_ynode *v = ag_ynode_get(n, key);
     return v && (v->type != AG_YNODE_SEQ || v->count > 0);
+}
+
+/* An image pattern list (exempt[].images, exceptions[].images): each pattern valid */
+void pol_image_patterns_compile(cctx *c, const ag_ynode *v, const char *where, strlist *out)
+{
+    if (pol_get_strlist(c, v, where, out))
+        return;
+    for (size_t i = 0; v->type == AG_YNODE_SEQ && i < v->count; i++) {
+        char why[512];
+        if (v->items[i]->type == AG_YNODE_SCALAR && ag_imageref_pattern_check(v->items[i]->value, why, sizeof why))
+            pol_err(c, v->items[i], "%s: %s", where, why);
+    }
+    if (!out->n)
+        pol_err(c, v, "%s must list at least one image pattern", where);
 }

@@ -44,6 +44,8 @@ char *pol_strdup(cctx *c, const ag_ynode *n, const char *s);
 json_t *pol_to_json(cctx *c, const ag_ynode *n);
 /* 1 when key is set to something other than an empty list */
 int pol_given(const ag_ynode *n, const char *key);
+/* A list of image patterns (ag_imageref_match), each checked, at least one */
+void pol_image_patterns_compile(cctx *c, const ag_ynode *v, const char *where, strlist *out);
 
 /* regex.c: one PCRE2 pattern (UTF, JIT when available); errors reported at node when c */
 pcre2_code *pol_regex_compile(cctx *c, const ag_ynode *node, const char *pat);

@@ -87,6 +87,45 @@ static void describe(ag_buf *b, const violation *v)
     }
 }
 
+static const char *result_rule(const violation *v)
+{
+    return v->per_rule || !v->block ? v->rule : v->block;
+}
+
+/* The findings of the decision (aimguard/decision.h): one allocation for the array and
+ * every string it holds, so that a request with violations pays one malloc for them. */
+static int set_findings(ag_decision *out, const vlist *vl)
+{
+    if (!vl->n)
+        return 0;
+    size_t size = vl->n * sizeof(ag_finding);
+    for (size_t i = 0; i < vl->n; i++) {
+        const violation *v = &vl->v[i];
+        size += strlen(v->pol->name) + strlen(result_rule(v)) + strlen(v->rule) + 3 +
+                (v->path ? strlen(v->path) + 1 : 0);
+    }
+    ag_finding *f = malloc(size);
+    if (!f)
+        return -1;
+    char *p = (char *)(f + vl->n);
+#define COPY(dst, src) do { size_t n_ = strlen(src) + 1; memcpy(p, (src), n_); (dst) = p; p += n_; } while (0)
+    for (size_t i = 0; i < vl->n; i++) {
+        const violation *v = &vl->v[i];
+        COPY(f[i].policy, v->pol->name);
+        COPY(f[i].rule, result_rule(v));
+        COPY(f[i].check, v->rule);
+        f[i].field = NULL;
+        if (v->path)
+            COPY(f[i].field, v->path);
+        f[i].action = v->action;
+    }
+#undef COPY
+    free(out->findings);
+    out->findings = f;
+    out->nfindings = vl->n;
+    return 0;
+}
+
 int pol_verdict(const vlist *vl, const eval_ctx *e, ag_decision *out, ag_error *err)
 {
     int rc = 0;
@@ -111,6 +150,8 @@ int pol_verdict(const vlist *vl, const eval_ctx *e, ag_decision *out, ag_error *
         }
         ag_buf_clear(&one);
     }
+    if (!deny.oom && set_findings(out, vl))
+        deny.oom = 1;
     if (deny.oom) {
         rc = ag_error_set(err, AG_ENOMEM, "out of memory while describing violations");
     } else if (ndeny) {

@@ -219,6 +219,30 @@ static int watch_setup(srv *s)
     return fd;
 }
 
+/* The ConfigMaps the serving policies read (validate.images.allowFrom.configMap): one
+ * field-selector watch cache each, never a watch of every ConfigMap. A reload that names
+ * a new one starts its cache at once; until its first list the data is unknown and the
+ * policy's failClosed decides. */
+static void watch_configmap(void *ctx, const char *ns, const char *name)
+{
+    srv *s = ctx;
+    ag_error err = {0};
+    char what[600];
+    snprintf(what, sizeof what, "%s/%s", ns, name);
+    if (!ag_informers_for_one(s->informers, "v1", "configmaps", ns, name, &err))
+        ag_log(AG_LOG_ERROR, "cannot watch a ConfigMap a policy reads: its data stays unknown (failClosed decides)",
+               "configMap", what, "reason", err.msg, NULL);
+}
+
+static void watch_configmaps(srv *s)
+{
+    if (!s->informers)
+        return;
+    ag_policy_set *cur = ag_policy_holder_acquire(s->policies);
+    ag_policy_configmaps(cur, watch_configmap, s);
+    ag_policy_set_unref(cur);
+}
+
 /* "pid webhook-port metrics-port": lets tests and benchmarks listen on port 0 */
 static void write_ready_file(srv *s, const char *path)
 {
@@ -270,6 +294,7 @@ static int start_cluster_view(srv *s, ag_error *err)
     }
     s->view.access_ctx = s->authz;
     s->view.access = ag_authz_view_access;
+    watch_configmaps(s); /* before the caches start: they start with the others */
 
     /* every replica serves admission; only the Lease holder will reconcile */
     char ns[256] = "aimguard-system", ident[300], lease[600];
@@ -358,6 +383,7 @@ static void job_policies(void *ctx)
     s->fp = nfp;
     if (load_policies(s, s->generation + 1) == 0) {
         s->generation++;
+        watch_configmaps(s);
         ag_reconciler_resync(s->reconciler);
         if (!ag_http_ready(s->http)) {
             ag_http_set_ready(s->http);

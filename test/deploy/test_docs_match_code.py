@@ -26,7 +26,7 @@ def doc_text():
 
 def test_every_documented_flag_exists():
     helps = ""
-    for cmd in ("serve", "eval", "check", "explain"):
+    for cmd in ("serve", "eval", "test", "audit", "check", "explain"):
         code, out, _ = run_cli(cmd, "--help")
         assert code == 0
         helps += out
@@ -185,12 +185,34 @@ def test_every_granted_resource_and_verb_has_its_reason_in_rbac_md():
     assert not missing, "granted in deploy/base/rbac.yaml, without a reason in docs/rbac.md: %s" % missing
 
 
+def cli_section(cli, command):
+    """The text of docs/cli.md's "## command" section, up to the next "## " heading."""
+    start = cli.index("\n## %s\n" % command) + 1
+    end = cli.find("\n## ", start)
+    return cli[start:end if end >= 0 else len(cli)]
+
+
+def test_every_audit_flag_and_output_is_documented():
+    """aimguard audit: every flag of its --help and every output format is in its section."""
+    code, helptext, _ = run_cli("audit", "--help")
+    assert code == 0
+    section = cli_section(open(os.path.join(SRC, "docs", "cli.md")).read(), "audit")
+    missing = [f for f in set(re.findall(r"--[a-z][a-z-]+", helptext)) - {"--help"} if f not in section]
+    assert not missing, missing
+    code, _, err = run_cli("audit", "-p", os.path.join(SRC, "policies", "default"), "-o", "bogus", "-")
+    assert code == 2
+    formats = re.search(r"--output must be (.*)", err).group(1).replace(" or ", ", ").split(", ")
+    assert formats == ["text", "json"], formats
+    for fmt in formats:
+        assert "`-o %s`" % fmt in section, fmt
+
+
 def test_every_eval_flag_and_output_is_documented():
     """The other direction for eval: what the binary offers, docs/cli.md describes."""
     code, helptext, _ = run_cli("eval", "--help")
     assert code == 0
     cli = open(os.path.join(SRC, "docs", "cli.md")).read()
-    section = cli[cli.index("## eval"):cli.index("## check")]
+    section = cli_section(cli, "eval")
     missing = [f for f in set(re.findall(r"--[a-z][a-z-]+", helptext)) - {"--help"} if f not in section]
     assert not missing, missing
     code, _, err = run_cli("eval", "-p", os.path.join(SRC, "policies", "default"), "-f", "-", "-o", "bogus",
@@ -199,6 +221,42 @@ def test_every_eval_flag_and_output_is_documented():
     assert len(formats) >= 6, formats
     for fmt in formats:
         assert "| `%s` |" % fmt in section, fmt
+
+
+def test_every_command_is_documented():
+    """each command of `aimguard --help` has its section in docs/cli.md and is named in the
+    README's list of what docs/cli.md covers"""
+    code, out, _ = run_cli("--help")
+    assert code == 0
+    commands = re.findall(r"^  ([a-z]+)  ", out, re.M)
+    assert "test" in commands and "eval" in commands, commands
+    cli = open(os.path.join(SRC, "docs", "cli.md")).read()
+    readme = open(os.path.join(SRC, "README.md")).read()
+    line = [l for l in readme.splitlines() if "docs/cli.md" in l and "their flags" in l][0]
+    for c in commands:
+        assert "\n## %s\n" % c in cli, "docs/cli.md has no section for %s" % c
+        assert "`%s`" % c in line, "README's docs/cli.md line does not name %s" % c
+
+
+def test_every_test_flag_and_output_is_documented():
+    """`aimguard test`: every flag of its --help, every output format and every field of
+    its JSON output is in docs/cli.md's test section"""
+    code, helptext, _ = run_cli("test", "--help")
+    assert code == 0
+    cli = open(os.path.join(SRC, "docs", "cli.md")).read()
+    section = cli_section(cli, "test")
+    missing = [f for f in set(re.findall(r"--[a-z][a-z-]+", helptext)) - {"--help"} if f not in section]
+    assert not missing, missing
+    code, _, err = run_cli("test", "-o", "bogus", os.path.join(SRC, "policies"))
+    formats = re.search(r"--output must be (.*)", err).group(1).replace(" or ", ", ").split(", ")
+    assert formats == ["text", "json"], formats
+    for fmt in formats:
+        assert "| `%s` |" % fmt in section, fmt
+    code, out, _ = run_cli("test", "-o", "json", os.path.join(SRC, "policies", "default"))
+    doc = __import__("json").loads(out)
+    fields = set(doc) | set(doc["summary"]) | set(doc["tests"][0]) | set(doc["tests"][0]["results"][0])
+    undocumented = sorted(f for f in fields if "`%s`" % f not in section and '"%s"' % f not in section)
+    assert not undocumented, undocumented
 
 
 def test_every_served_metric_is_documented():
@@ -212,6 +270,25 @@ def test_every_served_metric_is_documented():
     assert not missing, missing
     for new in ("aimguard_policy_last_reload_ok", "aimguard_policy_failing_files", "aimguard_policy_info"):
         assert new in served, new
+
+
+# blocks whose every YAML key the reference must name (the files' `keys[] = {...}`
+# tables: what the compiler accepts); grown with the blocks documented field by field
+KEYED_SOURCES = ["block_mutations.c", "block_pss.c", "block_images.c"]
+
+
+def test_every_accepted_key_of_the_keyed_blocks_is_documented():
+    ref = open(os.path.join(SRC, "docs", "policy-reference.md")).read()
+    named = set(re.findall(r"`([A-Za-z][A-Za-z0-9]*)", ref)) | set(re.findall(r"^\s*-?\s*([A-Za-z]+):", ref, re.M))
+    named |= set(re.findall(r"[{,]\s*([A-Za-z]+):", ref))
+    missing = []
+    for name in KEYED_SOURCES:
+        text = open(os.path.join(SRC, "server", "policy", name)).read()
+        for table in re.findall(r"keys\[\] = \{([^}]*)\}", text):
+            for key in re.findall(r'"([A-Za-z]+)"', table):
+                if key not in named:
+                    missing.append("%s: %s" % (name, key))
+    assert not missing, "accepted but not in docs/policy-reference.md: %s" % missing
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ for i, f in enumerate(sorted(glob.glob(os.path.join(shared, "conformance", "psa"
     json.dump(r, open(os.path.join(out, "psa-%03d.json" % i), "w"))
 PY
 find policies -name '*.yaml' -exec cp {} "$seeds/fuzz_policy/" \;
+# the rule vocabulary: every cookbook recipe's policy
+for f in test/cookbook/*/policy.yaml; do cp "$f" "$seeds/fuzz_policy/cookbook-$(basename "$(dirname "$f")").yaml"; done
 cp "$shared"/reference/aim-samples/*.yaml "$seeds/fuzz_yaml/"
 i=0; for f in "$shared"/conformance/psa/*/*/*.yaml; do cp "$f" "$seeds/fuzz_yaml/psa-$((i++)).yaml"; done
 cp "$shared"/reference/aim-samples/*.yaml "$seeds/fuzz_policy/" 2>/dev/null || true

@@ -8,7 +8,8 @@ What it models:
   RESOURCES table below;
 - a global resourceVersion bumped on every write; metadata.uid, creationTimestamp,
   generation (bumped when anything but metadata/status changes);
-- GET, list (labelSelector with equality only, limit/continue), POST (409 AlreadyExists),
+- GET, list (labelSelector with equality only, fieldSelector on metadata.name and
+  metadata.namespace, limit/continue; a watch filters by fieldSelector too), POST (409 AlreadyExists),
   PUT (409 Conflict on a stale resourceVersion; the main resource ignores status, the
   /status subresource changes only status), PATCH (application/merge-patch+json RFC 7386,
   application/json-patch+json RFC 6902), DELETE; errors as metav1.Status bodies (404,
@@ -35,6 +36,10 @@ What it models:
   "LIST jobs": N, "WATCH jobs": N, ...}} (writes are POST/PUT/PATCH/
   DELETE on resources, SubjectAccessReviews not included); POST /_admin
   {"reset_stats": true} zeroes them;
+- discovery: GET /api, /api/v1, /apis, /apis/<group>, /apis/<group>/<version> answer
+  APIVersions, APIGroupList, APIGroup and APIResourceList documents for the RESOURCES
+  table (one version per group, the preferred one; verbs get, list, watch, create,
+  update, patch, delete);
 - bearer-token authentication (401 otherwise);
 - faults through POST /_admin: {"compact": true}, {"error_500": N}, {"stall_seconds": S},
   {"drop_watches": true}, {"cut_watches": true} (open watches send half an event and
@@ -51,7 +56,7 @@ What it models:
   {"bulk": [[COLLECTION_PATH, OBJECT], ...]} (objects created as by POST, without a
   request each: benchmarks load thousands at once).
 What it does not model: admission, defaulting, validation beyond names, field
-selectors, set-based label selectors, server-side apply, finalizers (deletes are
+selectors beyond metadata.name/namespace, set-based label selectors, server-side apply, finalizers (deletes are
 immediate), resourceVersionMatch, HTTP/2, authorization
 (every authenticated request may do anything).
 """
@@ -153,6 +158,39 @@ def parse_path(path):
     return group, version, plural, ns, name, sub
 
 
+VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+
+
+def discovery(path):
+    """The discovery document at path, or None when path is not a discovery path."""
+    parts = [p for p in path.split("/") if p]
+    groups = {}
+    for (g, v, plural), (kind, namespaced) in RESOURCES.items():
+        groups.setdefault(g, {"version": v, "resources": []})["resources"].append(
+            {"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": VERBS})
+
+    def group_doc(g):
+        gv = {"groupVersion": "%s/%s" % (g, groups[g]["version"]), "version": groups[g]["version"]}
+        return {"name": g, "versions": [gv], "preferredVersion": gv}
+
+    def resource_list(g, v):
+        if g not in groups or groups[g]["version"] != v:
+            return None
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": ("%s/%s" % (g, v)) if g else v,
+                "resources": groups[g]["resources"]}
+    if parts == ["api"]:
+        return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+    if len(parts) == 2 and parts[0] == "api":
+        return resource_list("", parts[1]) or False
+    if parts == ["apis"]:
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group_doc(g) for g in sorted(groups) if g]}
+    if len(parts) == 2 and parts[0] == "apis":
+        return dict(group_doc(parts[1]), kind="APIGroup", apiVersion="v1") if parts[1] in groups else False
+    if len(parts) == 3 and parts[0] == "apis":
+        return resource_list(parts[1], parts[2]) or False
+    return None
+
+
 def matches_selector(obj, selector):
     if not selector:
         return True
@@ -160,6 +198,20 @@ def matches_selector(obj, selector):
     for term in selector.split(","):
         k, _, v = term.partition("=")
         if labels.get(k.strip()) != v.strip():
+            return False
+    return True
+
+
+def matches_fields(obj, selector):
+    """fieldSelector with metadata.name / metadata.namespace equality terms (what a
+    watch of one named object sends)."""
+    if not selector:
+        return True
+    meta = obj.get("metadata", {})
+    for term in selector.split(","):
+        k, _, v = term.partition("=")
+        field = {"metadata.name": "name", "metadata.namespace": "namespace"}.get(k.strip())
+        if field is None or meta.get(field) != v.strip():
             return False
     return True
 
@@ -422,6 +474,13 @@ class Handler(BaseHTTPRequestHandler):
         with STORE.lock:
             STORE.reads += 1
         q = {k: v[0] for k, v in parse_qs(u.query).items()}
+        doc = discovery(u.path)
+        if doc is not None:
+            with STORE.lock:
+                STORE.read_kinds["DISCOVERY"] = STORE.read_kinds.get("DISCOVERY", 0) + 1
+            if doc is False:
+                return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
+            return self.send_json(200, doc)
         p = parse_path(u.path)
         if not p or (p[0], p[1], p[2]) not in RESOURCES or p[2] in STORE.unserved:
             return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
@@ -441,7 +500,8 @@ class Handler(BaseHTTPRequestHandler):
         with STORE.lock:
             items = sorted(((k, o) for k, o in STORE.objects.items()
                             if k[:3] == (g, v, plural) and (ns is None or k[3] == ns)
-                            and matches_selector(o, q.get("labelSelector"))), key=lambda x: (x[0][3] or "", x[0][4]))
+                            and matches_selector(o, q.get("labelSelector"))
+                            and matches_fields(o, q.get("fieldSelector"))), key=lambda x: (x[0][3] or "", x[0][4]))
             rv = str(STORE.rv)
         start = int(q.get("continue") or 0)
         limit = int(q.get("limit") or 0)
@@ -464,7 +524,8 @@ class Handler(BaseHTTPRequestHandler):
         ends = time.time() + float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
         with STORE.lock:
             STORE.watch_requests = (STORE.watch_requests + [{"resource": plural, "resourceVersion":
-                                    q.get("resourceVersion", ""), "timeoutSeconds": q.get("timeoutSeconds")}])[-500:]
+                                    q.get("resourceVersion", ""), "timeoutSeconds": q.get("timeoutSeconds"),
+                                    "namespace": ns, "fieldSelector": q.get("fieldSelector")}])[-500:]
         with STORE.lock:
             if since and since < STORE.compacted:
                 code, body = status(410, "Expired", "too old resource version: %d (%d)" % (since, STORE.compacted))
@@ -498,7 +559,7 @@ class Handler(BaseHTTPRequestHandler):
                         lst = STORE.events.get((g, v, plural), [])
                         ev = [{"type": t, "object": o}
                               for rv, n2, t, o in lst[bisect.bisect_right(lst, sent, key=lambda e: e[0]):]
-                              if ns is None or n2 == ns]
+                              if (ns is None or n2 == ns) and matches_fields(o, q.get("fieldSelector"))]
                     if not ev:
                         # every event of ours up to here was sent: a bookmark may say so.
                         # (Read before waiting: what is committed during the wait is not sent yet.)

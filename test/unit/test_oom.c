@@ -50,13 +50,14 @@ static int one_decision(ag_policy_set *set, const char *body, size_t len, int *o
     return 0;
 }
 
-static void run_all_failures(const char *fixture, int want_allowed)
+static void run_all_failures_with(const char *policies, const char *fixture, int want_allowed)
 {
     ag_policy_set *set = NULL;
     ag_diags dg = {0};
     ag_error err = {0};
     ag_load_options o = {1, -1};
-    CHECK_INT(ag_policy_load(agt_path("AG_SRC", "policies/default"), &o, &set, &dg, &err), 0);
+    CHECK_INT(ag_policy_load(agt_path("AG_SRC", policies), &o, &set, &dg, &err), 0);
+    ag_diags_clear(&dg);
     size_t len = 0;
     char *body = agt_read_file(agt_path("AG_SHARED", fixture), &len);
     CHECK(body && set);
@@ -89,6 +90,21 @@ static void run_all_failures(const char *fixture, int want_allowed)
     ag_policy_set_unref(set);
 }
 
+static void run_all_failures(const char *fixture, int want_allowed)
+{
+    run_all_failures_with("policies/default", fixture, want_allowed);
+}
+
+/* the generic mutations (recipe 25: append, and recipe 21: set) and the Pod Security
+ * exemptions (recipe 5), each on a request it acts on */
+static void test_mutations_and_exemptions(void)
+{
+    run_all_failures_with("test/cookbook/25-append-unless-present", "conformance/admissionreview/deployment-create.json", 1);
+    run_all_failures_with("test/cookbook/21-default-resources", "conformance/admissionreview/deployment-create.json", 1);
+    run_all_failures_with("test/cookbook/05-pss-exemptions", "conformance/admissionreview/real-pod-create-privileged.json",
+                          0);
+}
+
 static void test_allowed_request(void)
 {
     run_all_failures("conformance/admissionreview/deployment-create.json", 1);
@@ -103,5 +119,6 @@ int main(void)
 {
     RUN(test_allowed_request);
     RUN(test_denied_request_is_never_admitted);
+    RUN(test_mutations_and_exemptions);
     return agt_finish();
 }

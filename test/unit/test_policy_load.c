@@ -150,7 +150,7 @@ static void test_mutate_and_exception_errors(void)
                  "9:18: an exception cannot waive every control");
     expect_error(HEAD "spec:\n  match: {kinds: [Pod]}\n  validate: {podSecurity: {level: baseline}}\n"
                  "  exceptions:\n    - {controls: [privileged], reason: x}\n",
-                 "9:7: an exception must be scoped by namespaces, names or users");
+                 "9:7: an exception must be scoped by namespaces, names, users or images");
 }
 
 /* found by fuzz_policy: a repeated key used to be compiled twice and leak the first */
