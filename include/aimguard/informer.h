@@ -26,6 +26,8 @@ typedef struct ag_informer ag_informer;
 typedef struct ag_informer_stats {
     uint64_t events, lists, watch_restarts, errors;
     int synced;
+    int not_served; /* the last list answered 404 (a CRD not installed): retried every 60 s,
+                     * logged once, not counted as an error */
 } ag_informer_stats;
 
 /* path: the list path, e.g. "/api/v1/namespaces". Objects are keyed "name" for
@@ -45,6 +47,11 @@ ag_informer *ag_informer_new(const ag_kube_config *cfg, const char *path, ag_err
  * after it, or past AG_INFORMER_MAX_HANDLERS. ctx must outlive the informer's thread
  * (ag_informer_stop()). */
 int ag_informer_add_handler(ag_informer *inf, ag_informer_handler fn, void *ctx, ag_error *err);
+/* Events only, no cache (before ag_informer_run): a relist reads one item (for the
+ * resourceVersion to watch from) and tells "SYNC"; events reach the handlers but no
+ * object is kept, so snapshot() and get() answer NULL. For a resource too numerous to
+ * hold whose readers list it in pages when they need it (the background audit's Pods). */
+int ag_informer_set_cacheless(ag_informer *inf, ag_error *err);
 /* Starts the thread (list, then watch); a second call is a no-op. */
 int ag_informer_run(ag_informer *inf, ag_error *err);
 /* new + add_handler (fn may be NULL) + run */

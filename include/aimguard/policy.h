@@ -15,6 +15,7 @@
 #include <time.h>
 #include "aimguard/decision.h"
 #include "aimguard/error.h"
+#include "aimguard/kinds.h"
 #include "aimguard/view.h"
 
 typedef struct ag_policy_set ag_policy_set;
@@ -111,6 +112,18 @@ typedef struct ag_kind_ref {
  * 0 or AG_ENOMEM. Reentrant. */
 int ag_policy_set_kinds(const ag_policy_set *set, ag_kind_ref **out, size_t *n, ag_error *err);
 void ag_kind_refs_free(ag_kind_ref *refs, size_t n); /* NULL is a no-op */
+
+/* What the background audit judges (server/audit/): the rows of the known kinds table
+ * (aimguard/kinds.h) that a policy with a validate block matches as the CREATE of an
+ * existing object would be matched (a policy whose match.operations leaves CREATE out
+ * judges none; exclude.kinds given alone removes kinds). A kind a policy names counts;
+ * a wildcard (a star alone, or a star for the kind or the group) counts only the kinds the shipped validating
+ * webhook receives (AG_SENT_VALIDATE): `kinds: ["*"]` audits what admission judges, not
+ * Events or Leases. Stores up to cap rows (static) in out and returns how many there
+ * are (may exceed cap). A custom kind a policy names (example.com/Widget) has no row:
+ * each is appended once to custom (may be NULL; the caller clears it), so the caller can
+ * say it skips them. Reentrant. */
+size_t ag_policy_audit_kinds(const ag_policy_set *set, const ag_kind_info **out, size_t cap, ag_diags *custom);
 
 /* Glob match of s against pattern ("*" any run, "?" one character); 1 on match. The
  * matching policies use for names and namespaces (reconcile/ uses it for the same). */

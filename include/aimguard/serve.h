@@ -38,6 +38,8 @@ typedef struct ag_serve_config {
     ag_reconcile_config reconcile_cfg; /* policies and metrics are filled in by the server */
     long sar_timeout_ms;         /* one SubjectAccessReview on the request path (2000) */
     long sar_cache_ms;           /* how long its allowed/denied answers are kept (10000) */
+    double audit_interval_s;     /* background audit: a full pass this often; 0: no audit */
+    unsigned audit_report_max;   /* results per PolicyReport before it splits */
     int log_level;               /* ag_log_level */
 } ag_serve_config;
 

@@ -25,10 +25,12 @@ struct ag_informer {
     atomic_int readers;
     atomic_ullong events, lists, restarts, errors;
     atomic_int synced;
+    atomic_int not_served; /* the last list answered 404: the cluster lacks the resource */
     json_t *work;   /* the writer's current map (informer thread only) */
     struct { ag_informer_handler fn; void *ctx; } handlers[AG_INFORMER_MAX_HANDLERS];
     int nhandlers;  /* fixed once the thread runs: read without a lock */
     int started;
+    int cacheless;  /* events only: no objects kept (fixed before the thread runs) */
     char rv[64];
 };
 
@@ -124,23 +126,52 @@ static int on_event(void *ctx, const char *type, json_t *obj)
     char key[512];
     key_of(obj, key, sizeof key);
     trim(obj);
-    if (!strcmp(type, "DELETED"))
-        json_object_del(inf->work, key);
-    else
-        json_object_set(inf->work, key, obj);
-    publish(inf);
+    if (!inf->cacheless) {
+        if (!strcmp(type, "DELETED"))
+            json_object_del(inf->work, key);
+        else
+            json_object_set(inf->work, key, obj);
+        publish(inf);
+    }
     tell(inf, type, obj);
     return inf->stop;
 }
 
-static int relist(ag_informer *inf, ag_error *err)
+/* A cacheless informer needs only where to watch from: the resourceVersion of a list,
+ * which its first page of one item carries. */
+static int relist_cacheless(ag_informer *inf, long *code, ag_error *err)
 {
-    json_t *items = NULL;
-    char *rv = NULL;
-    ag_kube_status st;
-    int rc = ag_kube_list(inf->kube, inf->path, NULL, 500, &items, &rv, &st, err);
+    char path[1200];
+    if (ag_strfmt(path, sizeof path, "%s%climit=1", inf->path, strchr(inf->path, '?') ? '&' : '?'))
+        return ag_error_set(err, AG_EINVAL, "list path too long");
+    json_t *page = NULL;
+    ag_kube_status st = {0};
+    int rc = ag_kube_get(inf->kube, path, &page, &st, err);
+    *code = st.code;
     if (rc)
         return rc;
+    atomic_store(&inf->not_served, 0);
+    const char *rv = json_string_value(json_object_get(json_object_get(page, "metadata"), "resourceVersion"));
+    snprintf(inf->rv, sizeof inf->rv, "%s", rv ? rv : "");
+    json_decref(page);
+    atomic_fetch_add(&inf->lists, 1);
+    atomic_store(&inf->synced, 1);
+    tell(inf, "SYNC", NULL);
+    return 0;
+}
+
+static int relist(ag_informer *inf, long *code, ag_error *err)
+{
+    if (inf->cacheless)
+        return relist_cacheless(inf, code, err);
+    json_t *items = NULL;
+    char *rv = NULL;
+    ag_kube_status st = {0};
+    int rc = ag_kube_list(inf->kube, inf->path, NULL, 500, &items, &rv, &st, err);
+    *code = st.code;
+    if (rc)
+        return rc;
+    atomic_store(&inf->not_served, 0);
     json_decref(inf->work);
     inf->work = json_object();
     size_t i;
@@ -176,7 +207,17 @@ static void *run(void *arg)
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)inf;
     while (!inf->stop) {
         ag_error err = {0};
-        if (relist(inf, &err)) {
+        long code = 0;
+        if (relist(inf, &code, &err)) {
+            if (code == 404) {
+                /* a kind whose CRD is not installed (KServe, LeaderWorkerSet): not an
+                 * error, said once; looked for again now and then, as a CRD may come */
+                if (!atomic_exchange(&inf->not_served, 1))
+                    ag_log(AG_LOG_INFO, "watch cache: the cluster does not serve this resource; not "
+                           "watched (looked for again every 60 s)", "path", inf->path, NULL);
+                nap(inf, 60);
+                continue;
+            }
             atomic_fetch_add(&inf->errors, 1);
             ag_log(AG_LOG_WARN, "watch cache: list failed; retrying", "path", inf->path, "reason", err.msg, NULL);
             nap(inf, backoff * (0.5 + (double)rand_r(&seed) / RAND_MAX)); /* jitter: replicas do not stampede */
@@ -233,6 +274,14 @@ int ag_informer_add_handler(ag_informer *inf, ag_informer_handler fn, void *ctx,
     inf->handlers[inf->nhandlers].fn = fn;
     inf->handlers[inf->nhandlers].ctx = ctx;
     inf->nhandlers++;
+    return 0;
+}
+
+int ag_informer_set_cacheless(ag_informer *inf, ag_error *err)
+{
+    if (inf->started)
+        return ag_error_set(err, AG_EINVAL, "watch cache %s: cacheless only before it starts", inf->path);
+    inf->cacheless = 1;
     return 0;
 }
 
@@ -302,4 +351,5 @@ void ag_informer_stats_get(ag_informer *inf, ag_informer_stats *out)
     out->watch_restarts = atomic_load(&inf->restarts);
     out->errors = atomic_load(&inf->errors);
     out->synced = atomic_load(&inf->synced);
+    out->not_served = atomic_load(&inf->not_served);
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* a handful of resources: a fixed table, searched linearly */
-#define MAX_RESOURCES 32
+#define MAX_RESOURCES 64 /* the view's, the reconciler's 16, the background audit's ~15 more, ConfigMaps */
 
 typedef struct entry {
     char plural[64];

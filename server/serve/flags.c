@@ -193,6 +193,12 @@ static const serve_flag flags[] = {
      STR, AT(reconcile_cfg.status_role), "ClusterRole bound to it per namespace", NULL},
     {"resync-seconds", "N", "AIMGUARD_RESYNC_SECONDS", "600", NULL, NUM(N_DOUBLE, 0, 86400),
      AT(reconcile_cfg.resync_seconds), "reconcile everything again this often (0: never)", NULL},
+    {"audit-interval", "SECONDS", "AIMGUARD_AUDIT_INTERVAL", "3600", NULL, NUM(N_DOUBLE, 0, 604800),
+     AT(audit_interval_s), "judge every existing object again this often; also at start, on a policy change "
+     "and when an object changes (0: no background audit, no PolicyReports)",
+     "background audit (runs with a cluster, on the leader only; docs/operations.md):"},
+    {"audit-report-max-results", "N", "AIMGUARD_AUDIT_REPORT_MAX_RESULTS", "500", NULL, NUM(N_UNSIGNED, 1, 1000),
+     AT(audit_report_max), "results per PolicyReport (each at most about 1.5 KiB); a namespace with more gets several reports", NULL},
 };
 #define NFLAGS (sizeof flags / sizeof flags[0])
 

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aimguard/audit.h"
 #include "aimguard/authz.h"
 #include "aimguard/http.h"
 #include "aimguard/informers.h"
@@ -38,6 +39,7 @@ typedef struct srv {
     ag_informers *informers;     /* the watch caches (cluster view, reconciler), when a cluster is configured */
     ag_leader *leader;           /* leader election, when a cluster is configured */
     ag_reconciler *reconciler;   /* when a cluster is configured and --reconcile on */
+    ag_auditor *auditor;         /* when a cluster is configured and --audit-interval is not 0 */
     ag_authz *authz;             /* SubjectAccessReviews (view.access), with a cluster */
     ag_view view;
     int ifd;                     /* inotify: a wake-up for the reload jobs, or -1 */
@@ -53,6 +55,7 @@ static void on_lease_renewed(void *ctx, double until)
 {
     srv *s = ctx;
     ag_reconciler_lease_until(s->reconciler, until);
+    ag_audit_lease_until(s->auditor, until);
 }
 
 static void on_leadership(void *ctx, int leading)
@@ -60,6 +63,7 @@ static void on_leadership(void *ctx, int leading)
     srv *s = ctx;
     ag_metrics_leader(s->metrics, leading);
     ag_reconciler_set_leader(s->reconciler, leading);
+    ag_audit_set_leader(s->auditor, leading);
 }
 
 /* FNV-1a over what identifies the policy files' contents: their paths and what stat
@@ -325,6 +329,14 @@ static int start_cluster_view(srv *s, ag_error *err)
             return ag_error_set(err, AG_ERR, "%s", kerr.msg);
         }
     }
+    if (s->cfg->audit_interval_s > 0) {
+        ag_audit_config acfg = {s->cfg->audit_interval_s, s->cfg->audit_report_max, s->policies};
+        if (!(s->auditor = ag_audit_start(&kc, &acfg, s->informers, &kerr))) {
+            ag_kube_config_clear(&kc);
+            free(server);
+            return ag_error_set(err, AG_ERR, "%s", kerr.msg);
+        }
+    }
     if (ag_informers_start(s->informers, &kerr)) {
         ag_kube_config_clear(&kc);
         free(server);
@@ -347,7 +359,9 @@ static int start_cluster_view(srv *s, ag_error *err)
            "clusterReferences); leader election on", "api", server, "config", how, "identity", ident, "lease", lease, "reconciler",
            !s->reconciler ? "off (--reconcile off)" : s->cfg->reconcile_cfg.unmanaged_only ?
            "unmanaged (reconciles, while this replica leads, only AIM objects no other controller manages)" :
-           "on (reconciles while this replica leads)", NULL);
+           "on (reconciles while this replica leads)", "audit", s->auditor ?
+           "on (judges existing objects into PolicyReports while this replica leads)" : "off (--audit-interval 0)",
+           NULL);
     free(server);
     return 0;
 }
@@ -493,6 +507,7 @@ out:
     ag_leader_stop(s.leader);
     ag_informers_stop(s.informers); /* no handler (the reconciler's) runs after this */
     ag_reconciler_stop(s.reconciler);
+    ag_audit_stop(s.auditor);
     ag_informers_free(s.informers);
     ag_authz_free(s.authz);
     ag_http_free(s.http);

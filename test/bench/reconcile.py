@@ -34,7 +34,7 @@ def main():
     m = int(sys.argv[2]) if len(sys.argv) > 2 else 50
     api = FakeAPI()
     srv = Server(extra_args=["--kubeconfig", api.kubeconfig(), "--identity", "bench", "--lease-seconds", "5",
-                             "--resync-seconds", "5", "--log-level", os.environ.get("AG_BENCH_LOG", "warn")])
+                             "--resync-seconds", "5", "--audit-interval", "0", "--log-level", os.environ.get("AG_BENCH_LOG", "warn")])
     try:
         srv.start()
         while srv.metric("aimguard_leader") != 1.0:

@@ -157,6 +157,34 @@ def test_policy_reference_snippets_are_accepted():
     assert checked >= 3, checked
 
 
+def test_every_granted_resource_and_verb_has_its_reason_in_rbac_md():
+    """docs/rbac.md has a row (group, resources, verbs, why) for every rule of the
+    ClusterRole and Role deploy/base/rbac.yaml grants: a resource and each of its verbs
+    are named in a row of its API group (the background audit's reads and report writes
+    among them)."""
+    docs = yaml.safe_load_all(open(os.path.join(SRC, "deploy", "base", "rbac.yaml")))
+    rows = []
+    for line in open(os.path.join(SRC, "docs", "rbac.md")):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) >= 5:
+            rows.append((cells[1], cells[2], {v.strip() for v in cells[3].split(",")}))
+    missing = []
+    for d in docs:
+        if not d or d["kind"] not in ("ClusterRole", "Role") or d["metadata"]["name"] == "aim-engine-artifact-status-updater":
+            continue
+        for rule in d["rules"]:
+            for g in rule["apiGroups"]:
+                group = g or "core"
+                for res in rule["resources"]:
+                    for verb in rule["verbs"]:
+                        ok = any(rg == group and (re.search(r"(?<![\w/])%s(?![\w/])" % re.escape(res), rr) or
+                                                  (res.startswith("aim") and "AIM kinds" in rr)) and verb in rv
+                                 for rg, rr, rv in rows)
+                        if not ok:
+                            missing.append("%s %s/%s" % (verb, group, res))
+    assert not missing, "granted in deploy/base/rbac.yaml, without a reason in docs/rbac.md: %s" % missing
+
+
 def cli_section(cli, command):
     """The text of docs/cli.md's "## command" section, up to the next "## " heading."""
     start = cli.index("\n## %s\n" % command) + 1

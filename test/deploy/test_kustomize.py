@@ -81,6 +81,35 @@ def check_rbac(docs):
             assert not set(rule["verbs"]) & {"escalate", "bind", "impersonate"}, rule
 
 
+def check_audit(docs):
+    """The background audit's needs: the PolicyReport CRDs, copied unchanged from the
+    working group's (../shared/reference/policy-report), list and watch of every kind the
+    shipped policies judge (credentials matches every kind: each the validating webhook
+    receives, as `aimguard check --kinds` lists them), and the report verbs it uses."""
+    crds = {c["metadata"]["name"]: c for c in by_kind(docs, "CustomResourceDefinition")}
+    for name, f in (("policyreports.wgpolicyk8s.io", "wgpolicyk8s.io_policyreports.yaml"),
+                    ("clusterpolicyreports.wgpolicyk8s.io", "wgpolicyk8s.io_clusterpolicyreports.yaml")):
+        ref = yaml.safe_load(open(os.path.join(SHARED, "reference", "policy-report", f)))
+        assert name in crds, sorted(crds)
+        assert crds[name]["spec"] == ref["spec"], name
+        assert "v1alpha2" in [v["name"] for v in crds[name]["spec"]["versions"] if v["served"]]
+    role = [r for r in by_kind(docs, "ClusterRole") if r["metadata"]["name"] == "aimguard"][0]
+    granted = {}
+    for rule in role["rules"]:
+        for g in rule["apiGroups"]:
+            for res in rule["resources"]:
+                granted.setdefault((g, res), set()).update(rule["verbs"])
+    code, out, err = run_cli("check", "--kinds")
+    assert code == 0, err
+    judged = [(g if g != "core" else "", res) for g, _, res, _, hooks, _ in
+              (line.split() for line in out.splitlines()[1:]) if "validate" in hooks]
+    assert ("", "pods") in judged and ("aim.eai.amd.com", "aimservices") in judged, judged
+    for key in judged:
+        assert {"list", "watch"} <= granted.get(key, set()), ("the audit cannot read", key)
+    for res in ("policyreports", "clusterpolicyreports"):
+        assert granted[("wgpolicyk8s.io", res)] == {"get", "list", "create", "update", "delete"}, granted
+
+
 def check_deployment(docs, replicas):
     deps = by_kind(docs, "Deployment")
     assert len(deps) == 1
@@ -136,7 +165,7 @@ def check_service_and_policies(docs):
     assert by_kind(docs, "PodDisruptionBudget") and by_kind(docs, "NetworkPolicy") and by_kind(docs, "PriorityClass")
     for d in docs:
         if d["kind"] not in ("Namespace", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration",
-                             "ValidatingWebhookConfiguration", "PriorityClass"):
+                             "ValidatingWebhookConfiguration", "PriorityClass", "CustomResourceDefinition"):
             assert d["metadata"].get("namespace") == "aimguard-system", (d["kind"], d["metadata"])
 
 
@@ -144,6 +173,7 @@ def test_production_overlay():
     docs = render("production")
     check_webhooks(docs, "Fail")
     check_rbac(docs)
+    check_audit(docs)
     args = check_deployment(docs, 2)
     assert not any(a.startswith("--default-action") for a in args)
     # the reconciler's mode is chosen in the overlay, visibly (docs/install.md)
@@ -156,6 +186,7 @@ def test_dev_overlay():
     docs = render("dev")
     check_webhooks(docs, "Ignore")
     check_rbac(docs)
+    check_audit(docs)
     args = check_deployment(docs, 1)
     assert "--default-action=warn" in args
     assert "--reconcile=unmanaged" in args, args

@@ -94,6 +94,18 @@ def test_a_module_reaches_only_the_public_names_of_another():
         s.close()
 
 
+def test_audit_reads_kube_and_policy_only():
+    """The background audit judges with the policies and talks to the API; it never
+    reaches the listeners or the reconciler (serve wires them side by side)."""
+    s = Scratch()
+    try:
+        assert_allowed(s, "audit", "ag_informers_new")       # audit -> kube
+        assert_forbidden(s, "audit", "ag_reconciler_start")  # audit -> reconcile
+        assert_forbidden(s, "audit", "ag_http_new")          # audit -> http
+    finally:
+        s.close()
+
+
 def test_every_module_is_a_library_with_a_probe_in_the_normal_build():
     """The arrow table names every folder of server/, and (unless the build turned the
     probes off: the clang fuzz build) the normal build has linked each module's probe."""

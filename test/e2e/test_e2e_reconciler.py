@@ -220,7 +220,10 @@ def main():
         k.start()
         k.start_controller_manager()
         k.install_aimguard("production")
-        k.main = start_aimguard(k, extra=["--resync-seconds", "5", "--watch-timeout-seconds", "30"])
+        # the reconciler's story: the background audit (its own LISTs of pods per judged
+        # namespace, of its reports, of kinds this cluster lacks) is test_e2e_audit's
+        k.main = start_aimguard(k, extra=["--resync-seconds", "5", "--watch-timeout-seconds", "30",
+                                          "--audit-interval", "0"])
         wait_for("the reconciler's caches", lambda: any("waiting for the watch caches" in l.get("msg", "") or
                                                         "leader" in l.get("msg", "") for l in k.main.log_lines()),
                  timeout=30)

@@ -54,10 +54,11 @@ def test_sar_allow_deny_cache_unreachable():
         api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "team-a"}})
         api.admin({"reset_counters": True, "sar_rules": [
             {"user": "alice", "verb": "use", "allowed": True, "reason": "RBAC: allowed by ClusterRoleBinding catalog"}]})
-        # without the reconciler: its 16 watch caches listing at start would share the test
+        # without the reconciler and the audit: their watch caches listing at start would share the test
         # API server (one Python process) with the short review timeout this test uses
         srv = Server(policies=None, extra_args=["--kubeconfig", api.kubeconfig(), "--sar-timeout-ms", str(TIMEOUT_MS),
-                                                "--sar-cache-seconds", str(CACHE_S), "--reconcile", "off"])
+                                                "--sar-cache-seconds", str(CACHE_S), "--reconcile", "off",
+                                                "--audit-interval", "0"])
         for f in os.listdir(srv.policies):
             os.remove(os.path.join(srv.policies, f))
         write_policy(srv, True)

@@ -34,7 +34,9 @@ def test_each_resource_is_listed_and_watched_once():
     api = FakeAPI()
     try:
         api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "team-a"}})
-        with Server(extra_args=["--kubeconfig", api.kubeconfig(), "--identity", "r1", "--lease-seconds", "3"]):
+        # the reconciler's and the view's caches (the audit's: test_audit_shares_the_caches)
+        with Server(extra_args=["--kubeconfig", api.kubeconfig(), "--identity", "r1", "--lease-seconds", "3",
+                                "--audit-interval", "0"]):
             lists, watches = wait_lists(api, 16)
             time.sleep(1)
             lists, watches = read_kinds(api, "LIST"), read_kinds(api, "WATCH")
@@ -52,7 +54,7 @@ def test_reconcile_off_keeps_the_view_of_aim_objects():
     try:
         api.call("POST", "/api/v1/namespaces", {"metadata": {"name": "team-a"}})
         srv = Server(policies=None, extra_args=["--kubeconfig", api.kubeconfig(), "--reconcile", "off",
-                                                "--sar-cache-seconds", "1"])
+                                                "--sar-cache-seconds", "1", "--audit-interval", "0"])
         for f in os.listdir(srv.policies):
             os.remove(os.path.join(srv.policies, f))
         write_policy(srv, True)

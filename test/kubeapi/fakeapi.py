@@ -49,7 +49,12 @@ What it models:
   minutes; GET /_admin lists "watch_requests": resource, resourceVersion and
   timeoutSeconds of each watch, the last 500),
   {"churn": {"namespace": N, "count": C}} (C label edits of a namespace: a watch load),
-  {"garbage": N} (the next N answers are truncated JSON).
+  {"garbage": N} (the next N answers are truncated JSON),
+  {"unserved": [PLURAL, ...]} (those resources answer 404, as a CRD not installed),
+  {"typed_list_items": false} (list items without apiVersion and kind, as a real API
+  server sends built-in kinds; watch events keep them),
+  {"bulk": [[COLLECTION_PATH, OBJECT], ...]} (objects created as by POST, without a
+  request each: benchmarks load thousands at once).
 What it does not model: admission, defaulting, validation beyond names, field
 selectors beyond metadata.name/namespace, set-based label selectors, server-side apply, finalizers (deletes are
 immediate), resourceVersionMatch, HTTP/2, authorization
@@ -84,6 +89,9 @@ RESOURCES = {
     ("networking.k8s.io", "v1", "networkpolicies"): ("NetworkPolicy", True),
     ("serving.kserve.io", "v1beta1", "inferenceservices"): ("InferenceService", True),
     ("gateway.networking.k8s.io", "v1", "httproutes"): ("HTTPRoute", True),
+    # the PolicyReport CRDs deploy/ installs (background audit)
+    ("wgpolicyk8s.io", "v1alpha2", "policyreports"): ("PolicyReport", True),
+    ("wgpolicyk8s.io", "v1alpha2", "clusterpolicyreports"): ("ClusterPolicyReport", False),
 }
 for plural, kind, ns in [("aimservices", "AIMService", True), ("aimmodels", "AIMModel", True),
                          ("aimclustermodels", "AIMClusterModel", False),
@@ -113,6 +121,8 @@ class Store:
         self.reads = 0
         self.read_kinds = {}    # "GET|LIST|WATCH plural" -> count
         self.bookmarks = True   # {"bookmarks": false}: idle watches send nothing
+        self.typed_list_items = True  # {"typed_list_items": false}: list items as a real server's
+        self.unserved = set()   # {"unserved": [plural, ...]}: 404 as for a CRD not installed
         self.watch_requests = []  # resource, resourceVersion, timeoutSeconds of each watch
         self.sar_count = 0      # SubjectAccessReviews answered (GET /_admin)
         self.sar_requests = []  # their specs, the last 200
@@ -284,12 +294,28 @@ class Handler(BaseHTTPRequestHandler):
                     TOKEN = cmd["token"]
                 if "bookmarks" in cmd:
                     STORE.bookmarks = bool(cmd["bookmarks"])
+                if "unserved" in cmd:
+                    STORE.unserved = set(cmd["unserved"])
+                if "typed_list_items" in cmd:
+                    STORE.typed_list_items = bool(cmd["typed_list_items"])
                 if cmd.get("reset_counters"):
                     STORE.watch_requests = []
                 if "garbage" in cmd:
                     STORE.garbage = int(cmd["garbage"])
                 if cmd.get("reset_stats"):
                     STORE.writes, STORE.reads, STORE.read_kinds = {}, 0, {}
+                for path, obj in cmd.get("bulk", []):
+                    g, v, plural, ns, _, _ = parse_path(path)
+                    kind, namespaced = RESOURCES[(g, v, plural)]
+                    meta = obj.setdefault("metadata", {})
+                    meta.update({"uid": str(uuid.uuid4()), "creationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                 "generation": 1, "resourceVersion": STORE.bump()})
+                    if namespaced:
+                        meta["namespace"] = ns
+                    obj["apiVersion"], obj["kind"] = (g + "/" + v) if g else v, kind
+                    key = (g, v, plural, ns if namespaced else None, meta["name"])
+                    STORE.objects[key] = obj
+                    record(key[:3], key[3], "ADDED", json.loads(json.dumps(obj)))
                 if "churn" in cmd:  # {"churn": {"namespace": NAME, "count": N}}: N label edits
                     c = cmd["churn"]
                     key = ("", "v1", "namespaces", None, c["namespace"])
@@ -341,7 +367,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def write(self, method, u):
         p = parse_path(u.path)
-        if not p or (p[0], p[1], p[2]) not in RESOURCES:
+        if not p or (p[0], p[1], p[2]) not in RESOURCES or p[2] in STORE.unserved:
             return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
         g, v, plural, ns, name, sub = p
         kind, namespaced = RESOURCES[(g, v, plural)]
@@ -456,7 +482,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
             return self.send_json(200, doc)
         p = parse_path(u.path)
-        if not p or (p[0], p[1], p[2]) not in RESOURCES:
+        if not p or (p[0], p[1], p[2]) not in RESOURCES or p[2] in STORE.unserved:
             return self.send_json(*status(404, "NotFound", "the server could not find the requested resource"))
         g, v, plural, ns, name, sub = p
         kind, namespaced = RESOURCES[(g, v, plural)]
@@ -483,8 +509,11 @@ class Handler(BaseHTTPRequestHandler):
         meta = {"resourceVersion": rv}
         if limit and start + limit < len(items):
             meta["continue"] = str(start + limit)
+        items = [o for _, o in page]
+        if not STORE.typed_list_items:
+            items = [{k2: v2 for k2, v2 in o.items() if k2 not in ("apiVersion", "kind")} for o in items]
         return self.send_json(200, {"apiVersion": (g + "/" + v) if g else v, "kind": kind + "List",
-                                    "metadata": meta, "items": [o for _, o in page]})
+                                    "metadata": meta, "items": items})
 
     def watch(self, g, v, plural, ns, q):
         since = int(q.get("resourceVersion") or 0)

@@ -6,6 +6,7 @@
 #include "aimguard/policy.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct kcase {
     const char *pattern;
@@ -177,8 +178,64 @@ static void test_errors_sorted(void)
     ag_diags_clear(&d);
 }
 
+/* The kinds a background audit judges: named kinds, wildcards limited to what the
+ * validating webhook sends, exclusions by kind, policies without validate blocks or
+ * without CREATE judging nothing, custom kinds named apart. */
+static int has_kind(const ag_kind_info **k, size_t n, const char *group, const char *kind)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(k[i]->group, group) && !strcmp(k[i]->kind, kind))
+            return 1;
+    return 0;
+}
+
+static void test_audit_kinds(void)
+{
+    const ag_kind_info *k[128];
+    ag_diags custom = {0};
+    struct ag_policy_set *set = agt_policy_text("a.yaml",
+        "apiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: all}\n"
+        "spec:\n  match: {kinds: [\"*\"]}\n  exclude: {kinds: [batch/CronJob]}\n"
+        "  validate: {secrets: {forbidLiteralEnv: true}}\n"
+        "---\napiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: named}\n"
+        "spec:\n  match: {kinds: [Service, example.com/Widget]}\n"
+        "  validate:\n    rules: [{name: r, path: spec.x, required: true}]\n"
+        "---\napiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: deletes}\n"
+        "spec:\n  match: {kinds: [ConfigMap], operations: [DELETE]}\n"
+        "  validate:\n    rules: [{name: r, path: spec.x, required: true}]\n"
+        "---\napiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: mutates}\n"
+        "spec:\n  match: {kinds: [Secret]}\n  mutate: {securityContext: {runAsNonRoot: true}}\n");
+    CHECK(set != NULL);
+    size_t n = ag_policy_audit_kinds(set, k, 128, &custom);
+    CHECK(n > 10 && n < 128);
+    CHECK(has_kind(k, n, "", "Pod"));
+    CHECK(has_kind(k, n, "apps", "Deployment"));
+    CHECK(has_kind(k, n, "aim.eai.amd.com", "AIMClusterModel"));
+    CHECK(has_kind(k, n, "rbac.authorization.k8s.io", "ClusterRoleBinding")); /* validate webhook only */
+    CHECK(has_kind(k, n, "", "Service"));        /* named: audited though no webhook sends it */
+    CHECK(!has_kind(k, n, "", "Event"));         /* the wildcard: only what the webhook sends */
+    CHECK(!has_kind(k, n, "coordination.k8s.io", "Lease"));
+    CHECK(!has_kind(k, n, "batch", "CronJob"));  /* exclude.kinds */
+    CHECK(!has_kind(k, n, "", "ConfigMap"));     /* DELETE only: an existing object is a CREATE */
+    CHECK(!has_kind(k, n, "", "Secret"));        /* no validate block */
+    CHECK_INT(custom.count, 1);
+    CHECK_STR(custom.count ? custom.items[0] : "", "example.com/Widget");
+    /* cap: the count is the whole answer, only cap rows are stored */
+    CHECK_INT(ag_policy_audit_kinds(set, k, 2, NULL), n);
+    ag_diags_clear(&custom);
+    ag_policy_set_unref(set);
+    /* the shipped defaults: pod carriers and AIM kinds (credentials matches every kind) */
+    set = agt_policy_path(agt_path("AG_SRC", "policies/default"));
+    CHECK(set != NULL);
+    n = ag_policy_audit_kinds(set, k, 128, NULL);
+    CHECK(has_kind(k, n, "", "Pod") && has_kind(k, n, "aim.eai.amd.com", "AIMService"));
+    CHECK(!has_kind(k, n, "", "Namespace"));
+    ag_policy_set_unref(set);
+}
+
 int main(void)
 {
+    RUN(test_audit_kinds);
     RUN(test_kinds_entries);
     RUN(test_table_rows);
     RUN(test_warnings_notes_and_counts);
