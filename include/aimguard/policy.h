@@ -105,10 +105,10 @@ typedef struct ag_kind_ref {
 } ag_kind_ref;
 /* The kinds the validate blocks of set match in objects that already exist (judged as a
  * CREATE by no user, as ag_decide_existing does: policies that match only other
- * operations or only some users, groups or service accounts add none): every entry of
- * match.kinds expanded against the known kinds table ("*", a "*" kind of a group and a "*" group name
- * known kinds only; a custom group's entry is returned as written). Sorted by group, then
- * kind, without duplicates. *out: a new array (ag_kind_refs_free), NULL when *n is 0.
+ * operations or only some users, groups or service accounts add none), for `aimguard
+ * audit`: the kinds ag_policy_audit_kinds gives, plus each custom kind a policy names
+ * ("example.com/Widget", "example.com/<any>"), as written with known = 0. Sorted by group,
+ * then kind, without duplicates. *out: a new array (ag_kind_refs_free), NULL when *n is 0.
  * 0 or AG_ENOMEM. Reentrant. */
 int ag_policy_set_kinds(const ag_policy_set *set, ag_kind_ref **out, size_t *n, ag_error *err);
 void ag_kind_refs_free(ag_kind_ref *refs, size_t n); /* NULL is a no-op */

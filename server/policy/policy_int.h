@@ -2,7 +2,7 @@
  *
  * Files of server/policy/ call only downwards, never in a circle
  * (test/deploy/test_policy_layers.py checks it):
- *   5  load.c, explain.c, set_kinds.c, audit_kinds.c   snapshot, check/explain/audit, serve's audit
+ *   5  load.c, explain.c, set_kinds.c   snapshot, check/explain, the kinds audits judge
  *   4  document.c, decide.c                    one document -> policy; ag_decide()
  *   3  blocks.c                                the block table
  *   2  block_*.c                               one file per block: compile, run, free
