@@ -491,17 +491,9 @@ int ag_cli_audit(int argc, char **argv)
     r.now = time(NULL);
 
     ag_error err = {0};
-    ag_diags d = {0};
-    ag_policy_set *set = NULL;
-    ag_load_options lo = {1, -1};
-    if (ag_policy_load(policies, &lo, &set, &d, &err)) {
-        for (size_t i = 0; i < d.count; i++)
-            fprintf(stderr, "%s\n", d.items[i]);
-        fprintf(stderr, "aimguard audit: %s\n", err.msg);
-        ag_diags_clear(&d);
+    ag_policy_set *set = cli_load_policies("audit", policies);
+    if (!set)
         return 2;
-    }
-    ag_diags_clear(&d);
     r.set = set;
     int rc = 2;
     eval_view *view = NULL;

@@ -73,4 +73,9 @@ int cli_cluster_each(const char *kubeconfig, const ag_kind_ref *kinds, size_t nk
 /* Writes a JSON value as one YAML document (block style, keys in their order). */
 int cli_yaml_print(FILE *f, const json_t *value, ag_error *err);
 
+/* eval_input.c: loads the policies at path for command `cmd` ("eval", "audit"); on a
+ * refused set prints every diagnostic (file:line:column) and "aimguard CMD: why" on stderr
+ * and returns NULL (the command then exits 2). */
+ag_policy_set *cli_load_policies(const char *cmd, const char *path);
+
 #endif

@@ -269,3 +269,19 @@ int cli_collect(const char *path, eval_items *out, ag_error *err)
         return ag_error_set(err, rc, "out of memory reading %s", path);
     return 0;
 }
+
+ag_policy_set *cli_load_policies(const char *cmd, const char *path)
+{
+    ag_error err = {0};
+    ag_diags d = {0};
+    ag_policy_set *set = NULL;
+    ag_load_options lo = {1, -1};
+    if (ag_policy_load(path, &lo, &set, &d, &err)) {
+        for (size_t i = 0; i < d.count; i++)
+            fprintf(stderr, "%s\n", d.items[i]);
+        fprintf(stderr, "aimguard %s: %s\n", cmd, err.msg);
+        set = NULL;
+    }
+    ag_diags_clear(&d);
+    return set;
+}
