@@ -34,6 +34,8 @@ typedef struct ag_finding {
     const char *check;  /* the violation's own rule, e.g. podSecurity/restricted/privileged */
     const char *field;  /* its path, or NULL */
     int action;         /* ag_action (aimguard/policy.h): 0 enforce, 1 warn, 2 audit */
+    const char *severity; /* "low", "medium", "high", "critical" (static), or NULL: none given */
+    const char *category; /* or NULL: none given */
 } ag_finding;
 
 typedef struct ag_decision {

@@ -36,7 +36,8 @@ void ag_metrics_audit(ag_metrics *m, const char *policy);
 /* One per-rule result of a validation (ag_decision.results): policy, rule and result
  * ("pass", "fail", "warn", "skip"). At most 1,024 distinct series; past them a new
  * combination counts under policy and rule "_other". */
-void ag_metrics_policy_result(ag_metrics *m, const char *policy, const char *rule, const char *result);
+void ag_metrics_policy_result(ag_metrics *m, const char *policy, const char *rule, const char *severity,
+                              const char *result);
 /* A certificate pair loaded (ok, its notAfter) or refused: a counter and a state gauge. */
 void ag_metrics_tls(ag_metrics *m, int ok, int64_t not_after);
 /* -1: no leader election (no cluster); 0 follower; 1 leader */

@@ -114,7 +114,7 @@ static void count_results(srv *s, const ag_decision *d)
         for (; j < d->nfindings && !strcmp(d->findings[j].policy, f->policy) && !strcmp(d->findings[j].rule, f->rule);
              j++)
             fail |= d->findings[j].action != AG_ACTION_WARN;
-        ag_metrics_policy_result(s->metrics, f->policy, f->rule, fail ? "fail" : "warn");
+        ag_metrics_policy_result(s->metrics, f->policy, f->rule, f->severity, fail ? "fail" : "warn");
         i = j;
     }
 }
@@ -131,6 +131,10 @@ static json_t *findings_json(const ag_decision *d)
                               actions[f->action >= 0 && f->action <= 2 ? f->action : 0]);
         if (o && f->field)
             json_object_set_new(o, "field", ag_decision_text(f->field));
+        if (o && f->severity)
+            json_object_set_new(o, "severity", json_string(f->severity));
+        if (o && f->category)
+            json_object_set_new(o, "category", ag_decision_text(f->category));
         json_array_append_new(a, o);
     }
     return a;
@@ -138,8 +142,8 @@ static json_t *findings_json(const ag_decision *d)
 
 /* The request's log line. Beside the decision: `reason`, the text the client was given
  * (the denial, else the warnings, else the audit annotations: policy, rule, message and
- * field, never a value), and `violations`, each violation's policy, rule, check, action
- * and field for machines. */
+ * field, never a value), and `violations`, each violation's policy, rule, check, action,
+ * field, severity and category (when the policy gives them) for machines. */
 static void log_decision(const exchange *x, const ag_admission_result *a, double dur)
 {
     const ag_request *req = &a->req;

@@ -41,7 +41,7 @@ typedef struct audit_series {
 #define RESULT_SERIES_MAX 1024
 typedef struct result_series {
     atomic_int used;
-    char policy[LABEL_MAX], rule[LABEL_MAX], result[8];
+    char policy[LABEL_MAX], rule[LABEL_MAX], result[8], severity[10];
     atomic_ullong count;
 } result_series;
 
@@ -279,8 +279,8 @@ static uint32_t key_hash(const char *p, const char *r, const char *res)
 
 /* The series of the labels, or the empty slot where it would go (*empty), or NULL when
  * the table is full of other series. */
-static result_series *find_result(ag_metrics *m, const char *p, const char *r, const char *res, uint32_t h,
-                                  result_series **empty)
+static result_series *find_result(ag_metrics *m, const char *p, const char *r, const char *res, const char *sev,
+                                  uint32_t h, result_series **empty)
 {
     *empty = NULL;
     for (size_t i = 0; i < RESULT_SLOTS; i++) {
@@ -289,35 +289,39 @@ static result_series *find_result(ag_metrics *m, const char *p, const char *r, c
             *empty = s;
             return NULL;
         }
-        if (!strcmp(s->policy, p) && !strcmp(s->rule, r) && !strcmp(s->result, res))
+        if (!strcmp(s->policy, p) && !strcmp(s->rule, r) && !strcmp(s->result, res) && !strcmp(s->severity, sev))
             return s;
     }
     return NULL;
 }
 
-void ag_metrics_policy_result(ag_metrics *m, const char *policy, const char *rule, const char *result)
+void ag_metrics_policy_result(ag_metrics *m, const char *policy, const char *rule, const char *severity,
+                              const char *result)
 {
     if (!m)
         return;
-    char p[LABEL_MAX], r[LABEL_MAX], res[8];
+    char p[LABEL_MAX], r[LABEL_MAX], res[8], sev[10];
     sanitize(p, sizeof p, policy && *policy ? policy : "_none");
     sanitize(r, sizeof r, rule && *rule ? rule : "_none");
     sanitize(res, sizeof res, result && *result ? result : "_none");
-    result_series *empty, *s = find_result(m, p, r, res, key_hash(p, r, res), &empty);
+    sanitize(sev, sizeof sev, severity ? severity : "");
+    result_series *empty, *s = find_result(m, p, r, res, sev, key_hash(p, r, res), &empty);
     if (!s) {
         pthread_mutex_lock(&m->grow);
-        s = find_result(m, p, r, res, key_hash(p, r, res), &empty);
+        s = find_result(m, p, r, res, sev, key_hash(p, r, res), &empty);
         if (!s && m->nresults >= RESULT_SERIES_MAX) {
             /* full: the overflow series (room is left for them: 4 results at most) */
             snprintf(p, sizeof p, "_other");
             snprintf(r, sizeof r, "_other");
-            s = find_result(m, p, r, res, key_hash(p, r, res), &empty);
+            sev[0] = '\0';
+            s = find_result(m, p, r, res, sev, key_hash(p, r, res), &empty);
         }
         if (!s && empty && m->nresults < RESULT_SERIES_MAX + 8) {
             s = empty;
             memcpy(s->policy, p, sizeof p);
             memcpy(s->rule, r, sizeof r);
             memcpy(s->result, res, sizeof res);
+            memcpy(s->severity, sev, sizeof sev);
             m->nresults++;
             atomic_store_explicit(&s->used, 1, memory_order_release);
         }
@@ -330,13 +334,13 @@ void ag_metrics_policy_result(ag_metrics *m, const char *policy, const char *rul
 static void render_results(ag_buf *b, ag_metrics *m)
 {
     ag_buf_printf(b, "# HELP aimguard_policy_results_total Rules of validated admission requests that found violations, "
-                     "by policy, rule and result (fail, warn).\n"
+                     "by policy, rule, severity (empty when the policy gives none) and result (fail, warn).\n"
                      "# TYPE aimguard_policy_results_total counter\n");
     for (size_t i = 0; i < RESULT_SLOTS; i++) {
         result_series *s = &m->results[i];
         if (atomic_load_explicit(&s->used, memory_order_acquire))
-            ag_buf_printf(b, "aimguard_policy_results_total{policy=\"%s\",rule=\"%s\",result=\"%s\"} %llu\n",
-                          s->policy, s->rule, s->result, atomic_load(&s->count));
+            ag_buf_printf(b, "aimguard_policy_results_total{policy=\"%s\",rule=\"%s\",severity=\"%s\",result=\"%s\"} %llu\n",
+                          s->policy, s->rule, s->severity, s->result, atomic_load(&s->count));
     }
 }
 

@@ -101,8 +101,11 @@ static int set_findings(ag_decision *out, const vlist *vl)
     size_t size = vl->n * sizeof(ag_finding);
     for (size_t i = 0; i < vl->n; i++) {
         const violation *v = &vl->v[i];
+        int sev;
+        const char *cat;
+        pol_violation_tags(v, &sev, &cat);
         size += strlen(v->pol->name) + strlen(result_rule(v)) + strlen(v->rule) + 3 +
-                (v->path ? strlen(v->path) + 1 : 0);
+                (v->path ? strlen(v->path) + 1 : 0) + (cat ? strlen(cat) + 1 : 0);
     }
     ag_finding *f = malloc(size);
     if (!f)
@@ -118,6 +121,13 @@ static int set_findings(ag_decision *out, const vlist *vl)
         if (v->path)
             COPY(f[i].field, v->path);
         f[i].action = v->action;
+        int sev;
+        const char *cat;
+        pol_violation_tags(v, &sev, &cat);
+        f[i].severity = sev ? pol_severities[sev] : NULL;
+        f[i].category = NULL;
+        if (cat)
+            COPY(f[i].category, cat);
     }
 #undef COPY
     free(out->findings);

@@ -65,14 +65,14 @@ static double block(const ag_policy_set *set, ag_metrics *m, int mode, const cha
         size_t k;
         if (mode == RESULTS) {
             json_array_foreach(res.decision.results, k, r)
-                ag_metrics_policy_result(m, str(r, "policy"), str(r, "rule"), str(r, "result"));
+                ag_metrics_policy_result(m, str(r, "policy"), str(r, "rule"), NULL, str(r, "result"));
         } else {
             /* as server/http/server.c: one count per run of findings of one (policy, rule) */
             const ag_decision *d = &res.decision;
             for (k = 0; k < d->nfindings; k++)
                 if (!k || strcmp(d->findings[k - 1].policy, d->findings[k].policy) ||
                     strcmp(d->findings[k - 1].rule, d->findings[k].rule))
-                    ag_metrics_policy_result(m, d->findings[k].policy, d->findings[k].rule, "fail");
+                    ag_metrics_policy_result(m, d->findings[k].policy, d->findings[k].rule, d->findings[k].severity, "fail");
         }
         ag_admission_result_clear(&res);
     }

@@ -92,9 +92,9 @@ def test_warned_and_audited_requests_log_their_reasons_and_count_results():
                 ("audit-credentials", "secrets", "secrets/literalCredential", "audit", "spec.containers[0].env[0].value"),
                 ("audit-credentials", "team-label", "team-label", "audit", "metadata.labels.team")], got
             assert results(srv) == {
-                '{policy="warn-privileged",rule="podSecurity",result="warn"}': 1,
-                '{policy="audit-credentials",rule="secrets",result="fail"}': 1,
-                '{policy="audit-credentials",rule="team-label",result="fail"}': 1}, results(srv)
+                '{policy="warn-privileged",rule="podSecurity",severity="",result="warn"}': 1,
+                '{policy="audit-credentials",rule="secrets",severity="",result="fail"}': 1,
+                '{policy="audit-credentials",rule="team-label",severity="",result="fail"}': 1}, results(srv)
             # again: the counters move by one per request and rule, not per violation
             two = pod("risky2", privileged=True)
             two["spec"]["hostNetwork"] = True
@@ -102,10 +102,10 @@ def test_warned_and_audited_requests_log_their_reasons_and_count_results():
             (line,) = admission_lines(srv, "risky2")
             assert sorted(v["check"] for v in line["violations"]) == [
                 "podSecurity/baseline/hostNamespaces", "podSecurity/baseline/privileged"], line
-            assert results(srv)['{policy="warn-privileged",rule="podSecurity",result="warn"}'] == 2, results(srv)
+            assert results(srv)['{policy="warn-privileged",rule="podSecurity",severity="",result="warn"}'] == 2, results(srv)
             # /mutate does not validate: nothing counted
             srv.review("/mutate", review_for(pod("risky3", privileged=True)))
-            assert results(srv)['{policy="warn-privileged",rule="podSecurity",result="warn"}'] == 2, results(srv)
+            assert results(srv)['{policy="warn-privileged",rule="podSecurity",severity="",result="warn"}'] == 2, results(srv)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -119,7 +119,7 @@ def test_default_action_warn_turns_enforce_results_into_warn():
             (line,) = admission_lines(srv, "p")
             assert line["decision"] == "warned" and "podSecurity/baseline/privileged" in line["reason"], line
             assert [v["action"] for v in line["violations"]] == ["warn"], line
-            assert results(srv) == {'{policy="warn-privileged",rule="podSecurity",result="warn"}': 1}, results(srv)
+            assert results(srv) == {'{policy="warn-privileged",rule="podSecurity",severity="",result="warn"}': 1}, results(srv)
         # enforced: the denial is the reason, the result a fail
         with Server(policies=d) as srv:
             r = srv.review("/validate", review_for(pod("p", privileged=True)))["response"]
@@ -127,7 +127,39 @@ def test_default_action_warn_turns_enforce_results_into_warn():
             (line,) = admission_lines(srv, "p")
             assert line["decision"] == "denied" and line["reason"].startswith("aimguard denied Pod team-a/p:"), line
             assert [v["action"] for v in line["violations"]] == ["enforce"], line
-            assert results(srv) == {'{policy="warn-privileged",rule="podSecurity",result="fail"}': 1}, results(srv)
+            assert results(srv) == {'{policy="warn-privileged",rule="podSecurity",severity="",result="fail"}': 1}, results(srv)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_severity_and_category_reach_the_log_and_the_metric():
+    """v1alpha2 tags: the policy's severity and category, a rule's own overriding them."""
+    d = write_policies("""apiVersion: policy.aimguard.io/v1alpha2
+kind: AdmissionPolicy
+metadata: {name: tagged}
+spec:
+  action: warn
+  severity: high
+  category: Pod Security
+  match: {kinds: [Pod]}
+  validate:
+    podSecurity: {level: baseline}
+    rules:
+    - {name: team-label, path: metadata.labels.team, required: true, severity: low, category: Ownership}
+""")
+    try:
+        with Server(policies=d) as srv:
+            r = srv.review("/validate", review_for(pod("p", privileged=True, labels={"app": "x"})))["response"]
+            assert r["allowed"] is True and len(r["warnings"]) == 2, r
+            assert "[policy tagged, rule podSecurity/baseline/privileged, severity high, category Pod Security]" \
+                in r["warnings"][0], r
+            assert "[policy tagged, rule team-label, severity low, category Ownership]" in r["warnings"][1], r
+            (line,) = admission_lines(srv, "p")
+            got = [(v["rule"], v.get("severity"), v.get("category")) for v in line["violations"]]
+            assert got == [("podSecurity", "high", "Pod Security"), ("team-label", "low", "Ownership")], got
+            assert results(srv) == {
+                '{policy="tagged",rule="podSecurity",severity="high",result="warn"}': 1,
+                '{policy="tagged",rule="team-label",severity="low",result="warn"}': 1}, results(srv)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
