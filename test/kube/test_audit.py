@@ -241,8 +241,12 @@ def test_pods_are_listed_in_pages_not_cached():
             assert sum(r["summary"]["fail"] for r in rep) == 12, [r["summary"] for r in rep]
             names = {r["resources"][0]["name"] for x in rep for r in x["results"]}
             assert len(names) == 1200, len(names)
+            # where to watch from, then three pages a pass; a later pass (a relist under a slow
+            # run) may be between its pages when counted, before its log line
+            done = len(audit_passes(srv))
             lists = api.stats()["read_kinds"].get("LIST pods")
-            assert lists == 1 + 3 * len(audit_passes(srv)), lists  # where to watch from; three pages a pass
+            after = len(audit_passes(srv))
+            assert done >= 1 and 1 + 3 * done <= lists <= 1 + 3 * (after + 1), (lists, done, after)
     finally:
         api.stop()
 
