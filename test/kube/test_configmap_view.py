@@ -79,7 +79,13 @@ def test_registries_follow_the_cluster():
             open(os.path.join(srv.policies, "p.yaml"), "w").write(text)
             r, took = wait_for(srv, False)
             assert 'container "llm"' in r["status"]["message"], r
-            watches = [w for w in api.admin_state()["watch_requests"] if w["resource"] == "configmaps"]
+            # the new watch starts after its list (on a slow run, after the answer above)
+            deadline = time.time() + 30
+            while True:
+                watches = [w for w in api.admin_state()["watch_requests"] if w["resource"] == "configmaps"]
+                if any(w["fieldSelector"] == "metadata.name=registries-v2" for w in watches) or time.time() > deadline:
+                    break
+                time.sleep(0.1)
             assert any(w["fieldSelector"] == "metadata.name=registries-v2" for w in watches), watches
             assert all(w["fieldSelector"] for w in watches), watches
     finally:
