@@ -41,7 +41,7 @@ static int block_results(const pol_block *b, const policy *p, const vlist *vl, s
                          const eval_ctx *e, size_t wfrom, json_t *out)
 {
     if (!b->report_rules)
-        return pol_results_add(out, p, b->key, NULL, p->action, vl, vfrom, e, wfrom);
+        return pol_results_add(out, p, b->key, NULL, p->action, vl, vfrom, e, wfrom, NULL);
     size_t n = b->report_rules(p, NULL);
     const char **names = calloc(n ? n : 1, sizeof *names);
     if (!names)
@@ -56,8 +56,8 @@ static int block_results(const pol_block *b, const policy *p, const vlist *vl, s
                     action = p->rules[j].action;
                 applies = pol_rule_applies(&p->rules[j], e);
             }
-        rc = applies ? pol_results_add(out, p, b->key, names[i], action, vl, vfrom, e, wfrom)
-                     : pol_results_skip(out, p, names[i], action, "the rule's when: does not hold for this request");
+        rc = pol_results_add(out, p, b->key, names[i], action, vl, vfrom, e, wfrom,
+                             applies ? NULL : "the rule's when: does not hold for this request");
     }
     free(names);
     return rc;

@@ -453,11 +453,11 @@ int pol_verdict(const vlist *vl, const eval_ctx *e, ag_decision *out, ag_error *
 void pol_violation_tags(const violation *v, int *severity, const char **category);
 /* results.c: appends to `out` (AG_MODE_RESULTS) the result of `rule` of policy p's block
  * `block` (rule NULL: the block is one rule named by its key), from the violations
- * vl->v[vfrom..] and the waivers e->waived[wfrom..] the block produced. 0 or -1 (memory). */
+ * vl->v[vfrom..] and the waivers e->waived[wfrom..] the block produced; `skipped` (or NULL)
+ * says why the rule did not apply to this request, making a result without violations a
+ * skip. 0 or -1 (memory). */
 int pol_results_add(json_t *out, const policy *p, const char *block, const char *rule, int action,
-                    const vlist *vl, size_t vfrom, const eval_ctx *e, size_t wfrom);
-/* The result of a rule that did not apply to this request (skip, with why). */
-int pol_results_skip(json_t *out, const policy *p, const char *rule, int action, const char *why);
+                    const vlist *vl, size_t vfrom, const eval_ctx *e, size_t wfrom, const char *skipped);
 
 /* quantity.c: "500m", "2Gi", "1.5", "1e3", 4 -> exact value; 0 or -1 (not a quantity) */
 int pol_quantity_parse(const char *s, quantity *out);

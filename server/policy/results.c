@@ -18,21 +18,8 @@ static int set_text(json_t *o, const char *key, const char *text)
     return s ? json_object_set_new(o, key, s) : -1;
 }
 
-int pol_results_skip(json_t *out, const policy *p, const char *rule, int action, const char *why)
-{
-    vlist none = {0};
-    eval_ctx e = {0};
-    json_t *tmp = json_array();
-    int rc = tmp ? pol_results_add(tmp, p, "", rule, action, &none, 0, &e, 0) : -1;
-    json_t *res = json_array_get(tmp, 0);
-    if (!rc && (set_text(res, "result", "skip") || set_text(res, "message", why) || json_array_append(out, res)))
-        rc = -1;
-    json_decref(tmp);
-    return rc;
-}
-
 int pol_results_add(json_t *out, const policy *p, const char *block, const char *rule, int action,
-                    const vlist *vl, size_t vfrom, const eval_ctx *e, size_t wfrom)
+                    const vlist *vl, size_t vfrom, const eval_ctx *e, size_t wfrom, const char *skipped)
 {
     json_t *res = json_object(), *vs = json_array();
     ag_buf msg = {0};
@@ -77,6 +64,10 @@ int pol_results_add(json_t *out, const policy *p, const char *block, const char 
             ag_buf_printf(&msg, "%s waived by exception at %s: %s", w->control, w->x->where, w->x->reason);
             result = "skip";
         }
+    }
+    if (skipped && !strcmp(result, "pass")) {
+        ag_buf_add(&msg, skipped);
+        result = "skip";
     }
     if (msg.oom)
         goto oom;
