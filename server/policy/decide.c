@@ -171,6 +171,7 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
                 for (size_t k = vfrom; k < vl.n; k++) {
                     vl.v[k].block = (*b)->key;
                     vl.v[k].per_rule = (*b)->report_rules != NULL;
+                    pol_violation_tags(&vl.v[k], &vl.v[k].severity, &vl.v[k].category);
                 }
                 if (out->results && (*b)->present(matched[i]))
                     results_oom |= block_results(*b, matched[i], &vl, vfrom, &e, wfrom, out->results);

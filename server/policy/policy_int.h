@@ -305,6 +305,8 @@ typedef struct violation {
     char *path;
     const char *block;   /* the block that found it (its key; set by the decider) */
     int per_rule;        /* the block reports each rule apart (generic rules): rule is one */
+    int severity;        /* its tags, resolved once by the decider (pol_violation_tags) */
+    const char *category;
 } violation;
 
 typedef struct vlist {
@@ -449,7 +451,8 @@ void pol_vlist_clear(vlist *l);
  * no patch), warn warns, audit annotates. 0 or AG_ENOMEM. */
 int pol_verdict(const vlist *vl, const eval_ctx *e, ag_decision *out, ag_error *err);
 /* The severity (0 none, 1..4) and category (NULL none) of a violation: its generic rule's,
- * else its policy's. */
+ * else its policy's. The decider stores them in the violation once (messages, findings and
+ * results read the fields). */
 void pol_violation_tags(const violation *v, int *severity, const char **category);
 /* results.c: appends to `out` (AG_MODE_RESULTS) the result of `rule` of policy p's block
  * `block` (rule NULL: the block is one rule named by its key), from the violations

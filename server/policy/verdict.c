@@ -30,6 +30,8 @@ void pol_vlist_add(vlist *l, const policy *pol, const char *rule, const char *co
     v->path = path ? strdup(path) : NULL;
     v->block = NULL;
     v->per_rule = 0;
+    v->severity = 0;
+    v->category = NULL;
 }
 
 void pol_vlist_clear(vlist *l)
@@ -63,9 +65,8 @@ void pol_violation_tags(const violation *v, int *severity, const char **category
 
 static void describe(ag_buf *b, const violation *v)
 {
-    int severity;
-    const char *category;
-    pol_violation_tags(v, &severity, &category);
+    int severity = v->severity;
+    const char *category = v->category;
     ag_buf_add(b, "[policy ");
     ag_buf_add(b, v->pol->name);
     ag_buf_add(b, ", rule ");
@@ -101,9 +102,7 @@ static int set_findings(ag_decision *out, const vlist *vl)
     size_t size = vl->n * sizeof(ag_finding);
     for (size_t i = 0; i < vl->n; i++) {
         const violation *v = &vl->v[i];
-        int sev;
-        const char *cat;
-        pol_violation_tags(v, &sev, &cat);
+        const char *cat = v->category;
         size += strlen(v->pol->name) + strlen(result_rule(v)) + strlen(v->rule) + 3 +
                 (v->path ? strlen(v->path) + 1 : 0) + (cat ? strlen(cat) + 1 : 0);
     }
@@ -121,13 +120,10 @@ static int set_findings(ag_decision *out, const vlist *vl)
         if (v->path)
             COPY(f[i].field, v->path);
         f[i].action = v->action;
-        int sev;
-        const char *cat;
-        pol_violation_tags(v, &sev, &cat);
-        f[i].severity = sev ? pol_severities[sev] : NULL;
+        f[i].severity = v->severity ? pol_severities[v->severity] : NULL;
         f[i].category = NULL;
-        if (cat)
-            COPY(f[i].category, cat);
+        if (v->category)
+            COPY(f[i].category, v->category);
     }
 #undef COPY
     free(out->findings);
