@@ -246,7 +246,8 @@ def test_pods_are_listed_in_pages_not_cached():
             done = len(audit_passes(srv))
             lists = api.stats()["read_kinds"].get("LIST pods")
             after = len(audit_passes(srv))
-            assert done >= 1 and 1 + 3 * done <= lists <= 1 + 3 * (after + 1), (lists, done, after)
+            # the reports exist, so one pass has read its three pages (its log line comes after)
+            assert 1 + 3 * max(done, 1) <= lists <= 1 + 3 * (after + 1), (lists, done, after)
     finally:
         api.stop()
 
