@@ -1,6 +1,10 @@
 """Writes the benchmark's AdmissionReview bodies into a directory:
+real-create-deployment.json and real-update-replicas.json (two reviews captured from a
+real kube-apiserver 1.24, copied byte for byte: the AIM inference Deployment's CREATE and
+a replicas UPDATE, managedFields and last-applied-configuration included),
 pod-small.json, aim-deployment-8k.json, pod-50-containers.json, aimservice.json."""
 import copy
+import shutil
 import json
 import os
 import sys
@@ -26,6 +30,9 @@ def review(obj, kind, group, version, resource, uid):
 
 
 os.makedirs(out, exist_ok=True)
+for name, capture in (("real-create-deployment", "apiserver124-create-deployment-llama-3-2-1b-predictor.json"),
+                      ("real-update-replicas", "apiserver124-update-deployment-replicas.json")):
+    shutil.copyfile(os.path.join(shared, capture), os.path.join(out, name + ".json"))
 with open(os.path.join(shared, "pod-create.json")) as f:
     small = json.load(f)
 json.dump(small, open(os.path.join(out, "pod-small.json"), "w"))

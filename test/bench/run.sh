@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # aimguard's benchmark (not part of ctest). Run after ./scripts/test.sh has built build/.
 #   ./test/bench/run.sh [SECONDS_PER_RUN]        (default 10)
+#   AG_BENCH_BODIES="real-create-deployment ..." (a subset of the bodies, in that order)
+#   AG_BENCH_QUICK=1 (only the throughput and fixed-rate runs; docs/benchmarks.md untouched)
 # Starts `aimguard serve` on loopback with the default policies and the dev certs, drives
-# /mutate and /validate with wrk over TLS keep-alive for four realistic bodies, measures
+# /mutate and /validate with wrk over TLS keep-alive for six bodies (two of them reviews
+# captured from a real kube-apiserver, byte for byte; see make_bodies.py), measures
 # nginx serving a static answer of the same size over TLS with the same wrk script (the
 # ceiling), and reports throughput, latency percentiles, peak RSS, CPU per request, cold
 # start, policy reload of 1,000 rules, and a fixed-rate (1,000 req/s) latency run.
@@ -50,7 +53,8 @@ cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
 declare -A AG NG
-bodies="pod-small aim-deployment-8k pod-50-containers aimservice"
+bodies=${AG_BENCH_BODIES:-"real-create-deployment real-update-replicas pod-small aim-deployment-8k pod-50-containers aimservice"}
+quick=${AG_BENCH_QUICK:-0}
 for b in $bodies; do
   for route in mutate validate; do
     t0=$(cpu_ticks "$ag")
@@ -59,10 +63,22 @@ for b in $bodies; do
     AG[$b/$route/cpu]=$((t1 - t0))
   done
 done
-peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$ag/status")
 
-# fixed rate: 2 connections x 1 request per 2 ms = up to 1,000 req/s
-fixed=$(wrk_run "https://127.0.0.1:$port/mutate" "$work/bodies/aim-deployment-8k.json" 2 2)
+# fixed rate: 2 connections x 1 request per 2 ms = up to 1,000 req/s, both routes, on each
+# real review (and the hand-made 8 KB Deployment of earlier runs)
+fixed_bodies=""
+for b in real-create-deployment real-update-replicas aim-deployment-8k; do
+  [[ " $bodies " == *" $b "* ]] && fixed_bodies+=" $b"
+done
+declare -A FX
+for b in $fixed_bodies; do
+  for route in mutate validate; do
+    FX[$b/$route]=$(wrk_run "https://127.0.0.1:$port/$route" "$work/bodies/$b.json" 2 2)
+  done
+done
+peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$ag/status")
+reload=""; compile=""; startup=""
+if [[ $quick != 1 ]]; then
 
 # policy reload of 1,000 rules, end to end (write -> new generation on /readyz)
 reload=$(/usr/bin/python3 - "$work/policies" "$port" "$work/certs/ca.crt" <<'PY'
@@ -90,6 +106,7 @@ PY
 )
 # the three rule sets' rows (v1alpha1 mix, v1alpha2 vocabulary, cookbook recipes), joined by ';'
 compile=$(AG_SRC=$root "$(dirname "$bin")/test/bench_policy" 1000 20000 | tail -3 | paste -sd ';')
+fi
 kill -TERM "$ag"; wait "$ag" || true
 
 # nginx ceiling: a static answer of the same size as aimguard's, same TLS, same wrk
@@ -130,14 +147,16 @@ for b in $bodies; do
 done
 kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
 
-startup=$(AG_BIN=$bin test/bench/startup.sh 20 | tail -1)
+[[ $quick != 1 ]] && startup=$(AG_BIN=$bin test/bench/startup.sh 20 | tail -1)
 
-/usr/bin/python3 - "$secs" "$idle_kb" "$peak_kb" "$hz" "$fixed" "$reload" "$compile" "$startup" <<PY > "$work/table.md"
+/usr/bin/python3 - "$secs" "$idle_kb" "$peak_kb" "$hz" "$reload" "$compile" "$startup" <<PY > "$work/table.md"
 import json, sys, platform, os, subprocess
 secs, idle_kb, peak_kb, hz = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-fixed, reload_ms, compile_row, startup_row = json.loads(sys.argv[5]), sys.argv[6], sys.argv[7], sys.argv[8]
+reload_ms, compile_row, startup_row = sys.argv[5], sys.argv[6], sys.argv[7]
 AG = {}
 NG = {}
+FX = {}
+$(for b in $fixed_bodies; do for r in mutate validate; do echo "FX['$b/$r'] = json.loads('${FX[$b/$r]}')"; done; done)
 $(for b in $bodies; do for r in mutate validate; do echo "AG['$b/$r'] = json.loads('${AG[$b/$r]}'); AG['$b/$r']['cpu'] = ${AG[$b/$r/cpu]}"; done; echo "NG['$b'] = json.loads('${NG[$b]}')"; done)
 def rps(d): return d["requests"] / (d["duration_us"] / 1e6)
 def errs(d): return sum(d[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
@@ -158,10 +177,15 @@ for b in "$bodies".split():
 print()
 print("| measure | value |")
 print("|---|---|")
-print("| fixed rate /mutate aim-deployment-8k (2 conns, 1 req/2 ms each) | %.0f req/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, %d errors |" % (
-    rps(fixed), fixed["p50_us"] / 1000, fixed["p99_us"] / 1000, fixed["p999_us"] / 1000, errs(fixed)))
+for k in sorted(FX):
+    f = FX[k]
+    b, r = k.split("/")
+    print("| fixed rate /%s %s (2 conns, 1 req/2 ms each) | %.0f req/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, %d errors |" % (
+        r, b, rps(f), f["p50_us"] / 1000, f["p99_us"] / 1000, f["p999_us"] / 1000, errs(f)))
 print("| aimguard RSS idle (after start, default policies) | %.1f MiB |" % (idle_kb / 1024))
 print("| aimguard peak RSS (VmHWM) over all runs | %.1f MiB |" % (peak_kb / 1024))
+if not reload_ms:
+    sys.exit(0)
 print("| policy reload of 1,000 rules, file written -> new generation served | %s ms (includes the 150 ms debounce) |" % reload_ms)
 for row in compile_row.split(";"):
     c = [x.strip() for x in row.strip().strip("|").split("|")]  # set, rules, compile, decide
@@ -170,6 +194,7 @@ for row in compile_row.split(";"):
 s = startup_row.strip().strip("|").split("|")
 print("| cold start to /readyz 200 (min / median / max of 20) | %s / %s / %s ms |" % (s[1].strip(), s[2].strip(), s[3].strip()))
 PY
+if [[ $quick == 1 ]]; then cat "$work/table.md"; exit 0; fi
 {
   echo "# Benchmarks"
   echo

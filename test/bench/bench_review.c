@@ -1,0 +1,122 @@
+/* Where one admission review's CPU goes, phase by phase, on real review bodies (the
+ * captures in ../shared/conformance/admissionreview or make_bodies.py's), through the
+ * same calls the webhook route makes:
+ *   decode   ag_request_decode + ag_request_clear (reading the body into the request)
+ *   handle   ag_admission_handle + ag_admission_result_clear (decode, decide, encode, free)
+ * and the difference of the two (decide + encode). Process CPU time over ITERATIONS, in
+ * alternating blocks so another process on the machine moves neither figure much.
+ * AG_BENCH_PHASE=decode|handle runs only that one (for valgrind --tool=callgrind).
+ * usage: bench_review POLICIES ITERATIONS mutate|validate BODY.json [BODY.json ...] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aimguard/admission.h"
+#include "aimguard/policy.h"
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b)
+        b[n] = '\0';
+    *len = b ? (size_t)n : 0;
+    return b;
+}
+
+static double run_decode(const char *body, size_t len, int n)
+{
+    double t0 = cpu_now();
+    for (int i = 0; i < n; i++) {
+        ag_request req;
+        ag_error err = {0};
+        if (ag_request_decode(body, len, &req, &err) == 0)
+            ag_request_clear(&req);
+    }
+    return cpu_now() - t0;
+}
+
+static double run_handle(const ag_policy_set *set, int mode, const char *body, size_t len, int n)
+{
+    ag_admission_options opt = {mode, time(NULL), 1, 0, JSON_COMPACT};
+    double t0 = cpu_now();
+    for (int i = 0; i < n; i++) {
+        ag_admission_result res;
+        ag_admission_handle(set, NULL, &opt, body, len, &res);
+        ag_admission_result_clear(&res);
+    }
+    return cpu_now() - t0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: bench_review POLICIES ITERATIONS mutate|validate BODY.json...\n");
+        return 2;
+    }
+    int iters = atoi(argv[2]);
+    int mode = !strcmp(argv[3], "validate") ? AG_MODE_VALIDATE : AG_MODE_MUTATE;
+    const char *only = getenv("AG_BENCH_PHASE");
+    ag_error err = {0};
+    ag_policy_set *set = NULL;
+    ag_load_options lo = {1, -1};
+    ag_diags d = {0};
+    if (ag_policy_load(argv[1], &lo, &set, &d, &err)) {
+        fprintf(stderr, "bench_review: %s\n", err.msg);
+        return 2;
+    }
+    if (!only)
+        printf("%-60s %9s %9s %9s %9s\n", "body", "bytes", "decode", "rest", "handle");
+    for (int b = 4; b < argc; b++) {
+        size_t len;
+        char *body = slurp(argv[b], &len);
+        if (!body) {
+            fprintf(stderr, "bench_review: cannot read %s\n", argv[b]);
+            return 2;
+        }
+        ag_admission_options opt = {mode, time(NULL), 1, 0, JSON_COMPACT};
+        ag_admission_result res;
+        ag_admission_handle(set, NULL, &opt, body, len, &res);
+        int status = res.status;
+        ag_admission_result_clear(&res);
+        if (status != 200) {
+            fprintf(stderr, "bench_review: %s answered %d\n", argv[b], status);
+            return 1;
+        }
+        double dec = 0, all = 0;
+        int blocks = 10, per = iters / blocks > 0 ? iters / blocks : 1;
+        for (int k = 0; k < blocks; k++) {
+            if (!only || !strcmp(only, "decode"))
+                dec += run_decode(body, len, per);
+            if (!only || !strcmp(only, "handle"))
+                all += run_handle(set, mode, body, len, per);
+        }
+        int n = per * blocks;
+        const char *name = strrchr(argv[b], '/');
+        if (!only)
+            printf("%-60s %9zu %7.1fus %7.1fus %7.1fus\n", name ? name + 1 : argv[b], len, dec / n * 1e6,
+                   (all - dec) / n * 1e6, all / n * 1e6);
+        free(body);
+    }
+    ag_policy_set_unref(set);
+    ag_diags_clear(&d);
+    return 0;
+}
