@@ -255,6 +255,14 @@ static int lex_string(reader *r, int decode, const char **s, size_t *n, size_t *
     return 0;
 }
 
+/* jansson's quirk, kept so that both accept the same texts: its lexer reads one byte
+ * past a number or a literal and puts it back, and a NUL byte put back reads as "no byte
+ * buffered", so that one NUL is skipped ("[1\0]" is [1] to jansson). */
+static const unsigned char *skip_nul(const unsigned char *p, const unsigned char *end)
+{
+    return p < end && *p == '\0' ? p + 1 : p;
+}
+
 static int isdig(const unsigned char *p, const unsigned char *end)
 {
     return p < end && *p >= '0' && *p <= '9';
@@ -297,7 +305,7 @@ static int lex_number(reader *r, json_t **out)
             p++;
         real = 1;
     }
-    r->p = p;
+    r->p = skip_nul(p, end);
     if (!real) {
         unsigned long long u = 0, limit = neg ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX;
         for (const unsigned char *q = s + neg; q < p; q++) {
@@ -561,7 +569,7 @@ static int literal(reader *r, const char *word, size_t n, json_t *(*make)(void),
 {
     if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n))
         return fail(r, r->p, "invalid token");
-    r->p += n;
+    r->p = skip_nul(r->p + n, r->end);
     if (out && !(*out = make()))
         return oom(r);
     return 0;

@@ -25,7 +25,7 @@ cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}" >/dev/null
 shared=${AG_SHARED:-$root/../shared}
 seeds=build-fuzz/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds"/{fuzz_review,fuzz_policy,fuzz_yaml,fuzz_imageref,fuzz_watch}
+mkdir -p "$seeds"/{fuzz_review,fuzz_policy,fuzz_yaml,fuzz_imageref,fuzz_watch,fuzz_json}
 cp "$shared"/conformance/admissionreview/*.json test/fixtures/reviews/*.json "$seeds/fuzz_review/"
 /usr/bin/python3 - "$shared" "$seeds/fuzz_review" <<'PY'
 import glob, json, os, sys, yaml
@@ -52,6 +52,19 @@ printf '[::1]:5000/x/y:tag' > "$seeds/fuzz_imageref/ipv6"
 # watch streams: events as the API server sends them
 printf '\001{"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"5"}}}\n{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"9"}}}\n' > "$seeds/fuzz_watch/events"
 printf '\003{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}}\n' > "$seeds/fuzz_watch/expired"
+# JSON: the real reviews (the shape the prune table is for) and the reader's edge cases
+cp "$shared"/conformance/admissionreview/*.json test/fixtures/reviews/*.json "$seeds/fuzz_json/"
+j=$seeds/fuzz_json
+printf '{"a":1,"a":2}' > "$j/dup"
+printf '{"a":{"x":1,"x":2},"b":{"c":{"y":[1,{"z":0,"z":1}]},"d":3}}' > "$j/dup-pruned"
+printf '{"a":1,"b":{"c":"x","d":[],"c2":1},"e":{"f":{"g":{"h":1}}},"":{"x":1,"y":2}}' > "$j/prune"
+printf '["\\u00e9\\ud83d\\ude00\\u0041\\n\\/\\"\\\\\\b\\f\\r\\t\\u001F\\u007f\\u0080\\u07FF\\u0800\\uFFFF"]' > "$j/escapes"
+printf '["\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\x7f"]' > "$j/utf8"
+printf '["\xed\xa0\x80"]' > "$j/utf8-surrogate"
+printf '["\\ud800"]' > "$j/lone-high"
+printf '[0,-0,-0.0,1e300,1e999,1e-400,0.1,1E+2,-9223372036854775808,9223372036854775807,9223372036854775808,123456789012345678.0,1e-7]' > "$j/numbers"
+printf '[true,false,null,{},[],[[]],{"":""}] \n\t\r' > "$j/literals"
+printf '{"k\\u0000":1}' > "$j/nul-key"
 # inputs that once failed a target (test/fuzz/regressions/<target>/): replayed with the seeds
 for d in test/fuzz/regressions/*/; do
   t=$(basename "$d")
