@@ -43,6 +43,8 @@ typedef struct reader {
     const unsigned char *errp;
     int too_deep;
     char inl[1024];      /* the arena's first bytes: most documents never need the heap */
+    kent ke_inl[32];     /* and the key table's: a pruned managedFields entry fits */
+    uint32_t heads_inl[32];
 } reader;
 
 static int fail(reader *r, const unsigned char *at, const char *text)
@@ -84,10 +86,24 @@ static int reserve(reader *r, size_t n)
     return 0;
 }
 
+/* Byte classes, one load per byte in the two hot loops: 1 = a byte a string holds as it
+ * is (printable ASCII but '"' and '\\'), 2 = JSON whitespace. */
+static const unsigned char byte_class[256] = {
+    /* 0x00-0x7F; 0x80-0xFF are 0 (UTF-8, checked apart) */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0, 2, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 static void ws(reader *r)
 {
     const unsigned char *p = r->p, *end = r->end;
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    while (p < end && byte_class[*p] == 2)
         p++;
     r->p = p;
 }
@@ -159,7 +175,7 @@ static int lex_string(reader *r, int decode, const char **s, size_t *n, size_t *
     int escapes = 0;
     for (;;) {
         /* the common bytes in one tight loop */
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        while (p < end && byte_class[*p] == 1)
             p++;
         if (p >= end)
             return fail(r, p, "premature end of input in a string");
@@ -353,7 +369,7 @@ static uint32_t hash_key(const char *k, size_t n)
 static int keyset_add(reader *r, size_t serial, size_t off, size_t n, const unsigned char *at)
 {
     uint32_t h = hash_key(r->a + off, n);
-    if (r->nb) {
+    {
         for (uint32_t i = r->heads[h & (r->nb - 1)]; i; i = r->ke[i - 1].next) {
             const kent *e = &r->ke[i - 1];
             if (e->hash == h && e->serial == serial && e->len == n && !memcmp(r->a + e->off, r->a + off, n))
@@ -361,8 +377,14 @@ static int keyset_add(reader *r, size_t serial, size_t off, size_t n, const unsi
         }
     }
     if (r->kn == r->kcap) {
-        size_t nc = r->kcap ? r->kcap * 2 : 64;
-        kent *nk = nc < UINT32_MAX ? realloc(r->ke, nc * sizeof *nk) : NULL;
+        size_t nc = r->kcap * 2;
+        kent *nk = NULL;
+        if (nc < UINT32_MAX && r->ke == r->ke_inl) {
+            if ((nk = malloc(nc * sizeof *nk)))
+                memcpy(nk, r->ke, r->kn * sizeof *nk);
+        } else if (nc < UINT32_MAX) {
+            nk = realloc(r->ke, nc * sizeof *nk);
+        }
         if (!nk)
             return oom(r);
         r->ke = nk;
@@ -371,11 +393,12 @@ static int keyset_add(reader *r, size_t serial, size_t off, size_t n, const unsi
     if (r->kn >= r->nb) {
         /* rebuild the chains in insertion order, so a bucket's head stays its newest
          * entry and popping stays exact */
-        size_t nb = r->nb ? r->nb * 2 : 64;
+        size_t nb = r->nb * 2;
         uint32_t *nh = calloc(nb, sizeof *nh);
         if (!nh)
             return oom(r);
-        free(r->heads);
+        if (r->heads != r->heads_inl)
+            free(r->heads);
         r->heads = nh;
         r->nb = nb;
         for (size_t i = 0; i < r->kn; i++) {
@@ -653,10 +676,12 @@ json_t *ag_json_read(const char *buf, size_t len, int max_depth, const ag_json_p
     r.a = r.inl;
     r.alen = 0;
     r.acap = sizeof r.inl;
-    r.ke = NULL;
-    r.kn = r.kcap = 0;
-    r.heads = NULL;
-    r.nb = 0;
+    r.ke = r.ke_inl;
+    r.kn = 0;
+    r.kcap = sizeof r.ke_inl / sizeof *r.ke_inl;
+    r.heads = r.heads_inl;
+    r.nb = sizeof r.heads_inl / sizeof *r.heads_inl;
+    memset(r.heads_inl, 0, sizeof r.heads_inl);
     r.err = NULL;
     r.errp = NULL;
     r.too_deep = 0;
@@ -700,8 +725,10 @@ out:
         report(&r, err);
     if (r.a != r.inl)
         free(r.a);
-    free(r.ke);
-    free(r.heads);
+    if (r.ke != r.ke_inl)
+        free(r.ke);
+    if (r.heads != r.heads_inl)
+        free(r.heads);
     if (r.match != match_inl)
         free(r.match);
     if (r.dropped_in != dropped_inl)

@@ -6,6 +6,8 @@
  * and per write of the whole review: json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) (and its
  * free) against ag_json_write into a reused buffer. Each figure is the best of 5 blocks,
  * so another process on the machine moves it little. Exits 1 if the two disagree.
+ * AG_BENCH_PHASE=jansson|read|prune|dumps|write runs only that one (for valgrind
+ * --tool=callgrind).
  * usage: bench_json ITERATIONS FILE.json [FILE.json ...] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +99,8 @@ int main(int argc, char **argv)
         n = 1;
     static const char *names[NKINDS] = {"json_loadb", "ag_json_read", "ag_json_read+prune",
                                         "json_dumps", "ag_json_write"};
+    static const char *phases[NKINDS] = {"jansson", "read", "prune", "dumps", "write"};
+    const char *only = getenv("AG_BENCH_PHASE");
     int status = 0;
     for (int f = 2; f < argc; f++) {
         size_t len;
@@ -128,13 +132,15 @@ int main(int argc, char **argv)
             best[k] = 1e30;
         for (int block = 0; block < 5; block++)
             for (int k = 0; k < NKINDS; k++) {
+                if (only && strcmp(only, phases[k]))
+                    continue;
                 double t0 = cpu_now();
                 status |= run(k, body, len, v, n);
                 double t = (cpu_now() - t0) / n * 1e6;
                 if (t < best[k])
                     best[k] = t;
             }
-        for (int k = 0; k < NKINDS; k++) {
+        for (int k = 0; k < NKINDS && !only; k++) {
             int base = k < DUMPS ? JANSSON : DUMPS;
             printf("  %-20s %8.2f us  (%.2fx)\n", names[k], best[k], best[base] / best[k]);
         }
