@@ -86,13 +86,13 @@ static int reserve(reader *r, size_t n)
     return 0;
 }
 
-/* Byte classes, one load per byte in the two hot loops: 1 = a byte a string holds as it
- * is (printable ASCII but '"' and '\\'), 2 = JSON whitespace. */
+/* Byte classes, one load per byte in the two hot loops: bit 1 = a byte a string holds as
+ * it is (printable ASCII but '"' and '\\'), bit 2 = JSON whitespace (' ' is both). */
 static const unsigned char byte_class[256] = {
     /* 0x00-0x7F; 0x80-0xFF are 0 (UTF-8, checked apart) */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 0, 0, 2, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    2, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    3, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
@@ -103,7 +103,7 @@ static const unsigned char byte_class[256] = {
 static void ws(reader *r)
 {
     const unsigned char *p = r->p, *end = r->end;
-    while (p < end && byte_class[*p] == 2)
+    while (p < end && (byte_class[*p] & 2))
         p++;
     r->p = p;
 }
@@ -175,7 +175,7 @@ static int lex_string(reader *r, int decode, const char **s, size_t *n, size_t *
     int escapes = 0;
     for (;;) {
         /* the common bytes in one tight loop */
-        while (p < end && byte_class[*p] == 1)
+        while (p < end && (byte_class[*p] & 1))
             p++;
         if (p >= end)
             return fail(r, p, "premature end of input in a string");
