@@ -17,8 +17,12 @@
 #define AG_MAX_JSON_DEPTH 128
 
 /* Decodes an AdmissionReview body. On failure err holds a one-line reason fit for a
- * 400 response (never echoing request content beyond field names). */
-int ag_request_decode(const char *body, size_t len, ag_request *req, ag_error *err);
+ * 400 response (never echoing request content beyond field names). flags:
+ * AG_DECODE_PRUNE_BOOKKEEPING leaves out the objects' metadata.managedFields and status,
+ * and blanks their last-applied-configuration annotation (checked, not built): only for
+ * a policy set that cannot read them (ag_policy_set_reads_bookkeeping). */
+#define AG_DECODE_PRUNE_BOOKKEEPING 1u
+int ag_request_decode(const char *body, size_t len, unsigned flags, ag_request *req, ag_error *err);
 /* Builds a request around an object for the offline evaluator (takes a reference
  * to object and old_object; either may be NULL). */
 int ag_request_synthesize(ag_request *req, json_t *object, json_t *old_object,
@@ -28,6 +32,11 @@ int ag_request_synthesize(ag_request *req, json_t *object, json_t *old_object,
 
 /* The AdmissionReview response for req (uid echoed); new reference. */
 json_t *ag_review_response(const ag_request *req, const ag_decision *d);
+/* The same response appended to out as compact JSON, byte for byte what
+ * json_dumps(ag_review_response(req, d), JSON_COMPACT) gives, without building it (the
+ * webhook's answer). 0, or -1 when memory ran out (out->oom). */
+struct ag_buf;
+int ag_review_response_write(const ag_request *req, const ag_decision *d, struct ag_buf *out);
 
 /* The admission flow, assembled once for every caller (the webhook route, `aimguard
  * eval`, the OOM test, the fuzzer), in three phases:
@@ -55,6 +64,8 @@ typedef struct ag_admission_options {
     int consumable;     /* ag_decide may change the decoded object in place (the server) */
     int no_body;        /* stop after decide: no response body (eval's own outputs) */
     size_t json_flags;  /* jansson json_dumps() flags of a 200 body (JSON_COMPACT for the wire) */
+    int prune;          /* decode with AG_DECODE_PRUNE_BOOKKEEPING when the snapshot allows it
+                           (the server: the decision is the same, the object_after is not) */
 } ag_admission_options;
 
 typedef struct ag_admission_result {

@@ -42,7 +42,12 @@ typedef struct ag_decision {
     int allowed;
     int code;                /* HTTP-like status code for denials (403) */
     char *message;           /* denial message or NULL */
-    json_t *patch;           /* RFC 6902 operations (array) or NULL when nothing changes */
+    json_t *patch;           /* RFC 6902 operations (array) or NULL when nothing changes, or
+                                when AG_MODE_PATCH_TEXT left them as text only */
+    char *patch_text;        /* the same operations as compact JSON (json_dumps' bytes), what
+                                the webhook base64-encodes; NULL when nothing changes */
+    size_t patch_len;        /* strlen(patch_text) */
+    size_t patch_ops;        /* the number of operations (0: nothing changes) */
     json_t *warnings;        /* array of strings */
     json_t *audit;           /* object: auditAnnotations */
     json_t *object_after;    /* the object after mutation (for eval --output object) */

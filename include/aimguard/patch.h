@@ -1,4 +1,6 @@
 /* RFC 6902 JSON Patch recorded while mutating a working copy.
+ * Each operation is written as text when it is recorded (the value as it is then), and,
+ * unless text_only, also kept as a JSON value for the callers that read it (eval, tests).
  *
  * Mutators change the working copy in place through these calls, so later mutators
  * see earlier changes, and every change is recorded as an "add" operation (on an
@@ -11,10 +13,21 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "aimguard/buf.h"
+
 typedef struct ag_patch {
-    json_t *ops; /* array of operations, created lazily */
-    int oom;     /* an allocation failed: the patch must not be used */
+    json_t *ops;   /* array of operations, created lazily; never with text_only */
+    ag_buf text;   /* the same operations as compact JSON, "[op,op" so far (the wire's
+                      patch: one buffer, no document built); ag_patch_finish closes it */
+    size_t n;      /* operations recorded */
+    int text_only; /* set by the caller: record the text, build no ops array (the server) */
+    int oom;       /* an allocation failed: the patch must not be used */
 } ag_patch;
+
+/* Closes the text ("]") and hands it over (caller frees): the JSON of the operations,
+ * byte for byte json_dumps(ops, JSON_COMPACT); NULL when none were recorded or memory
+ * ran out (then oom is set). */
+char *ag_patch_finish(ag_patch *p, size_t *len);
 
 /* parent[key] = value (value stolen); parent lives at JSON pointer parent_ptr. */
 void ag_patch_set(ag_patch *p, json_t *parent, const char *parent_ptr, const char *key,

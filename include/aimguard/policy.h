@@ -29,7 +29,10 @@ void ag_diags_clear(ag_diags *d);
 
 /* AG_MODE_RESULTS is or-ed in: ag_decide() also fills ag_decision.results (one result per
  * matched policy's validate rule: pass/fail/warn/skip, for reports, tests and audits) */
-typedef enum { AG_MODE_MUTATE = 1, AG_MODE_VALIDATE = 2, AG_MODE_BOTH = 3, AG_MODE_RESULTS = 4 } ag_mode;
+/* AG_MODE_PATCH_TEXT is or-ed in: the patch only as text (ag_decision.patch_text), no
+ * JSON ops array (the webhook, which sends the text) */
+typedef enum { AG_MODE_MUTATE = 1, AG_MODE_VALIDATE = 2, AG_MODE_BOTH = 3, AG_MODE_RESULTS = 4,
+               AG_MODE_PATCH_TEXT = 8 } ag_mode;
 typedef enum { AG_ACTION_ENFORCE = 0, AG_ACTION_WARN = 1, AG_ACTION_AUDIT = 2 } ag_action;
 
 typedef struct ag_load_options {
@@ -55,6 +58,12 @@ void ag_policy_set_ref(ag_policy_set *set);
 void ag_policy_set_unref(ag_policy_set *set); /* NULL is a no-op */
 uint64_t ag_policy_set_generation(const ag_policy_set *set);
 size_t ag_policy_set_count(const ag_policy_set *set);
+/* 1 when a loaded policy can read an object's bookkeeping — its metadata.managedFields,
+ * its status or the value of its kubectl.kubernetes.io/last-applied-configuration
+ * annotation (a generic rule's path that reaches them, or a mutation that sets that
+ * annotation). When none can, the webhook does not build them while reading a review
+ * (docs/performance.md): they are most of a real object and no decision depends on them. */
+int ag_policy_set_reads_bookkeeping(const ag_policy_set *set);
 /* Generic rules plus the podSecurity, securityContext and gpu blocks (historical count, kept
  * for the serve log and the benchmark; `check` prints ag_policy_set_stats). */
 size_t ag_policy_set_rule_count(const ag_policy_set *set);

@@ -3,6 +3,7 @@
  * is what serves. Each phase fills the result; a phase that fails leaves the status and
  * body the caller must answer with, so no caller has its own error path to get wrong. */
 #include "aimguard/admission.h"
+#include "aimguard/buf.h"
 #include "aimguard/policy.h"
 
 #include <stdarg.h>
@@ -37,14 +38,14 @@ static void text_answer(ag_admission_result *res, int status, const char *fmt, .
     res->outcome = AG_OUTCOME_ERROR;
 }
 
-static int phase_decode(ag_admission_result *res, const char *body, size_t len)
+static int phase_decode(ag_admission_result *res, const char *body, size_t len, unsigned flags)
 {
     if (len == 0) {
         ag_error_set(&res->err, AG_EINVAL, "empty body");
         text_answer(res, 400, "bad AdmissionReview: empty body\n");
         return res->err.code;
     }
-    if (ag_request_decode(body, len, &res->req, &res->err)) {
+    if (ag_request_decode(body, len, flags, &res->req, &res->err)) {
         text_answer(res, 400, "bad AdmissionReview: %s\n", res->err.msg);
         return res->err.code ? res->err.code : AG_EINVAL;
     }
@@ -55,7 +56,7 @@ static int phase_decode(ag_admission_result *res, const char *body, size_t len)
 static ag_outcome outcome_of(const ag_decision *d)
 {
     return !d->allowed ? AG_OUTCOME_DENIED
-           : json_array_size(d->patch) ? AG_OUTCOME_PATCHED
+           : d->patch_ops ? AG_OUTCOME_PATCHED
            : json_array_size(d->warnings) ? AG_OUTCOME_WARNED : AG_OUTCOME_ALLOWED;
 }
 
@@ -85,9 +86,18 @@ static int phase_decide(ag_admission_result *res, const ag_policy_set *set, cons
 
 static int phase_encode(ag_admission_result *res, const ag_admission_options *opt)
 {
-    json_t *resp = ag_review_response(&res->req, &res->decision);
-    char *out = resp ? json_dumps(resp, opt->json_flags) : NULL;
-    json_decref(resp);
+    char *out = NULL;
+    if (opt->json_flags == JSON_COMPACT) {
+        /* the wire's form, written straight into one buffer */
+        ag_buf b = {0};
+        if (ag_review_response_write(&res->req, &res->decision, &b) == 0)
+            out = ag_buf_take(&b);
+        ag_buf_clear(&b);
+    } else {
+        json_t *resp = ag_review_response(&res->req, &res->decision);
+        out = resp ? json_dumps(resp, opt->json_flags) : NULL;
+        json_decref(resp);
+    }
     if (!out) {
         int code = ag_error_set(&res->err, AG_ENOMEM, "out of memory");
         text_answer(res, 500, "out of memory\n");
@@ -130,7 +140,8 @@ int ag_admission_handle(const ag_policy_set *set, const struct ag_view *view,
                         ag_admission_result *res)
 {
     result_init(res);
-    int rc = phase_decode(res, body ? body : "", body ? len : 0);
+    unsigned flags = opt->prune && set && !ag_policy_set_reads_bookkeeping(set) ? AG_DECODE_PRUNE_BOOKKEEPING : 0;
+    int rc = phase_decode(res, body ? body : "", body ? len : 0, flags);
     return rc ? rc : decide_and_encode(set, view, opt, res);
 }
 

@@ -1,4 +1,6 @@
 #include "aimguard/admission.h"
+#include "aimguard/buf.h"
+#include "aimguard/jsonio.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,45 +11,37 @@ static const char *str_at(json_t *obj, const char *key, const char *dflt)
     return s ? s : dflt;
 }
 
-/* jansson has no depth limit of its own for decoding; a pre-scan bounds nesting so a
- * 100,000-level body cannot exhaust the stack of a request thread. Strings are skipped
- * so brackets inside them do not count. */
-static int depth_ok(const char *p, size_t len, int max)
-{
-    int depth = 0, in_str = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = p[i];
-        if (in_str) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_str = 0;
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max)
-                return 0;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return 1;
-}
+/* What a review carries that no decision reads, unless a loaded policy says it does
+ * (ag_policy_set_reads_bookkeeping): the objects' managedFields, status and
+ * last-applied-configuration value are most of a real object (docs/performance.md). The
+ * reader still checks them (syntax, UTF-8, duplicate keys, depth); it does not build
+ * them. The annotation keeps its key, so a rule on which annotations exist sees it. */
+static const char *const p_obj_mf[] = {"request", "object", "metadata", "managedFields", NULL};
+static const char *const p_old_mf[] = {"request", "oldObject", "metadata", "managedFields", NULL};
+static const char *const p_obj_st[] = {"request", "object", "status", NULL};
+static const char *const p_old_st[] = {"request", "oldObject", "status", NULL};
+static const char *const p_obj_la[] = {"request", "object", "metadata", "annotations",
+                                       "kubectl.kubernetes.io/last-applied-configuration", NULL};
+static const char *const p_old_la[] = {"request", "oldObject", "metadata", "annotations",
+                                       "kubectl.kubernetes.io/last-applied-configuration", NULL};
+static const ag_json_prune bookkeeping[] = {
+    {p_obj_mf, AG_JSON_DROP}, {p_old_mf, AG_JSON_DROP}, {p_obj_st, AG_JSON_DROP},
+    {p_old_st, AG_JSON_DROP}, {p_obj_la, AG_JSON_BLANK}, {p_old_la, AG_JSON_BLANK},
+};
 
-int ag_request_decode(const char *body, size_t len, ag_request *req, ag_error *err)
+int ag_request_decode(const char *body, size_t len, unsigned flags, ag_request *req, ag_error *err)
 {
     memset(req, 0, sizeof *req);
-    if (!depth_ok(body, len, AG_MAX_JSON_DEPTH))
-        return ag_error_set(err, AG_EINVAL, "request body nests deeper than %d levels",
-                            AG_MAX_JSON_DEPTH);
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    ag_json_read_error jerr;
+    int prune = (flags & AG_DECODE_PRUNE_BOOKKEEPING) != 0;
+    json_t *root = ag_json_read(body, len, AG_MAX_JSON_DEPTH, prune ? bookkeeping : NULL,
+                                prune ? sizeof bookkeeping / sizeof bookkeeping[0] : 0, &jerr);
     if (!root) {
-        /* jansson quotes the text near the error: cut it, it may be anything the
-         * client sent (a token, a key) and this message is logged and echoed */
-        char *near = strstr(jerr.text, " near ");
-        if (near)
-            *near = '\0';
+        if (jerr.too_deep)
+            return ag_error_set(err, AG_EINVAL, "request body nests deeper than %d levels",
+                                AG_MAX_JSON_DEPTH);
+        /* the reader's text never quotes the body: it may be anything the client sent
+         * (a token, a key), and this message is logged and echoed */
         return ag_error_set(err, AG_EINVAL, "malformed JSON at line %d column %d: %s", jerr.line,
                             jerr.column, jerr.text);
     }
@@ -159,9 +153,32 @@ int ag_request_synthesize(ag_request *req, json_t *object, json_t *old_object,
     json_decref(root);
     if (!text)
         return ag_error_set(err, AG_ENOMEM, "out of memory");
-    int rc = ag_request_decode(text, strlen(text), req, err);
+    int rc = ag_request_decode(text, strlen(text), 0, req, err);
     free(text);
     return rc;
+}
+
+/* base64 of s (the patch, as the API server expects for patchType JSONPatch) */
+static void base64(ag_buf *out, const char *s, size_t n)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char chunk[256];
+    size_t o = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)u[i] << 16;
+        if (i + 1 < n) v |= (unsigned)u[i + 1] << 8;
+        if (i + 2 < n) v |= u[i + 2];
+        chunk[o++] = tbl[(v >> 18) & 63];
+        chunk[o++] = tbl[(v >> 12) & 63];
+        chunk[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        chunk[o++] = i + 2 < n ? tbl[v & 63] : '=';
+        if (o + 4 > sizeof chunk) {
+            ag_buf_addn(out, chunk, o);
+            o = 0;
+        }
+    }
+    ag_buf_addn(out, chunk, o);
 }
 
 json_t *ag_review_response(const ag_request *req, const ag_decision *d)
@@ -177,32 +194,18 @@ json_t *ag_review_response(const ag_request *req, const ag_decision *d)
                             json_pack("{s:i, s:s, s:o}", "code", d->code ? d->code : 403,
                                       "reason", "Forbidden", "message",
                                       ag_decision_text(d->message ? d->message : "denied by policy")));
-    if (d->patch && json_array_size(d->patch) > 0 && d->allowed) {
-        char *p = json_dumps(d->patch, JSON_COMPACT);
-        if (p) {
-            /* base64 of the patch, as the API server expects for patchType JSONPatch */
-            static const char tbl[] =
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-            size_t n = strlen(p), o = 0;
-            char *b = malloc(4 * ((n + 2) / 3) + 1);
-            if (b) {
-                const unsigned char *u = (const unsigned char *)p;
-                for (size_t i = 0; i < n; i += 3) {
-                    unsigned v = (unsigned)u[i] << 16;
-                    if (i + 1 < n) v |= (unsigned)u[i + 1] << 8;
-                    if (i + 2 < n) v |= u[i + 2];
-                    b[o++] = tbl[(v >> 18) & 63];
-                    b[o++] = tbl[(v >> 12) & 63];
-                    b[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-                    b[o++] = i + 2 < n ? tbl[v & 63] : '=';
-                }
-                b[o] = '\0';
-                json_object_set_new(resp, "patchType", json_string("JSONPatch"));
-                json_object_set_new(resp, "patch", json_string(b));
-                free(b);
-            }
-            free(p);
+    if (d->patch_ops && d->allowed) {
+        /* jansson's own dump: this builder is what ag_review_response_write is held to */
+        char *p = d->patch ? json_dumps(d->patch, JSON_COMPACT) : strdup(d->patch_text);
+        ag_buf b = {0};
+        if (p)
+            base64(&b, p, strlen(p));
+        if (p && !b.oom) {
+            json_object_set_new(resp, "patchType", json_string("JSONPatch"));
+            json_object_set_new(resp, "patch", json_stringn(b.p, b.len));
         }
+        ag_buf_clear(&b);
+        free(p);
     }
     if (d->warnings && json_array_size(d->warnings) > 0)
         json_object_set(resp, "warnings", d->warnings);
@@ -210,4 +213,39 @@ json_t *ag_review_response(const ag_request *req, const ag_decision *d)
         json_object_set(resp, "auditAnnotations", d->audit);
     return json_pack("{s:s, s:s, s:o}", "apiVersion", "admission.k8s.io/v1", "kind",
                      "AdmissionReview", "response", resp);
+}
+
+/* The same answer as json_dumps(ag_review_response(req, d), JSON_COMPACT), byte for byte
+ * (test_review_encode and fuzz_review compare them), written straight into one buffer:
+ * the webhook's answer without building a second document. */
+int ag_review_response_write(const ag_request *req, const ag_decision *d, ag_buf *out)
+{
+    ag_buf_add(out, "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"response\":{\"uid\":");
+    const char *uid = req->uid ? req->uid : "";
+    ag_json_write_string(out, uid, strlen(uid));
+    ag_buf_add(out, d->allowed ? ",\"allowed\":true" : ",\"allowed\":false");
+    if (!d->allowed) {
+        json_t *m = ag_decision_text(d->message ? d->message : "denied by policy");
+        ag_buf_printf(out, ",\"status\":{\"code\":%d,\"reason\":\"Forbidden\",\"message\":", d->code ? d->code : 403);
+        if (!m || ag_json_write(out, m))
+            out->oom = 1;
+        json_decref(m);
+        ag_buf_add(out, "}");
+    }
+    if (d->patch_ops && d->allowed) {
+        /* the text the mutators recorded: the same bytes as jansson's dump of the ops */
+        ag_buf_add(out, ",\"patchType\":\"JSONPatch\",\"patch\":\"");
+        base64(out, d->patch_text, d->patch_len);
+        ag_buf_add(out, "\"");
+    }
+    if (d->warnings && json_array_size(d->warnings) > 0) {
+        ag_buf_add(out, ",\"warnings\":");
+        ag_json_write(out, d->warnings);
+    }
+    if (d->audit && json_object_size(d->audit) > 0) {
+        ag_buf_add(out, ",\"auditAnnotations\":");
+        ag_json_write(out, d->audit);
+    }
+    ag_buf_add(out, "}}");
+    return out->oom ? -1 : 0;
 }

@@ -173,8 +173,8 @@ static void log_decision(const exchange *x, const ag_admission_result *a, double
     }
     if (f && d->nfindings)
         json_object_set_new(f, "violations", findings_json(d));
-    if (f && d->patch)
-        json_object_set_new(f, "patchOps", json_integer((json_int_t)json_array_size(d->patch)));
+    if (f && d->patch_ops)
+        json_object_set_new(f, "patchOps", json_integer((json_int_t)d->patch_ops));
     ag_log_json(AG_LOG_INFO, "admission", f);
     json_decref(f);
 }
@@ -271,8 +271,8 @@ static int json_content_type(const char *ct)
 static enum MHD_Result admit(srv *s, struct MHD_Connection *c, const exchange *x, req_ctx *r)
 {
     ag_policy_set *set = ag_policy_holder_acquire(s->policies);
-    ag_admission_options opt = {x->route == R_MUTATE ? AG_MODE_MUTATE : AG_MODE_VALIDATE, time(NULL), 1, 0,
-                                JSON_COMPACT};
+    ag_admission_options opt = {x->route == R_MUTATE ? AG_MODE_MUTATE | AG_MODE_PATCH_TEXT : AG_MODE_VALIDATE, time(NULL), 1, 0,
+                                JSON_COMPACT, 1};
     ag_admission_result res;
     ag_admission_handle(set, atomic_load(&s->view), &opt, r->body, r->len, &res);
     ag_policy_set_unref(set);

@@ -92,7 +92,7 @@ static json_t *compile_append(cctx *c, const ag_ynode *n)
     return pol_to_json(c, n);
 }
 
-static void compile_rule(cctx *c, const ag_ynode *n, mutation_rule *m, const policy *p, size_t idx)
+static void compile_rule(cctx *c, const ag_ynode *n, mutation_rule *m, policy *p, size_t idx)
 {
     static const char *const keys[] = {"name", "target", "when", "set", "append", "overwrite", NULL};
     m->image_digest = -1;
@@ -153,6 +153,9 @@ static void compile_rule(cctx *c, const ag_ynode *n, mutation_rule *m, const pol
             if (strcmp(k, "labels") && strcmp(k, "annotations"))
                 pol_err(c, ag_ynode_get(n, "set"), "rules[].set: target podMetadata sets labels and "
                          "annotations only, not '%s'", k);
+        /* a Pod's pod metadata is its own: setting this annotation compares its value */
+        if (json_object_get(json_object_get(m->set, "annotations"), POL_LAST_APPLIED))
+            p->reads_bookkeeping = 1;
     }
 }
 

@@ -224,11 +224,45 @@ static void warn_impossible(ccx *x, const ag_ynode *n, const rpath *r)
                  "every kind", r->text, kinds->v[0], kinds->n > 1 ? ", ..." : "");
 }
 
+int pol_path_reads_bookkeeping(const rpath *r)
+{
+    /* Paths from $this/$key are inside a forEach element (its own path is judged here);
+     * a pod spec holds no bookkeeping. A state per level: the object, its metadata, the
+     * annotations; a path that ends on one of them reads all of it. */
+    if (r->root != ROOT_OBJECT && r->root != ROOT_OLD)
+        return 0;
+    enum { AT_OBJECT, AT_META, AT_ANNOTATIONS } at = AT_OBJECT;
+    for (size_t i = 0; i < r->nsegs; i++) {
+        const path_seg *s = &r->segs[i];
+        if (s->type == SEG_ANY)
+            return 1;
+        if (s->type == SEG_PODSPEC || s->type == SEG_ALLCONTAINERS || s->type == SEG_INDEX)
+            return 0;
+        if (at == AT_OBJECT && s->type == SEG_PODMETA)
+            at = AT_META; /* a Pod's pod metadata is its own */
+        else if (s->type != SEG_KEY)
+            return 0;
+        else if (at == AT_OBJECT && !strcmp(s->key, "metadata"))
+            at = AT_META;
+        else if (at == AT_OBJECT)
+            return !strcmp(s->key, "status");
+        else if (at == AT_META && !strcmp(s->key, "annotations"))
+            at = AT_ANNOTATIONS;
+        else if (at == AT_META)
+            return !strcmp(s->key, "managedFields");
+        else
+            return !strcmp(s->key, POL_LAST_APPLIED);
+    }
+    return 1;
+}
+
 static int compile_path_at(ccx *x, const ag_ynode *n, rpath *r, const char *what)
 {
     const char *s = pol_scalar(x->c, n, what);
     if (!s || compile_path(x, n, s, r))
         return -1;
+    if (pol_path_reads_bookkeeping(r))
+        x->p->reads_bookkeeping = 1;
     warn_impossible(x, n, r);
     return 0;
 }

@@ -140,19 +140,24 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
             return ag_error_set(err, AG_ENOMEM, "out of memory");
         }
         ag_patch patch = {0};
+        patch.text_only = (mode & AG_MODE_PATCH_TEXT) != 0;
         e.object = work;
         ag_podspec_find(e.group, e.kind, work, e.specs, AG_PODSPEC_MAX); /* the same specs, in the copy */
         for (size_t i = 0; i < nm; i++)
             for (const pol_block *const *b = pol_blocks; *b; b++)
                 if ((*b)->phase == POL_MUTATE)
                     (*b)->mutate(matched[i], &e, &patch);
+        char *text = ag_patch_finish(&patch, &out->patch_len);
         if (patch.oom) {
+            free(text);
             json_decref(patch.ops);
             json_decref(work);
             free(matched);
             return ag_error_set(err, AG_ENOMEM, "out of memory while building the patch");
         }
         out->patch = patch.ops;
+        out->patch_text = text;
+        out->patch_ops = patch.n;
         out->object_after = json_incref(work);
     } else if (mode & AG_MODE_MUTATE && req->object) {
         out->object_after = json_incref(req->object);

@@ -26,6 +26,7 @@ void ag_decision_clear(ag_decision *d)
         return;
     free(d->message);
     json_decref(d->patch);
+    free(d->patch_text);
     json_decref(d->warnings);
     json_decref(d->audit);
     json_decref(d->object_after);

@@ -478,3 +478,11 @@ ag_policy_set *ag_policy_holder_acquire(ag_policy_holder *h)
     atomic_fetch_sub(&h->readers, 1);
     return s;
 }
+
+int ag_policy_set_reads_bookkeeping(const ag_policy_set *set)
+{
+    for (size_t i = 0; set && i < set->n; i++)
+        if (set->v[i].reads_bookkeeping)
+            return 1;
+    return 0;
+}

@@ -1,6 +1,8 @@
 #include "aimguard/patch.h"
+#include "aimguard/jsonio.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int ag_ptr_join(char *out, size_t cap, const char *ptr, const char *key)
@@ -39,14 +41,55 @@ int ag_ptr_join_index(char *out, size_t cap, const char *ptr, size_t index)
 
 static void record(ag_patch *p, const char *path, json_t *value)
 {
+    /* the text: written now, so the value is recorded as it is at this point (the
+     * working copy keeps changing; an array recorded empty stays empty) */
+    ag_buf_add(&p->text, p->n ? ",{\"op\":\"add\",\"path\":" : "[{\"op\":\"add\",\"path\":");
+    ag_json_write_string(&p->text, path, strlen(path));
+    ag_buf_add(&p->text, ",\"value\":");
+    if (ag_json_write(&p->text, value))
+        p->oom = 1;
+    ag_buf_add(&p->text, "}");
+    if (p->text.oom)
+        p->oom = 1;
+    p->n++;
+    if (p->text_only)
+        return;
     if (!p->ops)
         p->ops = json_array();
-    /* a copy: the working copy keeps changing after this op is recorded, and the op
-     * must hold the value as it was added (an array recorded empty stays empty) */
-    json_t *op = json_pack("{s:s, s:s, s:o}", "op", "add", "path", path, "value",
-                           json_deep_copy(value));
-    if (!p->ops || !op || json_array_append_new(p->ops, op))
+    /* a copy, for the same reason */
+    json_t *op = json_object(), *copy = json_deep_copy(value);
+    if (!p->ops || !op || !copy) {
+        json_decref(op);
+        json_decref(copy);
         p->oom = 1;
+        return;
+    }
+    /* built member by member (json_pack parses its format on every call, and a mutation
+     * records a few dozen ops); each *_set_new takes its value, failed or not */
+    int bad = json_object_set_new_nocheck(op, "op", json_string_nocheck("add"));
+    bad |= json_object_set_new(op, "path", json_string(path));
+    bad |= json_object_set_new_nocheck(op, "value", copy);
+    if (bad) {
+        json_decref(op);
+        p->oom = 1;
+    } else if (json_array_append_new(p->ops, op)) {
+        p->oom = 1;
+    }
+}
+
+char *ag_patch_finish(ag_patch *p, size_t *len)
+{
+    *len = 0;
+    if (!p->n || p->oom) {
+        ag_buf_clear(&p->text);
+        return NULL;
+    }
+    ag_buf_add(&p->text, "]");
+    *len = p->text.len;
+    char *t = ag_buf_take(&p->text);
+    if (!t)
+        p->oom = 1;
+    return t;
 }
 
 void ag_patch_set(ag_patch *p, json_t *parent, const char *parent_ptr, const char *key,

@@ -269,6 +269,10 @@ typedef struct policy {
     size_t nmutations;
     exception_ *exc;
     size_t nexc;
+    /* a path or a mutation of this policy can reach an object's bookkeeping (its
+     * metadata.managedFields, its status, the value of its last-applied-configuration
+     * annotation): the webhook then reads those too (ag_policy_set_reads_bookkeeping) */
+    int reads_bookkeeping;
 } policy;
 
 struct ag_policy_set {
@@ -281,6 +285,12 @@ struct ag_policy_set {
     ag_diags warnings;         /* load-time warnings (expiry ones are computed on demand) */
     ag_diags notes;            /* one line per skipped document */
 };
+
+/* 1 when a path from the object (or the old object) can reach its bookkeeping: the
+ * object itself, its status, metadata, metadata.managedFields, metadata.annotations or
+ * its last-applied-configuration value, through a key or a [*] (cond_compile.c). */
+int pol_path_reads_bookkeeping(const rpath *r);
+#define POL_LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
 
 /* compile-time context */
 typedef struct cctx {

@@ -173,6 +173,9 @@ int pol_verdict(const vlist *vl, const eval_ctx *e, ag_decision *out, ag_error *
         /* a denied request gets no patch */
         json_decref(out->patch);
         out->patch = NULL;
+        free(out->patch_text);
+        out->patch_text = NULL;
+        out->patch_len = out->patch_ops = 0;
     }
     ag_buf_clear(&deny);
     return rc;

@@ -3,6 +3,9 @@
  * default policies and PSS restricted -> response JSON.
  * Properties checked on every input that decodes:
  *   - a response is always produced, with the request's uid, and a denial has a message;
+ *   - the answer is the same, byte for byte, when the review is read as the server reads
+ *     it (AG_DECODE_PRUNE_BOOKKEEPING: managedFields, status and the last-applied value
+ *     left out), and it is jansson's dump of ag_review_response();
  *   - applying the mutation patch to the object gives exactly the object the mutators
  *     produced (the patch is complete and its paths are right);
  *   - mutation is idempotent: mutating the mutated object yields no patch;
@@ -173,14 +176,33 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     static const ag_mode modes[] = {AG_MODE_MUTATE, AG_MODE_VALIDATE, AG_MODE_BOTH};
     for (int m = 0; m < 3; m++) {
         /* the flow the webhook runs: decode -> decide -> encode */
-        ag_admission_options opt = {modes[m], (time_t)1800000000, 0, 0, JSON_COMPACT};
+        ag_admission_options opt = {modes[m], (time_t)1800000000, 0, 0, JSON_COMPACT, 0};
         ag_admission_result res;
         int rc = ag_admission_handle(policies, NULL, &opt, (const char *)data, size, &res);
+        /* the server's reading leaves the bookkeeping out (the default policies do not
+         * read it): the answer must be the same, byte for byte, and so must its status */
+        ag_admission_options popt = opt;
+        popt.prune = 1;
+        ag_admission_result pres;
+        int prc = ag_admission_handle(policies, NULL, &popt, (const char *)data, size, &pres);
+        if (prc != rc || pres.status != res.status || pres.decoded != res.decoded || pres.len != res.len ||
+            (res.body && memcmp(pres.body, res.body, res.len)))
+            abort(); /* pruning changed an answer */
+        ag_admission_result_clear(&pres);
         if (!res.decoded) {
             if (res.status != 400 || !res.body || rc == 0)
                 abort(); /* a body that does not decode is a 400 that says why */
             ag_admission_result_clear(&res);
             return 0;
+        }
+        if (res.status == 200) {
+            /* the answer written straight into a buffer is jansson's dump of the response */
+            json_t *resp = ag_review_response(&res.req, &res.decision);
+            char *want = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+            if (want && (strlen(want) != res.len || memcmp(want, res.body, res.len)))
+                abort();
+            free(want);
+            json_decref(resp);
         }
         const ag_request *req = &res.req;
         const ag_decision *d = &res.decision;

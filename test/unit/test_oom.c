@@ -28,7 +28,7 @@ static void *failing_malloc(size_t n)
  * read back from the body, when one was sent. */
 static int one_decision(ag_policy_set *set, const char *body, size_t len, int *outcome, int *allowed)
 {
-    ag_admission_options opt = {AG_MODE_BOTH, time(NULL), 0, 0, JSON_COMPACT};
+    ag_admission_options opt = {AG_MODE_BOTH, time(NULL), 0, 0, JSON_COMPACT, 1};
     ag_admission_result res;
     int rc = ag_admission_handle(set, NULL, &opt, body, len, &res);
     long left = countdown;
