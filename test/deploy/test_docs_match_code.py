@@ -305,5 +305,25 @@ def test_every_accepted_key_of_the_keyed_blocks_is_documented():
     assert not missing, "accepted but not in docs/policy-reference.md: %s" % missing
 
 
+def test_every_fuzz_target_is_documented_and_json_md_names_real_files():
+    """docs/security.md lists every libFuzzer target (test/fuzz/fuzz_*.c) with its last
+    ten-minute run, and docs/json.md, which says how the JSON reader is proven equal to
+    jansson, names only files and bench phases that exist"""
+    fuzz = os.path.join(SRC, "test", "fuzz")
+    targets = sorted(f[:-2] for f in os.listdir(fuzz) if f.startswith("fuzz_") and f.endswith(".c"))
+    security = open(os.path.join(SRC, "docs", "security.md")).read()
+    missing = [t for t in targets if t not in security]
+    assert not missing, "fuzz targets docs/security.md does not name: %s" % missing
+    json_md = open(os.path.join(SRC, "docs", "json.md")).read()
+    named = set(re.findall(r"\b((?:server|include|test)/[\w/.-]+\.(?:c|h|sh|dict))\b", json_md))
+    named |= set(re.findall(r"\b(test/fuzz/regressions/\w+)/", json_md))
+    assert len(named) >= 6, named
+    gone = sorted(f for f in named if not os.path.exists(os.path.join(SRC, f)))
+    assert not gone, "docs/json.md names files that do not exist: %s" % gone
+    bench = open(os.path.join(SRC, "test", "bench", "bench_json.c")).read()
+    for phase in re.search(r"AG_BENCH_PHASE=([\w|]+)", json_md).group(1).split("|"):
+        assert '"%s"' % phase in bench, phase
+
+
 if __name__ == "__main__":
     run_tests(globals())
