@@ -51,6 +51,10 @@ json_t *ag_json_read(const char *buf, size_t len, int max_depth, const ag_json_p
  * 0, or -1 when memory ran out or v is NULL (then b->oom is set). */
 int ag_json_write(ag_buf *b, const json_t *v);
 
+/* The same with JSON_REAL_PRECISION(real_precision) (1 to 31; anything else: 17), as
+ * json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(real_precision)). */
+int ag_json_write_prec(ag_buf *b, const json_t *v, int real_precision);
+
 /* Appends the JSON string literal of s[0..len) (quotes included) with jansson's escaping;
  * s must be valid UTF-8 (jansson strings are). 0, or -1 when memory ran out. */
 int ag_json_write_string(ag_buf *b, const char *s, size_t len);

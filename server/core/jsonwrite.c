@@ -48,12 +48,13 @@ int ag_json_write_string(ag_buf *b, const char *s, size_t len)
     return b->oom ? -1 : 0;
 }
 
-/* jansson's jsonp_dtostr at its default precision: "%.17g", ".0" when the text would
- * read back as an integer, and the exponent without '+' or leading zeros */
-static void write_real(ag_buf *b, double d)
+/* jansson's jsonp_dtostr: "%.<precision>g" (17 unless JSON_REAL_PRECISION says), ".0"
+ * when the text would read back as an integer, and the exponent without '+' or leading
+ * zeros */
+static void write_real(ag_buf *b, double d, int precision)
 {
     char t[64];
-    int n = snprintf(t, sizeof t, "%.17g", d);
+    int n = snprintf(t, sizeof t, "%.*g", precision, d);
     if (n < 0 || (size_t)n >= sizeof t - 2) {
         b->oom = 1; /* cannot happen for a finite double; never write a truncated number */
         return;
@@ -77,7 +78,7 @@ static void write_real(ag_buf *b, double d)
     ag_buf_addn(b, t, (size_t)n);
 }
 
-int ag_json_write(ag_buf *b, const json_t *v)
+static int write_value(ag_buf *b, const json_t *v, int precision)
 {
     if (!v) {
         b->oom = 1;
@@ -100,7 +101,7 @@ int ag_json_write(ag_buf *b, const json_t *v)
         break;
     }
     case JSON_REAL:
-        write_real(b, json_real_value(v));
+        write_real(b, json_real_value(v), precision);
         break;
     case JSON_STRING:
         return ag_json_write_string(b, json_string_value(v), json_string_length(v));
@@ -110,7 +111,7 @@ int ag_json_write(ag_buf *b, const json_t *v)
         for (size_t i = 0; i < n && !b->oom; i++) {
             if (i)
                 ag_buf_addn(b, ",", 1);
-            ag_json_write(b, json_array_get(v, i));
+            write_value(b, json_array_get(v, i), precision);
         }
         ag_buf_addn(b, "]", 1);
         break;
@@ -126,11 +127,18 @@ int ag_json_write(ag_buf *b, const json_t *v)
             first = 0;
             ag_json_write_string(b, json_object_iter_key(it), json_object_iter_key_len(it));
             ag_buf_addn(b, ":", 1);
-            ag_json_write(b, json_object_iter_value(it));
+            write_value(b, json_object_iter_value(it), precision);
         }
         ag_buf_addn(b, "}", 1);
         break;
     }
     }
     return b->oom ? -1 : 0;
+}
+
+int ag_json_write(ag_buf *b, const json_t *v) { return write_value(b, v, 17); }
+
+int ag_json_write_prec(ag_buf *b, const json_t *v, int real_precision)
+{
+    return write_value(b, v, real_precision >= 1 && real_precision <= 31 ? real_precision : 17);
 }

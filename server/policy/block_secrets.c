@@ -110,15 +110,20 @@ static void env_list(sctx *s, json_t *env, const char *who, const char *path)
     json_t *ev;
     json_array_foreach(env, i, ev) {
         const char *name = json_string_value(json_object_get(ev, "name"));
-        char where[400], p[600];
-        ag_strfmt(where, sizeof where, "%s env %s", who, name ? name : "");
         const char *sname = json_string_value(json_object_get(json_object_get(json_object_get(ev, "valueFrom"),
                                                                               "secretKeyRef"), "name"));
-        ag_strfmt(p, sizeof p, "%s[%zu].valueFrom.secretKeyRef.name", path, i);
-        secret_ref(s, sname, where, p);
         json_t *lit = json_object_get(ev, "value");
-        if (s->pol->secrets.forbid_literal && json_is_string(lit) && json_string_length(lit) > 0 &&
-            pol_regex_any(&s->pol->secrets.credential_names, name, s->e->mctx)) {
+        int literal = s->pol->secrets.forbid_literal && json_is_string(lit) && json_string_length(lit) > 0 &&
+                      pol_regex_any(&s->pol->secrets.credential_names, name, s->e->mctx);
+        if (!sname && !literal)
+            continue; /* most variables: nothing to judge, no text to format */
+        char where[400], p[600];
+        ag_strfmt(where, sizeof where, "%s env %s", who, name ? name : "");
+        if (sname) {
+            ag_strfmt(p, sizeof p, "%s[%zu].valueFrom.secretKeyRef.name", path, i);
+            secret_ref(s, sname, where, p);
+        }
+        if (literal) {
             char msg[700];
             ag_strfmt(p, sizeof p, "%s[%zu].value", path, i);
             ag_strfmt(msg, sizeof msg, "%s looks like a credential but its value is written inline: "

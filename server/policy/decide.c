@@ -25,13 +25,14 @@ static int pod_specs_unchanged(const eval_ctx *e)
 {
     if (strcmp(e->operation, "UPDATE") || !e->req->old_object || !e->req->object)
         return 0;
-    ag_podspec_ref now[AG_PODSPEC_MAX], before[AG_PODSPEC_MAX];
-    size_t n = ag_podspec_find(e->group, e->kind, e->req->object, now, AG_PODSPEC_MAX);
+    /* the object's specs are e->specs (found once per request) */
+    ag_podspec_ref before[AG_PODSPEC_MAX];
+    size_t n = e->nspecs;
     size_t m = ag_podspec_find(e->group, e->kind, e->req->old_object, before, AG_PODSPEC_MAX);
     if (n == 0 || n != m || n > AG_PODSPEC_MAX)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(now[i].path, before[i].path) || !json_equal(now[i].spec, before[i].spec))
+        if (strcmp(e->specs[i].path, before[i].path) || !json_equal(e->specs[i].spec, before[i].spec))
             return 0;
     return 1;
 }
@@ -141,8 +142,9 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
         }
         ag_patch patch = {0};
         patch.text_only = (mode & AG_MODE_PATCH_TEXT) != 0;
+        if (work != e.object) /* a copy: the same specs, in it */
+            ag_podspec_find(e.group, e.kind, work, e.specs, AG_PODSPEC_MAX);
         e.object = work;
-        ag_podspec_find(e.group, e.kind, work, e.specs, AG_PODSPEC_MAX); /* the same specs, in the copy */
         for (size_t i = 0; i < nm; i++)
             for (const pol_block *const *b = pol_blocks; *b; b++)
                 if ((*b)->phase == POL_MUTATE)
