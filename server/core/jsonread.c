@@ -33,6 +33,7 @@ typedef struct reader {
     int *match;          /* per prune entry: how many of its keys the current path matched */
     size_t *dropped_in;  /* per prune entry: serial of the object its member was dropped from */
     size_t serial;       /* objects opened so far */
+    uint64_t seed;       /* of hash_key */
     char *a;             /* arena: decoded strings and pruned objects' keys (stack discipline) */
     size_t alen, acap;
     kent *ke;            /* the key table of pruned objects */
@@ -356,19 +357,32 @@ static int lex_number(reader *r, json_t **out)
     return *out ? 0 : oom(r);
 }
 
-static uint32_t hash_key(const char *k, size_t n)
+/* The key table's hash. A pruned member's keys are the client's (managedFields is
+ * written by whoever applies the object), so a fixed hash would let a request pick keys
+ * that all land in one bucket and make the read quadratic; the seed differs per process
+ * and per request (see ag_json_read) and each word goes through a multiply-xorshift, so
+ * colliding keys cannot be chosen without it. jansson seeds its own tables likewise. */
+static uint32_t hash_key(const char *k, size_t n, uint64_t seed)
 {
-    uint32_t h = 2166136261u; /* FNV-1a: keys are short, this is cheap */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)k[i]) * 16777619u;
-    return h;
+    uint64_t h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull), w;
+    for (; n >= 8; k += 8, n -= 8) {
+        memcpy(&w, k, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
+    w = 0;
+    memcpy(&w, k, n);
+    h = (h ^ w) * 0x94D049BB133111EBull;
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 /* Adds the key at arena offset off to the pruned object `serial`; -1 when it is
  * already there (a duplicate) or memory ran out. */
 static int keyset_add(reader *r, size_t serial, size_t off, size_t n, const unsigned char *at)
 {
-    uint32_t h = hash_key(r->a + off, n);
+    uint32_t h = hash_key(r->a + off, n, r->seed);
     {
         for (uint32_t i = r->heads[h & (r->nb - 1)]; i; i = r->ke[i - 1].next) {
             const kent *e = &r->ke[i - 1];
@@ -673,6 +687,11 @@ json_t *ag_json_read(const char *buf, size_t len, int max_depth, const ag_json_p
     r.prune = prune;
     r.nprune = prune ? nprune : 0;
     r.serial = 0;
+    /* addresses the loader, the allocator and the thread's stack randomise (ASLR): secret
+     * to the client, free to read, and no state shared between threads */
+    r.seed = ((uint64_t)(uintptr_t)&r << 21) ^ (uint64_t)(uintptr_t)buf ^
+             ((uint64_t)(uintptr_t)&hash_key << 7);
+    r.seed = (r.seed ^ (r.seed >> 33)) * 0xFF51AFD7ED558CCDull;
     r.a = r.inl;
     r.alen = 0;
     r.acap = sizeof r.inl;
