@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <jansson.h>
 
+struct ag_error;
+
 typedef struct ag_request {
     json_t *review;          /* the whole decoded body (owned) */
     const char *uid;
@@ -24,6 +26,15 @@ typedef struct ag_request {
     int dry_run;
     int consumable;          /* the caller no longer needs object as it came: ag_decide may
                                 mutate it in place instead of copying it (the server) */
+    /* The server's reading (AG_DECODE_PRUNE_BOOKKEEPING) defers the old object: old_object
+     * stays NULL, and old_deferred says it is raw[old_off, old_off + old_len), a JSON
+     * object the reader checked; ag_request_old_object() builds it when a decision needs
+     * it (an UPDATE whose pod specs are byte for byte the old ones needs none). raw is the
+     * request body, borrowed: valid as long as the caller's body. */
+    const char *raw;
+    size_t raw_len, old_off, old_len;
+    size_t obj_off, obj_len; /* and the object's bytes (0, 0: unknown) */
+    int old_deferred;
 } ag_request;
 
 /* One violation of a decision, without its message: what the webhook logs and counts.
@@ -64,6 +75,11 @@ typedef struct ag_decision {
 } ag_decision;
 
 void ag_request_clear(ag_request *req); /* NULL is a no-op */
+/* The old object: req->old_object, or the deferred one built now (a new reference the
+ * caller releases; its managedFields and status left out and its last-applied value
+ * blanked, as the server reads the object). NULL when there is none, or with err set
+ * when memory ran out. */
+json_t *ag_request_old_object(const ag_request *req, struct ag_error *err);
 
 void ag_decision_init(ag_decision *d);
 void ag_decision_clear(ag_decision *d); /* NULL is a no-op */

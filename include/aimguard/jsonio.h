@@ -19,6 +19,8 @@
 typedef enum {
     AG_JSON_DROP = 1,  /* the member is left out of its object */
     AG_JSON_BLANK = 2, /* the member is kept, its value replaced by "" */
+    AG_JSON_SPAN = 3,  /* the member is built as usual; only its bytes are reported
+                          (ag_json_read_spans) */
 } ag_json_prune_action;
 
 /* One member to prune: the object keys from the root to it (NULL-terminated; every key
@@ -45,6 +47,12 @@ typedef struct ag_json_read_error {
  * may be NULL). Out of memory is an error too ("out of memory"). */
 json_t *ag_json_read(const char *buf, size_t len, int max_depth, const ag_json_prune *prune,
                      size_t nprune, ag_json_read_error *err);
+
+/* The same, and where each prune entry's member is in buf: spans[2 * i] its value's
+ * first byte, spans[2 * i + 1] its length (0: not met; for members of built objects
+ * only: a member inside a pruned one is not looked for). spans holds 2 * nprune. */
+json_t *ag_json_read_spans(const char *buf, size_t len, int max_depth, const ag_json_prune *prune,
+                           size_t nprune, size_t *spans, ag_json_read_error *err);
 
 /* Appends v as json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) writes it (object members in
  * their insertion order, strings with jansson's escaping, reals as jansson prints them).

@@ -34,6 +34,14 @@ int ag_podspec_is_carrier(const char *group, const char *kind);
 /* Fills out[] with the pod specs present in object and returns how many the object
  * holds. A return above max means the object holds more than out[] could take: the
  * caller must refuse to judge it (never judge the first max alone). */
+/* 1 when the bytes of two objects (JSON texts the reader accepted: a review's object and
+ * old object) prove that now carries every pod spec of its kind exactly as old does: each
+ * subtree the carrier table looks in is absent from both or the same bytes in both. 0
+ * when they cannot prove it (different bytes may still be equal values: compare the
+ * values then). The webhook's UPDATE proof without building the old object. */
+int ag_podspec_raw_unchanged(const char *group, const char *kind, const char *now, size_t now_len,
+                             const char *old, size_t old_len);
+
 size_t ag_podspec_find(const char *group, const char *kind, json_t *object,
                        ag_podspec_ref *out, size_t max);
 

@@ -17,25 +17,49 @@ static const char *str_at(json_t *obj, const char *key, const char *dflt)
  * reader still checks them (syntax, UTF-8, duplicate keys, depth); it does not build
  * them. The annotation keeps its key, so a rule on which annotations exist sees it. */
 static const char *const p_obj_mf[] = {"request", "object", "metadata", "managedFields", NULL};
-static const char *const p_old_mf[] = {"request", "oldObject", "metadata", "managedFields", NULL};
 static const char *const p_obj_st[] = {"request", "object", "status", NULL};
-static const char *const p_old_st[] = {"request", "oldObject", "status", NULL};
 static const char *const p_obj_la[] = {"request", "object", "metadata", "annotations",
                                        "kubectl.kubernetes.io/last-applied-configuration", NULL};
-static const char *const p_old_la[] = {"request", "oldObject", "metadata", "annotations",
-                                       "kubectl.kubernetes.io/last-applied-configuration", NULL};
+/* The old object is not built at all: the reader reports where its bytes are (and the
+ * object's), and it is built, pruned the same way, only when a decision needs it
+ * (ag_request_old_object; an UPDATE whose pod specs are the same bytes needs none). */
+static const char *const p_old[] = {"request", "oldObject", NULL};
+static const char *const p_obj[] = {"request", "object", NULL};
+enum { SPAN_OLD = 3, SPAN_OBJ = 4 };
 static const ag_json_prune bookkeeping[] = {
-    {p_obj_mf, AG_JSON_DROP}, {p_old_mf, AG_JSON_DROP}, {p_obj_st, AG_JSON_DROP},
-    {p_old_st, AG_JSON_DROP}, {p_obj_la, AG_JSON_BLANK}, {p_old_la, AG_JSON_BLANK},
+    {p_obj_mf, AG_JSON_DROP}, {p_obj_st, AG_JSON_DROP}, {p_obj_la, AG_JSON_BLANK}, {p_old, AG_JSON_DROP},
+    {p_obj, AG_JSON_SPAN},
 };
+
+/* After a pruned read: 0, or -1 when the old object is neither an object nor null */
+static int defer_old(const char *body, size_t len, const size_t *spans, ag_request *req)
+{
+    size_t off = spans[2 * SPAN_OLD], n = spans[2 * SPAN_OLD + 1];
+    if (n == 0 || body[off] == 'n')
+        return 0;
+    if (body[off] != '{')
+        return -1;
+    req->raw = body;
+    req->raw_len = len;
+    req->old_off = off;
+    req->old_len = n;
+    req->old_deferred = 1;
+    if (spans[2 * SPAN_OBJ + 1] && body[spans[2 * SPAN_OBJ]] == '{') {
+        req->obj_off = spans[2 * SPAN_OBJ];
+        req->obj_len = spans[2 * SPAN_OBJ + 1];
+    }
+    return 0;
+}
 
 int ag_request_decode(const char *body, size_t len, unsigned flags, ag_request *req, ag_error *err)
 {
     memset(req, 0, sizeof *req);
     ag_json_read_error jerr;
     int prune = (flags & AG_DECODE_PRUNE_BOOKKEEPING) != 0;
-    json_t *root = ag_json_read(body, len, AG_MAX_JSON_DEPTH, prune ? bookkeeping : NULL,
-                                prune ? sizeof bookkeeping / sizeof bookkeeping[0] : 0, &jerr);
+    size_t spans[2 * sizeof bookkeeping / sizeof bookkeeping[0]];
+    json_t *root = ag_json_read_spans(body, len, AG_MAX_JSON_DEPTH, prune ? bookkeeping : NULL,
+                                      prune ? sizeof bookkeeping / sizeof bookkeeping[0] : 0, spans, &jerr);
+    int deferred = root && prune ? defer_old(body, len, spans, req) : 0;
     if (!root) {
         if (jerr.too_deep)
             return ag_error_set(err, AG_EINVAL, "request body nests deeper than %d levels",
@@ -98,7 +122,8 @@ int ag_request_decode(const char *body, size_t len, unsigned flags, ag_request *
     json_t *obj = json_object_get(r, "object"), *old = json_object_get(r, "oldObject");
     req->object = json_is_object(obj) ? obj : NULL;
     req->old_object = json_is_object(old) ? old : NULL;
-    if ((obj && !json_is_null(obj) && !req->object) || (old && !json_is_null(old) && !req->old_object)) {
+    if ((obj && !json_is_null(obj) && !req->object) || (old && !json_is_null(old) && !req->old_object) ||
+        deferred < 0) {
         ag_error_set(err, AG_EINVAL, "request.object and request.oldObject must be objects or null");
         goto fail;
     }

@@ -31,6 +31,7 @@ typedef struct reader {
     const ag_json_prune *prune;
     size_t nprune;
     int *match;          /* per prune entry: how many of its keys the current path matched */
+    size_t *spans;       /* per prune entry: offset and length of its member's bytes, or NULL */
     size_t *dropped_in;  /* per prune entry: serial of the object its member was dropped from */
     size_t serial;       /* objects opened so far */
     uint64_t seed;       /* of hash_key */
@@ -499,12 +500,14 @@ static int object(reader *r, int depth, size_t nlive, json_t **out)
         }
         r->p++;
         /* which prune entries this member ends (prune it) or continues (nchild) */
-        size_t hit = SIZE_MAX, nchild = 0;
+        size_t hit = SIZE_MAX, nchild = 0, nspan = 0, span_of[8];
         for (size_t i = 0; obj && nlive && i < r->nprune; i++) {
             if (r->match[i] != (int)kl || !key_is(key, kn, r->prune[i].path[kl]))
                 continue;
             if (!r->prune[i].path[kl + 1]) {
-                if (hit == SIZE_MAX)
+                if (r->spans && nspan < sizeof span_of / sizeof span_of[0])
+                    span_of[nspan++] = i;
+                if (hit == SIZE_MAX && r->prune[i].action != AG_JSON_SPAN)
                     hit = i;
             } else {
                 r->match[i] = (int)kl + 1;
@@ -512,6 +515,8 @@ static int object(reader *r, int depth, size_t nlive, json_t **out)
             }
         }
         json_t *v = NULL;
+        ws(r);
+        const unsigned char *vat = r->p;
         int rc = value(r, depth + 1, hit == SIZE_MAX ? nchild : 0,
                        obj && hit == SIZE_MAX ? &v : NULL);
         for (size_t i = 0; nchild && i < r->nprune; i++)
@@ -519,6 +524,10 @@ static int object(reader *r, int depth, size_t nlive, json_t **out)
                 r->match[i] = (int)kl;
         if (rc)
             goto error;
+        for (size_t i = 0; i < nspan; i++) {
+            r->spans[2 * span_of[i]] = (size_t)(vat - r->start);
+            r->spans[2 * span_of[i] + 1] = (size_t)(r->p - vat);
+        }
         if (obj && hit != SIZE_MAX) {
             if (r->prune[hit].action == AG_JSON_BLANK) {
                 if (!(v = json_stringn_nocheck("", 0))) {
@@ -680,7 +689,14 @@ static void report(const reader *r, ag_json_read_error *err)
 json_t *ag_json_read(const char *buf, size_t len, int max_depth, const ag_json_prune *prune,
                      size_t nprune, ag_json_read_error *err)
 {
+    return ag_json_read_spans(buf, len, max_depth, prune, nprune, NULL, err);
+}
+
+json_t *ag_json_read_spans(const char *buf, size_t len, int max_depth, const ag_json_prune *prune,
+                           size_t nprune, size_t *spans, ag_json_read_error *err)
+{
     reader r;
+    r.spans = spans;
     r.start = r.p = (const unsigned char *)(buf ? buf : "");
     r.end = r.start + (buf ? len : 0);
     r.max_depth = max_depth;
@@ -725,6 +741,8 @@ json_t *ag_json_read(const char *buf, size_t len, int max_depth, const ag_json_p
         r.match[i] = prune[i].path && prune[i].path[0] ? 0 : -1;
         nlive += r.match[i] == 0;
         r.dropped_in[i] = 0;
+        if (spans)
+            spans[2 * i] = spans[2 * i + 1] = 0;
     }
     ws(&r);
     if (r.p >= r.end || (*r.p != '{' && *r.p != '[')) {

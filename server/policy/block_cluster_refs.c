@@ -230,9 +230,8 @@ void pol_cluster_refs_validate(const policy *pol, eval_ctx *e, vlist *out)
         }
         /* an UPDATE that keeps a reference was judged when it was written: the operator's
          * own updates (finalizers, labels) must not need the requester's permission */
-        if (update && e->req->old_object &&
-            !strcmp(name, ref_name(e->req->old_object, refs[i].path, cat, &old_implicit))) {
-            const char *old_scope = scope ? at(e->req->old_object, "spec.templateScope") : NULL;
+        if (update && e->old && !strcmp(name, ref_name(e->old, refs[i].path, cat, &old_implicit))) {
+            const char *old_scope = scope ? at(e->old, "spec.templateScope") : NULL;
             if (!strcmp(scope ? scope : "", old_scope ? old_scope : ""))
                 continue;
         }

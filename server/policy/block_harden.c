@@ -251,7 +251,7 @@ static void harden_container(const policy *pol, eval_ctx *e, ag_patch *p, json_t
 
 static int in_old(eval_ctx *e, const char *list, const char *name)
 {
-    json_t *old = e->req->old_object;
+    json_t *old = e->old;
     json_t *arr = json_object_get(json_object_get(old, "spec"), list);
     return name && has_name(arr, name);
 }

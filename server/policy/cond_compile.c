@@ -263,6 +263,8 @@ static int compile_path_at(ccx *x, const ag_ynode *n, rpath *r, const char *what
         return -1;
     if (pol_path_reads_bookkeeping(r))
         x->p->reads_bookkeeping = 1;
+    if (r->root == ROOT_OLD)
+        x->p->reads_old = 1;
     warn_impossible(x, n, r);
     return 0;
 }
@@ -381,6 +383,8 @@ static void compile_leaf(ccx *x, const ag_ynode *n, cnode *o, int rule_level)
                 pol_err(c, cn, "%s: false says nothing; %s", *k,
                         *k[0] == 'a' ? "use required: true" : "leave the condition out");
             o->cond = *k[0] == 'a' ? COND_ABSENT : COND_UNCHANGED;
+            if (o->cond == COND_UNCHANGED)
+                x->p->reads_old = 1;
             if (o->cond == COND_UNCHANGED && o->path.text && (o->path.root != ROOT_OBJECT || o->path.many))
                 pol_err(c, cn, "unchanged: the path must name one value from the object root (inside "
                         "forEach, write $object.PATH); '%s' does not", o->path.text);

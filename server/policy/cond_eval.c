@@ -129,10 +129,10 @@ static int eval_leaf(env *en, const cscope *sc, const cnode *n, int report)
     leafacc a = {sc, n, 0, 0, report};
     if (n->cond == COND_UNCHANGED) {
         const ag_request *req = en->e->req;
-        if (strcmp(en->e->operation, "UPDATE") || !req->old_object || !req->object)
+        if (strcmp(en->e->operation, "UPDATE") || !en->e->old || !req->object)
             return R_NA;
         json_t *now = pol_value_at(&en->w, sc, &n->path);
-        cscope top = {req->old_object, NULL, NULL, sc->wp, NULL};
+        cscope top = {en->e->old, NULL, NULL, sc->wp, NULL};
         rpath old = n->path;
         old.root = ROOT_OLD;
         json_t *before = pol_value_at(&en->w, &top, &old);

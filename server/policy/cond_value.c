@@ -265,7 +265,7 @@ void pol_walk_from(pol_walker *en, const cscope *sc, const rpath *p, pol_visit_f
         break;
     case ROOT_OLD:
         PUSH(&wp, F_BASE, "oldObject", 0);
-        start = en->e->req->old_object;
+        start = en->e->old;
         if (!start)
             return; /* no old object (CREATE): does not apply */
         break;

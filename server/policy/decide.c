@@ -23,12 +23,12 @@ static const char *meta_str(json_t *obj, const char *key)
  * objects admitted before a policy existed. PSA exempts such updates the same way. */
 static int pod_specs_unchanged(const eval_ctx *e)
 {
-    if (strcmp(e->operation, "UPDATE") || !e->req->old_object || !e->req->object)
+    if (strcmp(e->operation, "UPDATE") || !e->old || !e->req->object)
         return 0;
     /* the object's specs are e->specs (found once per request) */
     ag_podspec_ref before[AG_PODSPEC_MAX];
     size_t n = e->nspecs;
-    size_t m = ag_podspec_find(e->group, e->kind, e->req->old_object, before, AG_PODSPEC_MAX);
+    size_t m = ag_podspec_find(e->group, e->kind, e->old, before, AG_PODSPEC_MAX);
     if (n == 0 || n != m || n > AG_PODSPEC_MAX)
         return 0;
     for (size_t i = 0; i < n; i++)
@@ -64,8 +64,10 @@ static int block_results(const pol_block *b, const policy *p, const vlist *vl, s
     return rc;
 }
 
-int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *view,
-              ag_mode mode, time_t now, ag_decision *out, ag_error *err)
+/* The decision; *old receives the old object when it is built here (the caller releases
+ * it, whatever the outcome). */
+static int decide(const ag_policy_set *set, const ag_request *req, const ag_view *view, ag_mode mode,
+                  time_t now, ag_decision *out, ag_error *err, json_t **old)
 {
     ag_decision_init(out);
     if ((mode & AG_MODE_RESULTS) && !(out->results = json_array()))
@@ -86,7 +88,13 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
     e.view = view;
     e.mctx = set->mctx;
     e.want_results = out->results != NULL;
-    e.object = req->object ? req->object : req->old_object;
+    /* A deferred old object (the server's reading) is built here, unless this is an
+     * UPDATE of a pod carrier, whose bytes may prove its pod specs unchanged first. */
+    int proof = req->old_deferred && req->obj_len && req->object && !strcmp(req->operation, "UPDATE") &&
+                ag_podspec_is_carrier(req->group, req->kind);
+    if (!proof && !(e.old = *old = ag_request_old_object(req, err)) && req->old_deferred)
+        return err->code ? err->code : ag_error_set(err, AG_ENOMEM, "out of memory");
+    e.object = req->object ? req->object : e.old;
     e.pod_update = !strcmp(req->operation, "UPDATE") && !strcmp(req->kind, "Pod") && !*req->group;
     const char *name = meta_str(e.object, "name");
     if (!name || !*name)
@@ -128,7 +136,21 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
         out->message = ag_buf_take(&msg);
         return out->message ? 0 : ag_error_set(err, AG_ENOMEM, "out of memory");
     }
-    e.specs_unchanged = pod_specs_unchanged(&e);
+    if (proof) {
+        /* the bytes first: equal pod specs need no old object, unless a rule reads it */
+        e.specs_unchanged = e.nspecs > 0 && e.nspecs <= AG_PODSPEC_MAX &&
+                            ag_podspec_raw_unchanged(e.group, e.kind, req->raw + req->obj_off, req->obj_len,
+                                                     req->raw + req->old_off, req->old_len);
+        int need = !e.specs_unchanged;
+        for (size_t i = 0; i < nm && !need; i++)
+            need = matched[i]->reads_old;
+        if (need && !(e.old = *old = ag_request_old_object(req, err))) {
+            free(matched);
+            return err->code ? err->code : ag_error_set(err, AG_ENOMEM, "out of memory");
+        }
+    }
+    if (!e.specs_unchanged)
+        e.specs_unchanged = pod_specs_unchanged(&e);
     int mutating = (mode & AG_MODE_MUTATE) && !e.specs_unchanged &&
                    (!strcmp(req->operation, "CREATE") || !strcmp(req->operation, "UPDATE"));
     json_t *work = NULL;
@@ -189,6 +211,15 @@ int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *vi
     }
     json_decref(work);
     free(matched);
+    return rc;
+}
+
+int ag_decide(const ag_policy_set *set, const ag_request *req, const ag_view *view,
+              ag_mode mode, time_t now, ag_decision *out, ag_error *err)
+{
+    json_t *old = NULL;
+    int rc = decide(set, req, view, mode, now, out, err, &old);
+    json_decref(old);
     return rc;
 }
 

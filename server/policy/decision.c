@@ -1,7 +1,10 @@
 /* The decision types' life cycle (aimguard/decision.h). Warnings and annotations quote
  * the object's values, so their text is made valid UTF-8 here, once. */
 #include "aimguard/decision.h"
+#include "aimguard/error.h"
+#include "aimguard/jsonio.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +14,28 @@ void ag_request_clear(ag_request *req)
         return;
     json_decref(req->review);
     memset(req, 0, sizeof *req);
+}
+
+/* as admission/review.c reads the object: what no policy reads is not built */
+static const char *const o_mf[] = {"metadata", "managedFields", NULL};
+static const char *const o_st[] = {"status", NULL};
+static const char *const o_la[] = {"metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration",
+                                   NULL};
+static const ag_json_prune old_bookkeeping[] = {
+    {o_mf, AG_JSON_DROP}, {o_st, AG_JSON_DROP}, {o_la, AG_JSON_BLANK},
+};
+
+json_t *ag_request_old_object(const ag_request *req, ag_error *err)
+{
+    if (!req->old_deferred)
+        return json_incref(req->old_object);
+    ag_json_read_error jerr;
+    /* the whole body was read within the webhook's depth limit: these bytes are within it */
+    json_t *old = ag_json_read(req->raw + req->old_off, req->old_len, 1 << 20, old_bookkeeping,
+                               sizeof old_bookkeeping / sizeof old_bookkeeping[0], &jerr);
+    if (!old) /* the reader accepted these bytes once: only memory can fail now */
+        ag_error_set(err, AG_ENOMEM, "reading the old object: %s", jerr.text);
+    return old;
 }
 
 void ag_decision_init(ag_decision *d)

@@ -1,5 +1,6 @@
 #include "aimguard/podspec.h"
 #include "aimguard/error.h"
+#include "aimguard/jsonspan.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -245,4 +246,43 @@ void ag_container_ptr(const ag_podspec_ref *ref, const ag_container_ref *c, char
         ag_strfmt(buf, cap, "%s/%s", ref->ptr, c->single);
     else
         ag_strfmt(buf, cap, "%s/%s/%zu", ref->ptr, ag_container_lists[c->list], c->index);
+}
+
+/* One carrier path's subtree, as a JSON pointer under base: the path up to its first
+ * "[*]" (a list: the whole list is compared), dots turned into slashes. */
+static int subtree_ptr(char *out, size_t cap, const char *base, const char *path)
+{
+    size_t n = strcspn(path, "[");
+    if (strlen(base) + 1 + n + 1 > cap)
+        return -1;
+    size_t o = strlen(base);
+    memcpy(out, base, o);
+    out[o++] = '/';
+    for (size_t i = 0; i < n; i++)
+        out[o++] = path[i] == '.' ? '/' : path[i];
+    out[o] = '\0';
+    return 0;
+}
+
+int ag_podspec_raw_unchanged(const char *group, const char *kind, const char *now, size_t now_len,
+                             const char *old, size_t old_len)
+{
+    const carrier *c = kind ? lookup(group, kind) : NULL;
+    if (!c || !now || !old)
+        return 0;
+    for (size_t i = 0; i < MAX_SPECS && c->spec[i].path; i++) {
+        char ptr[256];
+        size_t aoff, alen, boff, blen;
+        if (subtree_ptr(ptr, sizeof ptr, "", c->spec[i].path))
+            return 0;
+        ag_span_result ra = ag_json_span(now, now_len, ptr, &aoff, &alen),
+                       rb = ag_json_span(old, old_len, ptr, &boff, &blen);
+        if (ra == AG_SPAN_ABSENT && rb == AG_SPAN_ABSENT)
+            continue;
+        /* the same bytes read as the same value; different bytes may still be equal
+         * values (another order, other spacing): then the caller compares values */
+        if (ra != AG_SPAN_FOUND || rb != AG_SPAN_FOUND || alen != blen || memcmp(now + aoff, old + boff, alen))
+            return 0;
+    }
+    return 1;
 }

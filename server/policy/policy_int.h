@@ -273,6 +273,7 @@ typedef struct policy {
      * metadata.managedFields, its status, the value of its last-applied-configuration
      * annotation): the webhook then reads those too (ag_policy_set_reads_bookkeeping) */
     int reads_bookkeeping;
+    int reads_old;       /* a path from $old or an `unchanged` condition: needs the old object */
 } policy;
 
 struct ag_policy_set {
@@ -335,6 +336,7 @@ typedef struct waiver {
 
 typedef struct eval_ctx {
     const ag_request *req;
+    json_t *old;         /* the old object, or NULL (CREATE, or deferred and not needed) */
     const char *group, *kind, *ns, *name, *operation;
     json_t *object;      /* object judged (working copy after mutation in BOTH mode) */
     time_t now;

@@ -7,6 +7,7 @@
  *   - the answer written straight into a buffer is jansson's dump of the response. */
 #include "agtest.h"
 #include "aimguard/buf.h"
+#include "aimguard/jsonspan.h"
 #include "aimguard/policy.h"
 
 #include <dirent.h>
@@ -179,6 +180,98 @@ static void test_a_policy_reading_last_applied_still_sees_it(void)
     ag_policy_set_unref(def);
 }
 
+/* The server defers the old object: an UPDATE whose pod specs are the same bytes builds
+ * none, unless a rule reads it; specs written differently but equal are still unchanged. */
+static void test_update_with_a_deferred_old_object(void)
+{
+#define REVIEW(newspec, oldspec, newteam) \
+    "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u2\"," \
+    "\"kind\":{\"group\":\"apps\",\"version\":\"v1\",\"kind\":\"Deployment\"},\"namespace\":\"a\"," \
+    "\"operation\":\"UPDATE\",\"userInfo\":{\"username\":\"u\"}," \
+    "\"object\":{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\",\"labels\":{\"team\":\"" newteam "\"}}," \
+    "\"spec\":{\"replicas\":2,\"template\":{\"spec\":" newspec "}}}," \
+    "\"oldObject\":{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"d\",\"labels\":{\"team\":\"a\"}," \
+    "\"managedFields\":[{\"manager\":\"m\"}]},\"spec\":{\"replicas\":1,\"template\":{\"spec\":" oldspec "}}}}}"
+    ag_policy_set *def = agt_policy_path(agt_path("AG_SRC", "policies/default"));
+    /* same bytes: unchanged, admitted without a patch (the spec was judged when written) */
+    const char *same = REVIEW("{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"securityContext\":{\"privileged\":true}}]}",
+                              "{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"securityContext\":{\"privileged\":true}}]}", "a");
+    for (int mode = AG_MODE_MUTATE; mode <= AG_MODE_BOTH; mode++) {
+        answer full = handle(def, mode, 0, same, strlen(same)), lazy = handle(def, mode | AG_MODE_PATCH_TEXT, 1, same, strlen(same));
+        CHECK_STR(lazy.body, full.body);
+        CHECK_CONTAINS(lazy.body, "\"allowed\":true");
+        CHECK(!strstr(lazy.body, "\"patch\""));
+        free(full.body);
+        free(lazy.body);
+    }
+    /* equal values written differently: the bytes prove nothing, the values do */
+    const char *respaced = REVIEW("{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"securityContext\":{\"privileged\":true}}]}",
+                                  "{ \"containers\": [ {\"image\":\"i\", \"name\":\"c\",\"securityContext\":{\"privileged\":true}}]}", "a");
+    answer r1 = handle(def, AG_MODE_VALIDATE, 1, respaced, strlen(respaced));
+    CHECK_CONTAINS(r1.body, "\"allowed\":true");
+    free(r1.body);
+    /* a changed spec is judged: privileged is denied */
+    const char *changed = REVIEW("{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"securityContext\":{\"privileged\":true}}]}",
+                                 "{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}", "a");
+    answer r2 = handle(def, AG_MODE_VALIDATE, 1, changed, strlen(changed));
+    CHECK_CONTAINS(r2.body, "\"allowed\":false");
+    free(r2.body);
+    ag_policy_set_unref(def);
+    /* a rule on the old object gets it, though the pod specs are the same bytes */
+    ag_policy_set *keep = agt_policy_text("keep.yaml",
+        "apiVersion: policy.aimguard.io/v1alpha2\nkind: AdmissionPolicy\nmetadata: {name: keep-team}\n"
+        "spec:\n  match: {kinds: [apps/Deployment]}\n  validate:\n    rules:\n"
+        "      - {name: team-is-fixed, path: metadata.labels.team, unchanged: true}\n");
+    const char *relabel = REVIEW("{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}",
+                                 "{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}", "b");
+    answer r3 = handle(keep, AG_MODE_VALIDATE, 1, relabel, strlen(relabel));
+    CHECK_CONTAINS(r3.body, "\"allowed\":false");
+    CHECK_CONTAINS(r3.body, "team-is-fixed");
+    free(r3.body);
+    const char *kept = REVIEW("{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}",
+                              "{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}", "a");
+    answer r4 = handle(keep, AG_MODE_VALIDATE, 1, kept, strlen(kept));
+    CHECK_CONTAINS(r4.body, "\"allowed\":true");
+    free(r4.body);
+    ag_policy_set_unref(keep);
+#undef REVIEW
+}
+
+static void test_json_span(void)
+{
+    const char *t = " {\"a\": {\"b\\\"\": [1, {\"c\": \"x\\\\\"}], \"b\": [10, 20, {\"d~/e\": null}], \"k\": \"}]\"}, "
+                    "\"s\\u0070ec\": 1, \"z\": true } ";
+    static const struct { const char *ptr; int want; const char *value; } rows[] = {
+        {"", AG_SPAN_FOUND, NULL},
+        {"/a/b/1", AG_SPAN_FOUND, "20"},
+        {"/a/b/2/d~0~1e", AG_SPAN_FOUND, "null"},
+        {"/a/b/2", AG_SPAN_FOUND, "{\"d~/e\": null}"},
+        {"/a/k", AG_SPAN_FOUND, "\"}]\""},
+        {"/a/b\"", AG_SPAN_UNSURE, NULL},   /* the key is written with an escape: not matched */
+        {"/a/b/3", AG_SPAN_ABSENT, NULL},
+        {"/a/b/01", AG_SPAN_ABSENT, NULL},
+        {"/a/x", AG_SPAN_UNSURE, NULL},      /* absent, but an escaped key could have been it */
+        {"/spec", AG_SPAN_UNSURE, NULL},     /* "s\u0070ec" is "spec": the bytes cannot say */
+        {"/z", AG_SPAN_FOUND, "true"},
+        {"/z/y", AG_SPAN_ABSENT, NULL},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        size_t off = 0, n = 0;
+        int r = ag_json_span(t, strlen(t), rows[i].ptr, &off, &n);
+        if (r != rows[i].want)
+            fprintf(stderr, "  span of '%s'\n", rows[i].ptr);
+        CHECK_INT(r, rows[i].want);
+        if (r == AG_SPAN_FOUND && rows[i].value) {
+            CHECK_INT(n, strlen(rows[i].value));
+            CHECK(!strncmp(t + off, rows[i].value, n));
+        }
+    }
+    size_t off = 0, n = 0;
+    CHECK_INT(ag_json_span(t, strlen(t), "", &off, &n), AG_SPAN_FOUND);
+    CHECK_INT(off, 1);
+    CHECK_INT(n, strlen(t) - 2);
+}
+
 static void test_direct_answer_escapes_like_jansson(void)
 {
     ag_request req = {0};
@@ -206,6 +299,8 @@ int main(void)
     RUN(test_which_paths_read_bookkeeping);
     RUN(test_pruned_answers_are_the_same);
     RUN(test_a_policy_reading_last_applied_still_sees_it);
+    RUN(test_json_span);
+    RUN(test_update_with_a_deferred_old_object);
     RUN(test_direct_answer_escapes_like_jansson);
     return agt_finish();
 }
