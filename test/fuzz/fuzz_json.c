@@ -7,6 +7,9 @@
  *     input and a text;
  *   - ag_json_write of the value is json_dumps(JSON_COMPACT | JSON_ENCODE_ANY), byte for
  *     byte;
+ *   - ag_json_write_prec(v, 9) is json_dumps(... | JSON_REAL_PRECISION(9)) (the log line);
+ *   - the spans ag_json_read_spans reports are the bytes of jansson's member at that path,
+ *     and ag_json_span finds the same bytes (or says it cannot tell);
  *   - read with a prune table (the admission path's, and a short-keyed one the fuzzer
  *     reaches easily), the input is accepted exactly when jansson accepts it (pruned
  *     members are still checked), and the value equals jansson's with those members
@@ -16,6 +19,7 @@
 #include <string.h>
 
 #include "aimguard/jsonio.h"
+#include "aimguard/jsonspan.h"
 
 static const char *const p_obj_mf[] = {"request", "object", "metadata", "managedFields", NULL};
 static const char *const p_obj_st[] = {"request", "object", "status", NULL};
@@ -29,6 +33,16 @@ static const ag_json_prune review_prune[] = {
     {p_obj_mf, AG_JSON_DROP}, {p_obj_st, AG_JSON_DROP}, {p_obj_la, AG_JSON_BLANK},
     {p_old_mf, AG_JSON_DROP}, {p_old_st, AG_JSON_DROP}, {p_old_la, AG_JSON_BLANK},
 };
+
+/* the webhook's table (admission/review.c): the old object dropped, both objects' bytes */
+static const char *const p_old[] = {"request", "oldObject", NULL};
+static const char *const p_obj[] = {"request", "object", NULL};
+static const char *const p_spec[] = {"request", "object", "spec", NULL};
+static const ag_json_prune span_prune[] = {
+    {p_obj_mf, AG_JSON_DROP}, {p_obj_st, AG_JSON_DROP}, {p_obj_la, AG_JSON_BLANK},
+    {p_old, AG_JSON_DROP}, {p_obj, AG_JSON_SPAN}, {p_spec, AG_JSON_SPAN},
+};
+static const char *const ptrs[] = {"", "/request/oldObject", "/request/object", "/request/object/spec"};
 
 static const char *const p_a[] = {"a", NULL};
 static const char *const p_bc[] = {"b", "c", NULL};
@@ -94,6 +108,46 @@ static void check_pruned(const unsigned char *data, size_t size, const json_t *f
     json_decref(mine);
 }
 
+/* jansson's value at path (object keys), or NULL */
+static json_t *member_at(json_t *root, const char *const *k)
+{
+    for (; root && *k; k++)
+        root = json_is_object(root) ? json_object_get(root, *k) : NULL;
+    return root;
+}
+
+/* The spans ag_json_read_spans reports: each is the member jansson has at that path,
+ * byte for byte readable as its value; and ag_json_span finds the same bytes. */
+static void check_spans(const unsigned char *data, size_t size, json_t *full)
+{
+    size_t spans[2 * sizeof span_prune / sizeof *span_prune];
+    ag_json_read_error err;
+    json_t *mine = ag_json_read_spans((const char *)data, size, 2048, span_prune,
+                                      sizeof span_prune / sizeof *span_prune, spans, &err);
+    must(!mine == !full, "read with spans: accepts what jansson rejects or the reverse");
+    if (!mine)
+        return;
+    for (size_t i = 3; i < sizeof span_prune / sizeof *span_prune; i++) {
+        json_t *want = member_at(full, span_prune[i].path);
+        /* a member of a pruned object is not looked for: request.object.spec is when
+         * request.object is an object */
+        if (!want || (i == 5 && !json_is_object(member_at(full, p_obj))))
+            continue;
+        must(spans[2 * i + 1] > 0, "span: a member was not reported");
+        must(spans[2 * i] + spans[2 * i + 1] <= size, "span: out of the text");
+        json_error_t je;
+        json_t *got = json_loadb((const char *)data + spans[2 * i], spans[2 * i + 1],
+                                 JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+        must(got && json_equal(got, want), "span: the bytes are not the member");
+        json_decref(got);
+        size_t off, n;
+        ag_span_result r = ag_json_span((const char *)data, size, ptrs[i - 2], &off, &n);
+        must(r == AG_SPAN_UNSURE || (r == AG_SPAN_FOUND && off == spans[2 * i] && n == spans[2 * i + 1]),
+             "ag_json_span: not the reader's span");
+    }
+    json_decref(mine);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     json_error_t je;
@@ -122,6 +176,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     must(b.len == strlen(d) && !memcmp(b.p, d, b.len), "ag_json_write differs from json_dumps");
     free(d);
     ag_buf_clear(&b);
+    d = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9));
+    must(d && ag_json_write_prec(&b, m, 9) == 0, "write failed");
+    must(b.len == strlen(d) && !memcmp(b.p, d, b.len), "ag_json_write_prec differs from json_dumps");
+    free(d);
+    ag_buf_clear(&b);
+    check_spans(data, size, j);
 
     check_pruned(data, size, j, review_prune, sizeof review_prune / sizeof *review_prune);
     check_pruned(data, size, j, short_prune, sizeof short_prune / sizeof *short_prune);
