@@ -114,7 +114,7 @@ def main():
                     open(os.path.join(pol, f), "w").write(open(os.path.join(default, f)).read())
             if n:
                 open(os.path.join(pol, "50-teams.yaml"), "w").write("".join(POLICY % {"i": i} for i in range(n)))
-            it = 2000 if n < 100 else 200 if n < 1000 else 40
+            it = 2000 if n < 100 else 400 if n < 1000 else 100
             m = run(pol, "mutate", [capture], it)[0]
             v = run(pol, "validate", [capture], it)[0]
             print("| %d | %d | %.1f | %.1f |" % (n, 5 * n, m[3], v[3]))
