@@ -87,11 +87,17 @@ def main():
         for n in (1, 4, 16, 64, 200, 800):
             p = os.path.join(tmp, "size-%04d.json" % n)
             r = sized_review(review, n)
-            if n == 1:  # the smallest: no bookkeeping at all, about 1 KB
+            if n == 1:  # the smallest: no bookkeeping, labels or env at all, about 1 KB
                 obj = r["request"]["object"]
                 obj["metadata"].pop("managedFields", None)
                 obj["metadata"].pop("annotations", None)
-                for k in ("requestKind", "requestResource", "options"):
+                obj["metadata"].pop("labels", None)
+                obj["spec"]["template"].pop("metadata", None)
+                for c in obj["spec"]["template"]["spec"]["containers"]:
+                    for k in ("env", "ports", "volumeMounts", "resources"):
+                        c.pop(k, None)
+                obj["spec"]["template"]["spec"].pop("volumes", None)
+                for k in ("requestKind", "requestResource", "options", "userInfo"):
                     r["request"].pop(k, None)
             json.dump(r, open(p, "w"), separators=(",", ":"))
             paths.append(p)
