@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "aimguard/jsonio.h"
 
 static const char *const p_obj_mf[] = {"request", "object", "metadata", "managedFields", NULL};
@@ -28,33 +29,6 @@ static const ag_json_prune review_prune[] = {
     {p_obj_mf, AG_JSON_DROP}, {p_obj_st, AG_JSON_DROP}, {p_obj_la, AG_JSON_BLANK},
     {p_old_mf, AG_JSON_DROP}, {p_old_st, AG_JSON_DROP}, {p_old_la, AG_JSON_BLANK},
 };
-
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b)
-        b[n] = '\0';
-    *len = b ? (size_t)n : 0;
-    return b;
-}
 
 enum { JANSSON, OURS, PRUNED, DUMPS, WRITE, NKINDS };
 
@@ -104,7 +78,7 @@ int main(int argc, char **argv)
     int status = 0;
     for (int f = 2; f < argc; f++) {
         size_t len;
-        char *body = slurp(argv[f], &len);
+        char *body = bench_slurp(argv[f], &len);
         json_error_t e;
         json_t *v = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &e) : NULL;
         json_t *mine = body ? ag_json_read(body, len, 128, NULL, 0, NULL) : NULL;
@@ -134,9 +108,9 @@ int main(int argc, char **argv)
             for (int k = 0; k < NKINDS; k++) {
                 if (only && strcmp(only, phases[k]))
                     continue;
-                double t0 = cpu_now();
+                double t0 = bench_cpu_now();
                 status |= run(k, body, len, v, n);
-                double t = (cpu_now() - t0) / n * 1e6;
+                double t = (bench_cpu_now() - t0) / n * 1e6;
                 if (t < best[k])
                     best[k] = t;
             }

@@ -14,38 +14,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "aimguard/admission.h"
 #include "aimguard/metrics.h"
 #include "aimguard/policy.h"
 
 enum { FINDINGS, RESULTS };
-
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b)
-        b[n] = '\0';
-    *len = b ? (size_t)n : 0;
-    return b;
-}
 
 static const char *str(json_t *o, const char *k)
 {
@@ -57,7 +31,7 @@ static double block(const ag_policy_set *set, ag_metrics *m, int mode, const cha
 {
     ag_admission_options opt = {AG_MODE_VALIDATE | (mode == RESULTS ? AG_MODE_RESULTS : 0), time(NULL), 1, 0,
                                 JSON_COMPACT, 1};
-    double t0 = cpu_now();
+    double t0 = bench_cpu_now();
     for (int i = 0; i < n; i++) {
         ag_admission_result res;
         ag_admission_handle(set, NULL, &opt, body, len, &res);
@@ -76,7 +50,7 @@ static double block(const ag_policy_set *set, ag_metrics *m, int mode, const cha
         }
         ag_admission_result_clear(&res);
     }
-    return cpu_now() - t0;
+    return bench_cpu_now() - t0;
 }
 
 int main(int argc, char **argv)
@@ -101,7 +75,7 @@ int main(int argc, char **argv)
                "|---|---|---|---|\n");
     for (int b = 3; b < argc; b++) {
         size_t len;
-        char *body = slurp(argv[b], &len);
+        char *body = bench_slurp(argv[b], &len);
         if (!body) {
             fprintf(stderr, "cannot read %s\n", argv[b]);
             return 1;

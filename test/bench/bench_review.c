@@ -13,59 +13,33 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "aimguard/admission.h"
 #include "aimguard/policy.h"
-
-static double cpu_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b)
-        b[n] = '\0';
-    *len = b ? (size_t)n : 0;
-    return b;
-}
 
 static double run_decode(const ag_policy_set *set, const char *body, size_t len, int n)
 {
     unsigned flags = ag_policy_set_reads_bookkeeping(set) ? 0 : AG_DECODE_PRUNE_BOOKKEEPING;
-    double t0 = cpu_now();
+    double t0 = bench_cpu_now();
     for (int i = 0; i < n; i++) {
         ag_request req;
         ag_error err = {0};
         if (ag_request_decode(body, len, flags, &req, &err) == 0)
             ag_request_clear(&req);
     }
-    return cpu_now() - t0;
+    return bench_cpu_now() - t0;
 }
 
 static double run_handle(const ag_policy_set *set, int mode, const char *body, size_t len, int n)
 {
     ag_admission_options opt = {mode, time(NULL), 1, 0, JSON_COMPACT, 1};
-    double t0 = cpu_now();
+    double t0 = bench_cpu_now();
     for (int i = 0; i < n; i++) {
         ag_admission_result res;
         ag_admission_handle(set, NULL, &opt, body, len, &res);
         ag_admission_result_clear(&res);
     }
-    return cpu_now() - t0;
+    return bench_cpu_now() - t0;
 }
 
 int main(int argc, char **argv)
@@ -90,7 +64,7 @@ int main(int argc, char **argv)
         printf("%-60s %9s %9s %9s %9s\n", "body", "bytes", "decode", "rest", "handle");
     for (int b = 4; b < argc; b++) {
         size_t len;
-        char *body = slurp(argv[b], &len);
+        char *body = bench_slurp(argv[b], &len);
         if (!body) {
             fprintf(stderr, "bench_review: cannot read %s\n", argv[b]);
             return 2;
