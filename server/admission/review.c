@@ -248,7 +248,7 @@ json_t *ag_review_response(const ag_request *req, const ag_decision *d)
 }
 
 /* The same answer as json_dumps(ag_review_response(req, d), JSON_COMPACT), byte for byte
- * (test_review_encode and fuzz_review compare them), written straight into one buffer:
+ * (test_review_io and fuzz_review compare them), written straight into one buffer:
  * the webhook's answer without building a second document. */
 int ag_review_response_write(const ag_request *req, const ag_decision *d, ag_buf *out)
 {
