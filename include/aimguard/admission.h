@@ -22,6 +22,11 @@
  * and blanks their last-applied-configuration annotation (checked, not built): only for
  * a policy set that cannot read them (ag_policy_set_reads_bookkeeping). */
 #define AG_DECODE_PRUNE_BOOKKEEPING 1u
+/* AG_DECODE_ARENA reads the body's values into an arena the request owns
+ * (aimguard/jsonarena.h): no malloc per value, one free for all in ag_request_clear. The
+ * request must then be cleared on the thread that decoded it, after every reference into
+ * it is released (a decision's object_after first: ag_admission_result_clear's order). */
+#define AG_DECODE_ARENA 2u
 int ag_request_decode(const char *body, size_t len, unsigned flags, ag_request *req, ag_error *err);
 /* Builds a request around an object for the offline evaluator (takes a reference
  * to object and old_object; either may be NULL). */
@@ -66,6 +71,8 @@ typedef struct ag_admission_options {
     size_t json_flags;  /* jansson json_dumps() flags of a 200 body (JSON_COMPACT for the wire) */
     int prune;          /* decode with AG_DECODE_PRUNE_BOOKKEEPING when the snapshot allows it
                            (the server: the decision is the same, the object_after is not) */
+    int arena;          /* decode with AG_DECODE_ARENA (the server): the result must be
+                           cleared on the calling thread */
 } ag_admission_options;
 
 typedef struct ag_admission_result {

@@ -35,6 +35,9 @@ typedef struct ag_request {
     size_t raw_len, old_off, old_len;
     size_t obj_off, obj_len; /* and the object's bytes (0, 0: unknown) */
     int old_deferred;
+    struct ag_json_arena *arena; /* AG_DECODE_ARENA: holds the values read from the body (and
+                                    the deferred old object's); released last by
+                                    ag_request_clear, on the decoding thread */
 } ag_request;
 
 /* One violation of a decision, without its message: what the webhook logs and counts.

@@ -46,7 +46,10 @@ static int phase_decode(ag_admission_result *res, const char *body, size_t len, 
         return res->err.code;
     }
     if (ag_request_decode(body, len, flags, &res->req, &res->err)) {
-        text_answer(res, 400, "bad AdmissionReview: %s\n", res->err.msg);
+        if (res->err.code == AG_ENOMEM) /* not the client's fault */
+            text_answer(res, 500, "cannot read the AdmissionReview: %s\n", res->err.msg);
+        else
+            text_answer(res, 400, "bad AdmissionReview: %s\n", res->err.msg);
         return res->err.code ? res->err.code : AG_EINVAL;
     }
     res->decoded = 1;
@@ -140,7 +143,8 @@ int ag_admission_handle(const ag_policy_set *set, const struct ag_view *view,
                         ag_admission_result *res)
 {
     result_init(res);
-    unsigned flags = opt->prune && set && !ag_policy_set_reads_bookkeeping(set) ? AG_DECODE_PRUNE_BOOKKEEPING : 0;
+    unsigned flags = (opt->prune && set && !ag_policy_set_reads_bookkeeping(set) ? AG_DECODE_PRUNE_BOOKKEEPING : 0) |
+                     (opt->arena ? AG_DECODE_ARENA : 0);
     int rc = phase_decode(res, body ? body : "", body ? len : 0, flags);
     return rc ? rc : decide_and_encode(set, view, opt, res);
 }

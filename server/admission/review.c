@@ -1,7 +1,9 @@
 #include "aimguard/admission.h"
 #include "aimguard/buf.h"
+#include "aimguard/jsonarena.h"
 #include "aimguard/jsonio.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,10 +59,20 @@ int ag_request_decode(const char *body, size_t len, unsigned flags, ag_request *
     ag_json_read_error jerr;
     int prune = (flags & AG_DECODE_PRUNE_BOOKKEEPING) != 0;
     size_t spans[2 * sizeof bookkeeping / sizeof bookkeeping[0]];
+    if (flags & AG_DECODE_ARENA) {
+        /* the values take about four times the text's bytes (docs/json.md) */
+        req->arena = ag_json_arena_open(len <= SIZE_MAX / 4 ? len * 4 : len);
+        if (!req->arena)
+            return ag_error_set(err, AG_ENOMEM, "out of memory");
+        ag_json_arena_fill(req->arena);
+    }
     json_t *root = ag_json_read_spans(body, len, AG_MAX_JSON_DEPTH, prune ? bookkeeping : NULL,
                                       prune ? sizeof bookkeeping / sizeof bookkeeping[0] : 0, spans, &jerr);
+    ag_json_arena_stop(req->arena);
     int deferred = root && prune ? defer_old(body, len, spans, req) : 0;
     if (!root) {
+        ag_json_arena_release(req->arena);
+        req->arena = NULL;
         if (jerr.too_deep)
             return ag_error_set(err, AG_EINVAL, "request body nests deeper than %d levels",
                                 AG_MAX_JSON_DEPTH);
@@ -135,6 +147,7 @@ int ag_request_decode(const char *body, size_t len, unsigned flags, ag_request *
     return 0;
 fail:
     json_decref(root);
+    ag_json_arena_release(req->arena);
     memset(req, 0, sizeof *req);
     return AG_EINVAL;
 }

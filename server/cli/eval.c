@@ -216,7 +216,7 @@ static void judge(eval_run *r, const eval_item *it, json_t *old)
         return;
     }
     ag_error err = {0};
-    ag_admission_options opt = {r->mode, r->now, 0, r->out != OUT_REVIEW, JSON_INDENT(2) | JSON_PRESERVE_ORDER, 0};
+    ag_admission_options opt = {r->mode, r->now, 0, r->out != OUT_REVIEW, JSON_INDENT(2) | JSON_PRESERVE_ORDER, 0, 0};
     ag_admission_result res;
     int rc;
     const char *kind = json_string_value(json_object_get(it->obj, "kind"));

@@ -123,7 +123,7 @@ static void judge(const ag_policy_set *set, const tf_test *t, size_t i, judged *
         j->error = strdup(err.msg);
         return;
     }
-    ag_admission_options opt = {AG_MODE_BOTH | AG_MODE_RESULTS, t->now, 0, 1, 0, 0};
+    ag_admission_options opt = {AG_MODE_BOTH | AG_MODE_RESULTS, t->now, 0, 1, 0, 0, 0};
     ag_admission_result res;
     if (ag_admission_run(set, t->view ? cli_view_get(t->view) : NULL, &opt, &req, &res)) {
         j->error = strdup(res.err.msg);

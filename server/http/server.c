@@ -272,7 +272,7 @@ static enum MHD_Result admit(srv *s, struct MHD_Connection *c, const exchange *x
 {
     ag_policy_set *set = ag_policy_holder_acquire(s->policies);
     ag_admission_options opt = {x->route == R_MUTATE ? AG_MODE_MUTATE | AG_MODE_PATCH_TEXT : AG_MODE_VALIDATE, time(NULL), 1, 0,
-                                JSON_COMPACT, 1};
+                                JSON_COMPACT, 1, 1};
     ag_admission_result res;
     ag_admission_handle(set, atomic_load(&s->view), &opt, r->body, r->len, &res);
     ag_policy_set_unref(set);

@@ -2,9 +2,9 @@
  * the object's values, so their text is made valid UTF-8 here, once. */
 #include "aimguard/decision.h"
 #include "aimguard/error.h"
+#include "aimguard/jsonarena.h"
 #include "aimguard/jsonio.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +13,7 @@ void ag_request_clear(ag_request *req)
     if (!req)
         return;
     json_decref(req->review);
+    ag_json_arena_release(req->arena); /* after every value it holds */
     memset(req, 0, sizeof *req);
 }
 
@@ -31,8 +32,11 @@ json_t *ag_request_old_object(const ag_request *req, ag_error *err)
         return json_incref(req->old_object);
     ag_json_read_error jerr;
     /* the whole body was read within the webhook's depth limit: these bytes are within it */
+    int fill = req->arena && ag_json_arena_fill(req->arena) == 0;
     json_t *old = ag_json_read(req->raw + req->old_off, req->old_len, 1 << 20, old_bookkeeping,
                                sizeof old_bookkeeping / sizeof old_bookkeeping[0], &jerr);
+    if (fill)
+        ag_json_arena_stop(req->arena);
     if (!old) /* the reader accepted these bytes once: only memory can fail now */
         ag_error_set(err, AG_ENOMEM, "reading the old object: %s", jerr.text);
     return old;

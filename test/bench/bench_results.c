@@ -30,7 +30,7 @@ static const char *str(json_t *o, const char *k)
 static double block(const ag_policy_set *set, ag_metrics *m, int mode, const char *body, size_t len, int n)
 {
     ag_admission_options opt = {AG_MODE_VALIDATE | (mode == RESULTS ? AG_MODE_RESULTS : 0), time(NULL), 1, 0,
-                                JSON_COMPACT, 1};
+                                JSON_COMPACT, 1, 1};
     double t0 = bench_cpu_now();
     for (int i = 0; i < n; i++) {
         ag_admission_result res;

@@ -6,7 +6,8 @@
  *   handle   ag_admission_handle + ag_admission_result_clear (decode, decide, encode, free)
  * and the difference of the two (decide + encode). Process CPU time over ITERATIONS, in
  * alternating blocks so another process on the machine moves neither figure much.
- * AG_BENCH_PHASE=decode|handle runs only that one (for valgrind --tool=callgrind).
+ * AG_BENCH_PHASE=decode|handle runs only that one (for valgrind --tool=callgrind);
+ * AG_BENCH_ARENA=0 reads without the per-request arena (the server reads into one).
  * usage: bench_review POLICIES ITERATIONS mutate|validate BODY.json [BODY.json ...] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,12 @@
 #include "aimguard/admission.h"
 #include "aimguard/policy.h"
 
+static int use_arena = 1;
+
 static double run_decode(const ag_policy_set *set, const char *body, size_t len, int n)
 {
-    unsigned flags = ag_policy_set_reads_bookkeeping(set) ? 0 : AG_DECODE_PRUNE_BOOKKEEPING;
+    unsigned flags = (ag_policy_set_reads_bookkeeping(set) ? 0 : AG_DECODE_PRUNE_BOOKKEEPING) |
+                     (use_arena ? AG_DECODE_ARENA : 0);
     double t0 = bench_cpu_now();
     for (int i = 0; i < n; i++) {
         ag_request req;
@@ -32,7 +36,7 @@ static double run_decode(const ag_policy_set *set, const char *body, size_t len,
 
 static double run_handle(const ag_policy_set *set, int mode, const char *body, size_t len, int n)
 {
-    ag_admission_options opt = {mode, time(NULL), 1, 0, JSON_COMPACT, 1};
+    ag_admission_options opt = {mode, time(NULL), 1, 0, JSON_COMPACT, 1, use_arena};
     double t0 = bench_cpu_now();
     for (int i = 0; i < n; i++) {
         ag_admission_result res;
@@ -52,6 +56,8 @@ int main(int argc, char **argv)
     /* as the server: the patch of /mutate only as the text it sends */
     int mode = !strcmp(argv[3], "validate") ? AG_MODE_VALIDATE : AG_MODE_MUTATE | AG_MODE_PATCH_TEXT;
     const char *only = getenv("AG_BENCH_PHASE");
+    if (getenv("AG_BENCH_ARENA"))
+        use_arena = atoi(getenv("AG_BENCH_ARENA")) != 0;
     ag_error err = {0};
     ag_policy_set *set = NULL;
     ag_load_options lo = {1, -1};
@@ -69,7 +75,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_review: cannot read %s\n", argv[b]);
             return 2;
         }
-        ag_admission_options opt = {mode, time(NULL), 1, 0, JSON_COMPACT, 1};
+        ag_admission_options opt = {mode, time(NULL), 1, 0, JSON_COMPACT, 1, use_arena};
         ag_admission_result res;
         ag_admission_handle(set, NULL, &opt, body, len, &res);
         int status = res.status;

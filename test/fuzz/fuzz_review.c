@@ -176,13 +176,15 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     static const ag_mode modes[] = {AG_MODE_MUTATE, AG_MODE_VALIDATE, AG_MODE_BOTH};
     for (int m = 0; m < 3; m++) {
         /* the flow the webhook runs: decode -> decide -> encode */
-        ag_admission_options opt = {modes[m], (time_t)1800000000, 0, 0, JSON_COMPACT, 0};
+        ag_admission_options opt = {modes[m], (time_t)1800000000, 0, 0, JSON_COMPACT, 0, 0};
         ag_admission_result res;
         int rc = ag_admission_handle(policies, NULL, &opt, (const char *)data, size, &res);
         /* the server's reading leaves the bookkeeping out (the default policies do not
-         * read it): the answer must be the same, byte for byte, and so must its status */
+         * read it) and reads into an arena: the answer must be the same, byte for byte,
+         * and so must its status */
         ag_admission_options popt = opt;
         popt.prune = 1;
+        popt.arena = 1; /* and into the per-request arena, as the server reads */
         ag_admission_result pres;
         int prc = ag_admission_handle(policies, NULL, &popt, (const char *)data, size, &pres);
         if (prc != rc || pres.status != res.status || pres.decoded != res.decoded || pres.len != res.len ||

@@ -80,7 +80,7 @@ typedef struct answer {
 
 static answer handle(ag_policy_set *set, int mode, int prune, const char *body, size_t len)
 {
-    ag_admission_options opt = {mode, (time_t)1800000000, 0, 0, JSON_COMPACT, prune};
+    ag_admission_options opt = {mode, (time_t)1800000000, 0, 0, JSON_COMPACT, prune, prune};
     ag_admission_result res;
     answer a = {0};
     a.rc = ag_admission_handle(set, NULL, &opt, body, len, &res);
