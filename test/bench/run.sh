@@ -3,13 +3,18 @@
 #   ./test/bench/run.sh [SECONDS_PER_RUN]        (default 10)
 #   AG_BENCH_BODIES="real-create-deployment ..." (a subset of the bodies, in that order)
 #   AG_BENCH_QUICK=1 (only the throughput and fixed-rate runs; docs/benchmarks.md untouched)
-# Starts `aimguard serve` on loopback with the default policies and the dev certs, drives
-# /mutate and /validate with wrk over TLS keep-alive for six bodies (two of them reviews
-# captured from a real kube-apiserver, byte for byte; see make_bodies.py), measures
-# nginx serving a static answer of the same size over TLS with the same wrk script (the
-# ceiling), and reports throughput, latency percentiles, peak RSS, CPU per request, cold
-# start, policy reload of 1,000 rules, and a fixed-rate (1,000 req/s) latency run.
-# Prints a Markdown table and writes it to docs/benchmarks.md.
+#   AG_BENCH_BUILDS="before=/path/to/aimguard after=build/aimguard" (several builds measured
+#                   side by side in the same rounds; default: build/aimguard, or AG_BIN)
+#   AG_BENCH_ROUNDS=5 (the full-load runs are cut in this many interleaved rounds)
+# Starts `aimguard serve` on loopback with the default policies and the dev certs (one per
+# build), drives /mutate and /validate with wrk over TLS keep-alive for six bodies (two of
+# them reviews captured from a real kube-apiserver, byte for byte; see make_bodies.py),
+# measures nginx serving a static answer of the same size over TLS with the same wrk
+# script (the ceiling) in the same rounds, and reports throughput and its share of the
+# ceiling (over all rounds and in the worst round), latency percentiles, peak RSS, CPU per
+# request, cold start, policy reload of 1,000 rules, and a fixed-rate (1,000 req/s)
+# latency run. Prints a Markdown table (test/bench/report.py) and writes it to
+# docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -36,86 +41,49 @@ trap cleanup EXIT
 cp -r policies/default "$work/policies"
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port=$(free_port)
-"$bin" serve --listen "127.0.0.1:$port" --metrics-listen off --tls-cert "$work/certs/tls.crt" \
-  --tls-key "$work/certs/tls.key" --policies "$work/policies" --ready-file "$work/ready" \
-  2>"$work/aimguard.log" &
-ag=$!; pids+=("$ag")
-for _ in $(seq 200); do [[ -s $work/ready ]] && break; sleep 0.05; done
-[[ -s $work/ready ]] || { cat "$work/aimguard.log"; exit 1; }
+# the builds to measure: label=path pairs (default: this checkout's build as "aimguard");
+# each gets its own server, and all of them are measured in the same interleaved rounds
+builds=${AG_BENCH_BUILDS:-"aimguard=$bin"}
+labels=()
+declare -A BIN PORT PID
+for lb in $builds; do
+  l=${lb%%=*}; p=${lb#*=}
+  [[ -x $p ]] || { echo "run.sh: $p is not an executable (AG_BENCH_BUILDS: $lb)" >&2; exit 1; }
+  labels+=("$l"); BIN[$l]=$p
+done
+for l in "${labels[@]}"; do
+  PORT[$l]=$(free_port)
+  "${BIN[$l]}" serve --listen "127.0.0.1:${PORT[$l]}" --metrics-listen off --tls-cert "$work/certs/tls.crt" \
+    --tls-key "$work/certs/tls.key" --policies "$work/policies" --ready-file "$work/ready-$l" \
+    2>"$work/aimguard-$l.log" &
+  PID[$l]=$!; pids+=("${PID[$l]}")
+  for _ in $(seq 200); do [[ -s $work/ready-$l ]] && break; sleep 0.05; done
+  [[ -s $work/ready-$l ]] || { cat "$work/aimguard-$l.log"; exit 1; }
+done
 sleep 0.5
-idle_kb=$(awk '/VmRSS/ {print $2}' "/proc/$ag/status")
+results=$work/results.jsonl
+for l in "${labels[@]}"; do
+  echo "{\"kind\":\"idle\",\"label\":\"$l\",\"kb\":$(awk '/VmRSS/ {print $2}' "/proc/${PID[$l]}/status")}" >>"$results"
+done
 
-wrk_run() { # url body [conns] [delay_ms] -> JSON line
-  BODY=$2 DELAY_MS=${4:-0} wrk -t2 -c"${3:-16}" -d"${secs}s" --timeout 5s -s test/bench/post.lua "$1" | tail -1
+wrk_run() { # url body seconds [conns] [delay_ms] -> JSON line
+  BODY=$2 DELAY_MS=${5:-0} wrk -t2 -c"${4:-16}" -d"${3}s" --timeout 5s -s test/bench/post.lua "$1" | tail -1
 }
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
-declare -A AG NG
 bodies=${AG_BENCH_BODIES:-"real-create-deployment real-update-replicas pod-small aim-deployment-8k pod-50-containers aimservice"}
 quick=${AG_BENCH_QUICK:-0}
-for b in $bodies; do
-  for route in mutate validate; do
-    t0=$(cpu_ticks "$ag")
-    AG[$b/$route]=$(wrk_run "https://127.0.0.1:$port/$route" "$work/bodies/$b.json")
-    t1=$(cpu_ticks "$ag")
-    AG[$b/$route/cpu]=$((t1 - t0))
-  done
-done
+rounds=${AG_BENCH_ROUNDS:-5}
+slice=$(( secs / rounds > 0 ? secs / rounds : 1 ))
 
-# fixed rate: 2 connections x 1 request per 2 ms = up to 1,000 req/s, both routes, on each
-# real review (and the hand-made 8 KB Deployment of earlier runs)
-fixed_bodies=""
-for b in real-create-deployment real-update-replicas aim-deployment-8k; do
-  [[ " $bodies " == *" $b "* ]] && fixed_bodies+=" $b"
-done
-declare -A FX
-for b in $fixed_bodies; do
-  for route in mutate validate; do
-    FX[$b/$route]=$(wrk_run "https://127.0.0.1:$port/$route" "$work/bodies/$b.json" 2 2)
-  done
-done
-peak_kb=$(awk '/VmHWM/ {print $2}' "/proc/$ag/status")
-reload=""; compile=""; startup=""
-if [[ $quick != 1 ]]; then
-
-# policy reload of 1,000 rules, end to end (write -> new generation on /readyz)
-reload=$(/usr/bin/python3 - "$work/policies" "$port" "$work/certs/ca.crt" <<'PY'
-import http.client, json, os, ssl, sys, time
-pol, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-ctx = ssl.create_default_context(cafile=ca)
-def gen():
-    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
-    c.request("GET", "/readyz"); return json.loads(c.getresponse().read())["policyGeneration"]
-lines = []
-for p in range(10):
-    lines.append("---\napiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: many-%d}\n"
-                 "spec:\n  action: audit\n  match: {kinds: [Pod]}\n  validate:\n    rules:\n" % p)
-    for r in range(100):
-        lines.append("      - {name: r%d, path: 'podSpec.allContainers[*].image', notMatches: '^evil%d\\\\.example/'}\n" % (r, r))
-g0 = gen()
-t0 = time.perf_counter()
-tmp = os.path.join(pol, ".many.tmp")
-open(tmp, "w").write("".join(lines))
-os.rename(tmp, os.path.join(pol, "50-many.yaml"))
-while gen() == g0:
-    time.sleep(0.002)
-print("%.0f" % ((time.perf_counter() - t0) * 1000))
-PY
-)
-# the three rule sets' rows (v1alpha1 mix, v1alpha2 vocabulary, cookbook recipes), joined by ';'
-compile=$(AG_SRC=$root "$(dirname "$bin")/test/bench_policy" 1000 20000 | tail -3 | paste -sd ';')
-fi
-kill -TERM "$ag"; wait "$ag" || true
-
-# nginx ceiling: a static answer of the same size as aimguard's, same TLS, same wrk
+# nginx, the ceiling: a static answer of the same size as aimguard's /mutate answer (a one-
+# second probe of the first build: wrk's bytes per request, less nginx's longer headers),
+# same TLS, same wrk script
 ngport=$(free_port)
 mkdir -p "$work/nginx"
-# size each static answer like aimguard's /mutate answer (wrk's byte count per request,
-# less nginx's longer headers)
 for b in $bodies; do
-  j=${AG[$b/mutate]}
+  j=$(wrk_run "https://127.0.0.1:${PORT[${labels[0]}]}/mutate" "$work/bodies/$b.json" 1)
   size=$(/usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(max(1, d["bytes"]//max(1,d["requests"]) - 160))' "$j")
   head -c "$size" /dev/zero | tr '\0' 'x' > "$work/nginx/$b.json"
 done
@@ -141,59 +109,79 @@ http {
 }
 NGX
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx"
+ngstop() { kill "$(cat "$work/nginx/nginx.pid" 2>/dev/null)" 2>/dev/null || true; }
+trap 'ngstop; cleanup' EXIT
 sleep 0.3
+
+# Full load, in rounds: each round measures nginx, then every build's /mutate and
+# /validate, for `slice` seconds each, so that a machine whose speed drifts (shared cores)
+# moves the ceiling and the builds alike; the report sums the rounds.
 for b in $bodies; do
-  NG[$b]=$(wrk_run "https://127.0.0.1:$ngport/$b.json" "$work/bodies/$b.json")
+  for ((k = 1; k <= rounds; k++)); do
+    j=$(wrk_run "https://127.0.0.1:$ngport/$b.json" "$work/bodies/$b.json" "$slice")
+    echo "{\"kind\":\"nginx\",\"body\":\"$b\",\"round\":$k,\"wrk\":$j}" >>"$results"
+    for l in "${labels[@]}"; do
+      for route in mutate validate; do
+        t0=$(cpu_ticks "${PID[$l]}")
+        j=$(wrk_run "https://127.0.0.1:${PORT[$l]}/$route" "$work/bodies/$b.json" "$slice")
+        t1=$(cpu_ticks "${PID[$l]}")
+        echo "{\"kind\":\"load\",\"label\":\"$l\",\"body\":\"$b\",\"route\":\"$route\",\"round\":$k,\"cpu\":$((t1 - t0)),\"wrk\":$j}" >>"$results"
+      done
+    done
+  done
 done
-kill "$(cat "$work/nginx/nginx.pid")" 2>/dev/null || true
+ngstop
+
+# fixed rate: 2 connections x 1 request per 2 ms = up to 1,000 req/s, both routes, on each
+# real review (and the hand-made 8 KB Deployment of earlier runs), for every build
+for b in real-create-deployment real-update-replicas aim-deployment-8k; do
+  [[ " $bodies " == *" $b "* ]] || continue
+  for l in "${labels[@]}"; do
+    for route in mutate validate; do
+      j=$(wrk_run "https://127.0.0.1:${PORT[$l]}/$route" "$work/bodies/$b.json" "$secs" 2 2)
+      echo "{\"kind\":\"fixed\",\"label\":\"$l\",\"body\":\"$b\",\"route\":\"$route\",\"wrk\":$j}" >>"$results"
+    done
+  done
+done
+for l in "${labels[@]}"; do
+  echo "{\"kind\":\"peak\",\"label\":\"$l\",\"kb\":$(awk '/VmHWM/ {print $2}' "/proc/${PID[$l]}/status")}" >>"$results"
+done
+
+reload=""; compile=""; startup=""
+if [[ $quick != 1 ]]; then
+# policy reload of 1,000 rules, end to end (write -> new generation on /readyz), on the
+# first build
+reload=$(/usr/bin/python3 - "$work/policies" "${PORT[${labels[0]}]}" "$work/certs/ca.crt" <<'PY'
+import http.client, json, os, ssl, sys, time
+pol, port, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+def gen():
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
+    c.request("GET", "/readyz"); return json.loads(c.getresponse().read())["policyGeneration"]
+lines = []
+for p in range(10):
+    lines.append("---\napiVersion: policy.aimguard.io/v1alpha1\nkind: AdmissionPolicy\nmetadata: {name: many-%d}\n"
+                 "spec:\n  action: audit\n  match: {kinds: [Pod]}\n  validate:\n    rules:\n" % p)
+    for r in range(100):
+        lines.append("      - {name: r%d, path: 'podSpec.allContainers[*].image', notMatches: '^evil%d\\\\.example/'}\n" % (r, r))
+g0 = gen()
+t0 = time.perf_counter()
+tmp = os.path.join(pol, ".many.tmp")
+open(tmp, "w").write("".join(lines))
+os.rename(tmp, os.path.join(pol, "50-many.yaml"))
+while gen() == g0:
+    time.sleep(0.002)
+print("%.0f" % ((time.perf_counter() - t0) * 1000))
+PY
+)
+# the three rule sets' rows (v1alpha1 mix, v1alpha2 vocabulary, cookbook recipes), joined by ';'
+compile=$(AG_SRC=$root "$(dirname "$bin")/test/bench_policy" 1000 20000 | tail -3 | paste -sd ';')
+fi
+for l in "${labels[@]}"; do kill -TERM "${PID[$l]}"; wait "${PID[$l]}" || true; done
 
 [[ $quick != 1 ]] && startup=$(AG_BIN=$bin test/bench/startup.sh 20 | tail -1)
 
-/usr/bin/python3 - "$secs" "$idle_kb" "$peak_kb" "$hz" "$reload" "$compile" "$startup" <<PY > "$work/table.md"
-import json, sys, platform, os, subprocess
-secs, idle_kb, peak_kb, hz = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-reload_ms, compile_row, startup_row = sys.argv[5], sys.argv[6], sys.argv[7]
-AG = {}
-NG = {}
-FX = {}
-$(for b in $fixed_bodies; do for r in mutate validate; do echo "FX['$b/$r'] = json.loads('${FX[$b/$r]}')"; done; done)
-$(for b in $bodies; do for r in mutate validate; do echo "AG['$b/$r'] = json.loads('${AG[$b/$r]}'); AG['$b/$r']['cpu'] = ${AG[$b/$r/cpu]}"; done; echo "NG['$b'] = json.loads('${NG[$b]}')"; done)
-def rps(d): return d["requests"] / (d["duration_us"] / 1e6)
-def errs(d): return sum(d[k] for k in ("err_connect", "err_read", "err_write", "err_status", "err_timeout"))
-cpu = open("/proc/cpuinfo").read()
-model = [l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("model name")][:1]
-print("Machine: %s, %d CPUs, %s, Linux %s. wrk -t2 -c16 -d%ds over TLS keep-alive, on the same machine." %
-      (model[0] if model else "?", os.cpu_count(), subprocess.run(["sh","-c","free -g | awk '/Mem/ {print \$2\" GiB RAM\"}'"],capture_output=True,text=True).stdout.strip(), platform.release(), secs))
-print()
-print("| body | route | aimguard req/s | p50 ms | p99 ms | p99.9 ms | CPU ms/req | nginx req/s | aimguard/nginx | non-2xx/errors |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-for b in "$bodies".split():
-    for r in ("mutate", "validate"):
-        d = AG[b + "/" + r]; n = NG[b]
-        cpu_ms = d["cpu"] * 1000.0 / hz / max(1, d["requests"])
-        print("| %s | /%s | %.0f | %.2f | %.2f | %.2f | %.3f | %.0f | %.0f%% | %d |" % (
-            b, r, rps(d), d["p50_us"] / 1000, d["p99_us"] / 1000, d["p999_us"] / 1000, cpu_ms, rps(n),
-            100 * rps(d) / rps(n), errs(d)))
-print()
-print("| measure | value |")
-print("|---|---|")
-for k in sorted(FX):
-    f = FX[k]
-    b, r = k.split("/")
-    print("| fixed rate /%s %s (2 conns, 1 req/2 ms each) | %.0f req/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, %d errors |" % (
-        r, b, rps(f), f["p50_us"] / 1000, f["p99_us"] / 1000, f["p999_us"] / 1000, errs(f)))
-print("| aimguard RSS idle (after start, default policies) | %.1f MiB |" % (idle_kb / 1024))
-print("| aimguard peak RSS (VmHWM) over all runs | %.1f MiB |" % (peak_kb / 1024))
-if not reload_ms:
-    sys.exit(0)
-print("| policy reload of 1,000 rules, file written -> new generation served | %s ms (includes the 150 ms debounce) |" % reload_ms)
-for row in compile_row.split(";"):
-    c = [x.strip() for x in row.strip().strip("|").split("|")]  # set, rules, compile, decide
-    print("| compile %s rules, %s (bench_policy) | %s |" % (c[1], c[0], c[2]))
-    print("| decide per request with %s rules, %s (bench_policy) | %s |" % (c[1], c[0], c[3]))
-s = startup_row.strip().strip("|").split("|")
-print("| cold start to /readyz 200 (min / median / max of 20) | %s / %s / %s ms |" % (s[1].strip(), s[2].strip(), s[3].strip()))
-PY
+/usr/bin/python3 test/bench/report.py "$results" "$secs" "$rounds" "$hz" "$reload" "$compile" "$startup" > "$work/table.md"
 if [[ $quick == 1 ]]; then cat "$work/table.md"; exit 0; fi
 {
   echo "# Benchmarks"
