@@ -67,4 +67,20 @@ int ag_json_write_prec(ag_buf *b, const json_t *v, int real_precision);
  * s must be valid UTF-8 (jansson strings are). 0, or -1 when memory ran out. */
 int ag_json_write_string(ag_buf *b, const char *s, size_t len);
 
+/* Appends the finite double d as json_dumps writes a real with
+ * JSON_REAL_PRECISION(precision) (1 to 31). */
+void ag_json_write_real(ag_buf *b, double d, int precision);
+
+/* Appends the NUL-terminated text s (NULL: "") as a JSON string literal, each byte that
+ * does not start a valid UTF-8 sequence written as U+FFFD: the bytes of
+ * ag_json_write(ag_decision_text(s)) without the value (messages and log fields quote
+ * object values cut to fixed buffers, which can split a character). 0, or -1 when memory
+ * ran out. */
+int ag_json_write_text(ag_buf *b, const char *s);
+
+/* The length of the valid UTF-8 sequence at p (1 to 4), or 0 when p does not start one
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF); reads no further
+ * than the first byte that ends the sequence, so a NUL stops it. */
+size_t ag_utf8_seq(const unsigned char *p);
+
 #endif

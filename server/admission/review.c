@@ -270,11 +270,8 @@ int ag_review_response_write(const ag_request *req, const ag_decision *d, ag_buf
     ag_json_write_string(out, uid, strlen(uid));
     ag_buf_add(out, d->allowed ? ",\"allowed\":true" : ",\"allowed\":false");
     if (!d->allowed) {
-        json_t *m = ag_decision_text(d->message ? d->message : "denied by policy");
         ag_buf_printf(out, ",\"status\":{\"code\":%d,\"reason\":\"Forbidden\",\"message\":", d->code ? d->code : 403);
-        if (!m || ag_json_write(out, m))
-            out->oom = 1;
-        json_decref(m);
+        ag_json_write_text(out, d->message ? d->message : "denied by policy");
         ag_buf_add(out, "}");
     }
     if (d->patch_ops && d->allowed) {

@@ -15,9 +15,9 @@ static int needs_escape(unsigned char c)
     return c < 0x20 || c == '"' || c == '\\';
 }
 
-int ag_json_write_string(ag_buf *b, const char *s, size_t len)
+/* s[0..len) escaped as jansson escapes it, without the quotes */
+static void escape(ag_buf *b, const char *s, size_t len)
 {
-    ag_buf_addn(b, "\"", 1);
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -44,6 +44,50 @@ int ag_json_write_string(ag_buf *b, const char *s, size_t len)
         ag_buf_addn(b, e, n);
     }
     ag_buf_addn(b, s + run, len - run);
+}
+
+int ag_json_write_string(ag_buf *b, const char *s, size_t len)
+{
+    ag_buf_addn(b, "\"", 1);
+    escape(b, s, len);
+    ag_buf_addn(b, "\"", 1);
+    return b->oom ? -1 : 0;
+}
+
+size_t ag_utf8_seq(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    size_t n = p[0] >= 0xC2 && p[0] <= 0xDF ? 2 : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
+               : p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if (n > 2 && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F) ||
+                  (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] > 0x8F)))
+        return 0;
+    return n;
+}
+
+int ag_json_write_text(ag_buf *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : ""), *run = p;
+    ag_buf_addn(b, "\"", 1);
+    while (*p) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        size_t n = ag_utf8_seq(p);
+        if (n) {
+            p += n;
+            continue;
+        }
+        escape(b, (const char *)run, (size_t)(p - run));
+        ag_buf_addn(b, "\xEF\xBF\xBD", 3); /* U+FFFD */
+        run = ++p;
+    }
+    escape(b, (const char *)run, (size_t)(p - run));
     ag_buf_addn(b, "\"", 1);
     return b->oom ? -1 : 0;
 }
@@ -51,7 +95,7 @@ int ag_json_write_string(ag_buf *b, const char *s, size_t len)
 /* jansson's jsonp_dtostr: "%.<precision>g" (17 unless JSON_REAL_PRECISION says), ".0"
  * when the text would read back as an integer, and the exponent without '+' or leading
  * zeros */
-static void write_real(ag_buf *b, double d, int precision)
+void ag_json_write_real(ag_buf *b, double d, int precision)
 {
     char t[64];
     int n = snprintf(t, sizeof t, "%.*g", precision, d);
@@ -101,7 +145,7 @@ static int write_value(ag_buf *b, const json_t *v, int precision)
         break;
     }
     case JSON_REAL:
-        write_real(b, json_real_value(v), precision);
+        ag_json_write_real(b, json_real_value(v), precision);
         break;
     case JSON_STRING:
         return ag_json_write_string(b, json_string_value(v), json_string_length(v));

@@ -18,6 +18,7 @@
 
 #include "aimguard/admission.h"
 #include "aimguard/buf.h"
+#include "aimguard/jsonio.h"
 #include "aimguard/log.h"
 #include "aimguard/policy.h"
 #include "aimguard/tls.h"
@@ -119,45 +120,66 @@ static void count_results(srv *s, const ag_decision *d)
     }
 }
 
-/* The findings as the log line's `violations`: policy, rule, check, action, field. */
-static json_t *findings_json(const ag_decision *d)
+/* The findings as the log line's `violations`: policy, rule, check, action, field,
+ * severity and category, written as one JSON array. */
+static void write_findings(ag_buf *b, const ag_decision *d)
 {
     static const char *const actions[] = {"enforce", "warn", "audit"};
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < d->nfindings; i++) {
+    ag_buf_addn(b, "[", 1);
+    for (size_t i = 0; i < d->nfindings; i++) {
         const ag_finding *f = &d->findings[i];
-        json_t *o = json_pack("{s:o, s:o, s:o, s:s}", "policy", ag_decision_text(f->policy), "rule",
-                              ag_decision_text(f->rule), "check", ag_decision_text(f->check), "action",
-                              actions[f->action >= 0 && f->action <= 2 ? f->action : 0]);
-        if (o && f->field)
-            json_object_set_new(o, "field", ag_decision_text(f->field));
-        if (o && f->severity)
-            json_object_set_new(o, "severity", json_string(f->severity));
-        if (o && f->category)
-            json_object_set_new(o, "category", ag_decision_text(f->category));
-        json_array_append_new(a, o);
+        ag_buf_add(b, i ? ",{\"policy\":" : "{\"policy\":");
+        ag_json_write_text(b, f->policy);
+        ag_buf_add(b, ",\"rule\":");
+        ag_json_write_text(b, f->rule);
+        ag_buf_add(b, ",\"check\":");
+        ag_json_write_text(b, f->check);
+        ag_buf_add(b, ",\"action\":\"");
+        ag_buf_add(b, actions[f->action >= 0 && f->action <= 2 ? f->action : 0]);
+        ag_buf_add(b, "\"");
+        if (f->field) {
+            ag_buf_add(b, ",\"field\":");
+            ag_json_write_text(b, f->field);
+        }
+        if (f->severity) {
+            ag_buf_add(b, ",\"severity\":");
+            ag_json_write_text(b, f->severity);
+        }
+        if (f->category) {
+            ag_buf_add(b, ",\"category\":");
+            ag_json_write_text(b, f->category);
+        }
+        ag_buf_addn(b, "}", 1);
     }
-    return a;
+    ag_buf_addn(b, "]", 1);
 }
 
-/* The request's log line. Beside the decision: `reason`, the text the client was given
- * (the denial, else the warnings, else the audit annotations: policy, rule, message and
- * field, never a value), and `violations`, each violation's policy, rule, check, action,
- * field, severity and category (when the policy gives them) for machines. */
+/* The request's log line, written field by field (ag_log_begin). Beside the decision:
+ * `reason`, the text the client was given (the denial, else the warnings, else the audit
+ * annotations: policy, rule, message and field, never a value), and `violations`, each
+ * violation's policy, rule, check, action, field, severity and category (when the policy
+ * gives them) for machines. */
 static void log_decision(const exchange *x, const ag_admission_result *a, double dur)
 {
     const ag_request *req = &a->req;
     const ag_decision *d = &a->decision;
-    const char *decision = ag_outcome_name(a->outcome);
-    json_t *f = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f, s:I, s:b}",
-                          "uid", req->uid, "route", route_names[x->route], "kind", req->kind, "namespace",
-                          req->namespace_, "name", req->name, "operation", req->operation,
-                          "user", req->username, "decision", decision, "duration_ms",
-                          dur * 1000.0, "policyGeneration", (json_int_t)a->generation, "dryRun",
-                          req->dry_run);
-    if (f && d->message) {
-        json_object_set_new(f, "reason", json_string(d->message));
-    } else if (f && (json_array_size(d->warnings) || d->nfindings)) {
+    ag_log_line l;
+    if (ag_log_begin(&l, AG_LOG_INFO, "admission"))
+        return;
+    ag_log_str(&l, "uid", req->uid);
+    ag_log_str(&l, "route", route_names[x->route]);
+    ag_log_str(&l, "kind", req->kind);
+    ag_log_str(&l, "namespace", req->namespace_);
+    ag_log_str(&l, "name", req->name);
+    ag_log_str(&l, "operation", req->operation);
+    ag_log_str(&l, "user", req->username);
+    ag_log_str(&l, "decision", ag_outcome_name(a->outcome));
+    ag_log_real(&l, "duration_ms", dur * 1000.0);
+    ag_log_int(&l, "policyGeneration", (long long)a->generation);
+    ag_log_bool(&l, "dryRun", req->dry_run);
+    if (d->message) {
+        ag_log_str(&l, "reason", d->message);
+    } else if (json_array_size(d->warnings) || d->nfindings) {
         ag_buf why = {0};
         for (size_t i = 0; i < json_array_size(d->warnings); i++)
             ag_buf_printf(&why, "%s%s", why.len ? "; " : "", json_string_value(json_array_get(d->warnings, i)));
@@ -168,15 +190,14 @@ static void log_decision(const exchange *x, const ag_admission_result *a, double
                 ag_buf_printf(&why, "%s%s", why.len ? "; " : "", json_string_value(v));
         }
         if (why.len && !why.oom)
-            json_object_set_new(f, "reason", json_string(why.p));
+            ag_log_str(&l, "reason", why.p);
         ag_buf_clear(&why);
     }
-    if (f && d->nfindings)
-        json_object_set_new(f, "violations", findings_json(d));
-    if (f && d->patch_ops)
-        json_object_set_new(f, "patchOps", json_integer((json_int_t)d->patch_ops));
-    ag_log_json(AG_LOG_INFO, "admission", f);
-    json_decref(f);
+    if (d->nfindings)
+        write_findings(ag_log_value(&l, "violations"), d);
+    if (d->patch_ops)
+        ag_log_int(&l, "patchOps", (long long)d->patch_ops);
+    ag_log_end(&l);
 }
 
 /* Every answer of both listeners ends here, once: it is counted (by route and status,

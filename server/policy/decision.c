@@ -64,23 +64,6 @@ void ag_decision_clear(ag_decision *d)
     memset(d, 0, sizeof *d);
 }
 
-/* Length of the valid UTF-8 sequence at p (1 to 4), or 0 when p does not start one
- * (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_seq(const unsigned char *p)
-{
-    if (p[0] < 0x80)
-        return 1;
-    size_t n = p[0] >= 0xC2 && p[0] <= 0xDF ? 2 : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
-               : p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] > 0x9F) ||
-        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] > 0x8F))
-        return 0;
-    return n;
-}
-
 /* A JSON string of text for a response. Messages quote the object's values and cut
  * them to fixed buffers, which can split a multi-byte character; jansson refuses
  * invalid UTF-8 (json_string returns NULL), which silently dropped the denial's status
@@ -99,7 +82,7 @@ json_t *ag_decision_text(const char *text)
         return NULL;
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)text; *p;) {
-        size_t n = utf8_seq(p);
+        size_t n = ag_utf8_seq(p);
         if (n) {
             memcpy(clean + o, p, n);
             o += n;

@@ -8,6 +8,8 @@
  *   - ag_json_write of the value is json_dumps(JSON_COMPACT | JSON_ENCODE_ANY), byte for
  *     byte;
  *   - ag_json_write_prec(v, 9) is json_dumps(... | JSON_REAL_PRECISION(9)) (the log line);
+ *   - ag_json_write_text of the input as text is ag_json_write(ag_decision_text()) (the
+ *     denial's message, the log line's strings: invalid UTF-8 bytes as U+FFFD);
  *   - the spans ag_json_read_spans reports are the bytes of jansson's member at that path,
  *     and ag_json_span finds the same bytes (or says it cannot tell);
  *   - read with a prune table (the admission path's, and a short-keyed one the fuzzer
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aimguard/decision.h"
 #include "aimguard/jsonio.h"
 #include "aimguard/jsonspan.h"
 
@@ -148,8 +151,28 @@ static void check_spans(const unsigned char *data, size_t size, json_t *full)
     json_decref(mine);
 }
 
+/* ag_json_write_text against ag_json_write(ag_decision_text()) on the input as text */
+static void check_text(const unsigned char *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    if (!s)
+        return;
+    memcpy(s, data, size);
+    s[size] = '\0';
+    ag_buf got = {0}, want = {0};
+    json_t *v = ag_decision_text(s);
+    int rc = ag_json_write_text(&got, s);
+    must(v && rc == 0 && ag_json_write(&want, v) == 0, "ag_json_write_text: out of memory");
+    must(got.len == want.len && !memcmp(got.p, want.p, got.len), "ag_json_write_text is not ag_decision_text");
+    json_decref(v);
+    ag_buf_clear(&got);
+    ag_buf_clear(&want);
+    free(s);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
+    check_text(data, size);
     json_error_t je;
     json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je);
     ag_json_read_error err;

@@ -3,6 +3,7 @@
  * JSON_REJECT_DUPLICATES, json_dumps with JSON_COMPACT | JSON_ENCODE_ANY), plus the place
  * and kind of each rejection and the pruned values the admission path reads. */
 #include "agtest.h"
+#include "aimguard/decision.h"
 #include "aimguard/jsonio.h"
 
 #include <limits.h>
@@ -447,6 +448,35 @@ static void check_write(const json_t *v)
     ag_buf_clear(&b);
 }
 
+/* ag_json_write_text writes what ag_json_write(ag_decision_text(s)) does: valid UTF-8
+ * as it is (escaped as jansson escapes), each byte that does not start a valid sequence
+ * as U+FFFD */
+static void test_text_is_decision_text(void)
+{
+    static const char *const texts[] = {
+        "", "plain", "quote \" backslash \\ tab \t nl \n ctl \x01\x1f del \x7f",
+        "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", /* 2, 3 and 4 bytes */
+        "cut \xc3", "cut \xe2\x82", "cut \xf0\x9f\x98", "lone \x80\xbf cont", "\xc0\xaf overlong",
+        "\xe0\x80\xaf overlong", "\xed\xa0\x80 surrogate", "\xf4\x90\x80\x80 too high", "\xf5\xff\xfe",
+        "\xe2\x82\x22 quote inside", "end \xf0",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        ag_buf got = {0}, want = {0};
+        CHECK_INT(ag_json_write_text(&got, texts[i]), 0);
+        json_t *v = ag_decision_text(texts[i]);
+        CHECK(v != NULL);
+        CHECK_INT(ag_json_write(&want, v), 0);
+        CHECK_STR(got.p, want.p);
+        json_decref(v);
+        ag_buf_clear(&got);
+        ag_buf_clear(&want);
+    }
+    ag_buf n = {0};
+    ag_json_write_text(&n, NULL);
+    CHECK_STR(n.p, "\"\"");
+    ag_buf_clear(&n);
+}
+
 static void test_writer_equals_json_dumps(void)
 {
     static const double reals[] = {0.1, 1e300, -0.0, 0.0, 1e-7, 123456789012345678.0, 1.0, -2.5,
@@ -523,6 +553,7 @@ int main(void)
     RUN(test_prune_a_real_review);
     RUN(test_out_of_memory);
     RUN(test_writer_equals_json_dumps);
+    RUN(test_text_is_decision_text);
     RUN(test_round_trip_of_the_captures);
     return agt_finish();
 }
