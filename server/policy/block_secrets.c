@@ -103,8 +103,27 @@ static void secret_ref(sctx *s, const char *name, const char *where, const char 
     }
 }
 
+/* Who holds an EnvVar list and its path: given, or a container's, formatted only when a
+ * variable is judged (most lists have nothing to judge) */
+typedef struct holder {
+    const char *who, *path;
+    ag_container_ref *cr; /* when who is NULL */
+    char whob[300], pathb[600];
+} holder;
+
+static void holder_fill(holder *h)
+{
+    if (h->who)
+        return;
+    const char *cn = ag_container_name(h->cr);
+    ag_strfmt(h->whob, sizeof h->whob, "container \"%s\"", cn ? cn : "");
+    ag_strfmt(h->pathb, sizeof h->pathb, "%s.env", ag_container_path(h->cr));
+    h->who = h->whob;
+    h->path = h->pathb;
+}
+
 /* An EnvVar list: secretKeyRef names, and literal credentials. */
-static void env_list(sctx *s, json_t *env, const char *who, const char *path)
+static void env_list(sctx *s, json_t *env, holder *h)
 {
     size_t i;
     json_t *ev;
@@ -118,7 +137,9 @@ static void env_list(sctx *s, json_t *env, const char *who, const char *path)
         if (!sname && !literal)
             continue; /* most variables: nothing to judge, no text to format */
         char where[400], p[600];
-        ag_strfmt(where, sizeof where, "%s env %s", who, name ? name : "");
+        holder_fill(h);
+        const char *path = h->path;
+        ag_strfmt(where, sizeof where, "%s env %s", h->who, name ? name : "");
         if (sname) {
             ag_strfmt(p, sizeof p, "%s[%zu].valueFrom.secretKeyRef.name", path, i);
             secret_ref(s, sname, where, p);
@@ -153,14 +174,18 @@ static void pod_spec(sctx *s, const ag_podspec_ref *ref)
     size_t i;
     json_t *v;
     json_array_foreach(json_object_get(ref->spec, "volumes"), i, v) {
+        const char *sn = json_string_value(json_object_get(json_object_get(v, "secret"), "secretName"));
+        json_t *sources = json_object_get(json_object_get(v, "projected"), "sources");
+        if (!sn && !json_array_size(sources))
+            continue; /* most volumes: no Secret, no text to format */
         const char *vn = json_string_value(json_object_get(v, "name"));
         char where[300];
         ag_strfmt(where, sizeof where, "volume \"%s\"", vn ? vn : "");
         ag_strfmt(p, sizeof p, "%s.volumes[%zu].secret.secretName", ref->path, i);
-        secret_ref(s, json_string_value(json_object_get(json_object_get(v, "secret"), "secretName")), where, p);
+        secret_ref(s, sn, where, p);
         size_t k;
         json_t *src;
-        json_array_foreach(json_object_get(json_object_get(v, "projected"), "sources"), k, src) {
+        json_array_foreach(sources, k, src) {
             ag_strfmt(p, sizeof p, "%s.volumes[%zu].projected.sources[%zu].secret.name", ref->path, i, k);
             secret_ref(s, json_string_value(json_object_get(json_object_get(src, "secret"), "name")), where, p);
         }
@@ -169,17 +194,15 @@ static void pod_spec(sctx *s, const ag_podspec_ref *ref)
     ag_container_ref cr;
     ag_container_iter_init(&it, ref);
     while (ag_container_next(&it, &cr)) {
-        const char *cn = ag_container_name(&cr);
-        char who[300];
-        ag_strfmt(who, sizeof who, "container \"%s\"", cn ? cn : "");
-        ag_strfmt(p, sizeof p, "%s.env", ag_container_path(&cr));
-        env_list(s, json_object_get(cr.c, "env"), who, p);
+        holder h = {.cr = &cr};
+        env_list(s, json_object_get(cr.c, "env"), &h);
         size_t j;
         json_t *ef;
         json_array_foreach(json_object_get(cr.c, "envFrom"), j, ef) {
+            holder_fill(&h);
             ag_strfmt(p, sizeof p, "%s.envFrom[%zu].secretRef.name", ag_container_path(&cr), j);
             char where[340];
-            ag_strfmt(where, sizeof where, "%s envFrom", who);
+            ag_strfmt(where, sizeof where, "%s envFrom", h.who);
             secret_ref(s, json_string_value(json_object_get(json_object_get(ef, "secretRef"), "name")), where, p);
         }
     }
@@ -197,12 +220,14 @@ static void aim_walk(sctx *s, json_t *node, const char *path, int depth)
         json_object_foreach(node, k, v) {
             char p[600];
             ag_strfmt(p, sizeof p, "%s.%s", path, k);
-            if (!strcmp(k, "env") && json_is_array(v))
-                env_list(s, v, s->e->kind, p);
-            else if (!strcmp(k, "imagePullSecrets") && json_is_array(v))
+            if (!strcmp(k, "env") && json_is_array(v)) {
+                holder h = {.who = s->e->kind, .path = p};
+                env_list(s, v, &h);
+            } else if (!strcmp(k, "imagePullSecrets") && json_is_array(v)) {
                 pull_secrets(s, v, s->e->kind, p);
-            else
+            } else {
                 aim_walk(s, v, p, depth + 1);
+            }
         }
     } else if (json_is_array(node)) {
         size_t i;
