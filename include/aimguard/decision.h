@@ -78,6 +78,13 @@ typedef struct ag_decision {
 } ag_decision;
 
 void ag_request_clear(ag_request *req); /* NULL is a no-op */
+/* The bookkeeping the server's reading leaves out of an object (AG_DECODE_PRUNE_BOOKKEEPING),
+ * as object keys from the object: dropped, dropped, blanked. One list for the two tables
+ * that prune it, the review's (admission/review.c, rooted at request.object) and the
+ * deferred old object's (policy/decision.c). */
+#define AG_BOOKKEEPING_MANAGED_FIELDS "metadata", "managedFields"
+#define AG_BOOKKEEPING_STATUS "status"
+#define AG_BOOKKEEPING_LAST_APPLIED "metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration"
 /* The old object: req->old_object, or the deferred one built now (a new reference the
  * caller releases; its managedFields and status left out and its last-applied value
  * blanked, as the server reads the object). NULL when there is none, or with err set

@@ -18,10 +18,9 @@ static const char *str_at(json_t *obj, const char *key, const char *dflt)
  * last-applied-configuration value are most of a real object (docs/performance.md). The
  * reader still checks them (syntax, UTF-8, duplicate keys, depth); it does not build
  * them. The annotation keeps its key, so a rule on which annotations exist sees it. */
-static const char *const p_obj_mf[] = {"request", "object", "metadata", "managedFields", NULL};
-static const char *const p_obj_st[] = {"request", "object", "status", NULL};
-static const char *const p_obj_la[] = {"request", "object", "metadata", "annotations",
-                                       "kubectl.kubernetes.io/last-applied-configuration", NULL};
+static const char *const p_obj_mf[] = {"request", "object", AG_BOOKKEEPING_MANAGED_FIELDS, NULL};
+static const char *const p_obj_st[] = {"request", "object", AG_BOOKKEEPING_STATUS, NULL};
+static const char *const p_obj_la[] = {"request", "object", AG_BOOKKEEPING_LAST_APPLIED, NULL};
 /* The old object is not built at all: the reader reports where its bytes are (and the
  * object's), and it is built, pruned the same way, only when a decision needs it
  * (ag_request_old_object; an UPDATE whose pod specs are the same bytes needs none). */

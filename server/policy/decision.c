@@ -18,10 +18,9 @@ void ag_request_clear(ag_request *req)
 }
 
 /* as admission/review.c reads the object: what no policy reads is not built */
-static const char *const o_mf[] = {"metadata", "managedFields", NULL};
-static const char *const o_st[] = {"status", NULL};
-static const char *const o_la[] = {"metadata", "annotations", "kubectl.kubernetes.io/last-applied-configuration",
-                                   NULL};
+static const char *const o_mf[] = {AG_BOOKKEEPING_MANAGED_FIELDS, NULL};
+static const char *const o_st[] = {AG_BOOKKEEPING_STATUS, NULL};
+static const char *const o_la[] = {AG_BOOKKEEPING_LAST_APPLIED, NULL};
 static const ag_json_prune old_bookkeeping[] = {
     {o_mf, AG_JSON_DROP}, {o_st, AG_JSON_DROP}, {o_la, AG_JSON_BLANK},
 };

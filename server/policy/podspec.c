@@ -248,19 +248,17 @@ void ag_container_ptr(const ag_podspec_ref *ref, const ag_container_ref *c, char
         ag_strfmt(buf, cap, "%s/%s/%zu", ref->ptr, ag_container_lists[c->list], c->index);
 }
 
-/* One carrier path's subtree, as a JSON pointer under base: the path up to its first
- * "[*]" (a list: the whole list is compared), dots turned into slashes. */
-static int subtree_ptr(char *out, size_t cap, const char *base, const char *path)
+/* One carrier path's subtree as a JSON pointer from the object: the path up to its
+ * first "[*]" (a list: the whole list is compared), dots turned into slashes. */
+static int subtree_ptr(char *out, size_t cap, const char *path)
 {
     size_t n = strcspn(path, "[");
-    if (strlen(base) + 1 + n + 1 > cap)
+    if (n + 2 > cap)
         return -1;
-    size_t o = strlen(base);
-    memcpy(out, base, o);
-    out[o++] = '/';
+    out[0] = '/';
     for (size_t i = 0; i < n; i++)
-        out[o++] = path[i] == '.' ? '/' : path[i];
-    out[o] = '\0';
+        out[1 + i] = path[i] == '.' ? '/' : path[i];
+    out[1 + n] = '\0';
     return 0;
 }
 
@@ -273,7 +271,7 @@ int ag_podspec_raw_unchanged(const char *group, const char *kind, const char *no
     for (size_t i = 0; i < MAX_SPECS && c->spec[i].path; i++) {
         char ptr[256];
         size_t aoff, alen, boff, blen;
-        if (subtree_ptr(ptr, sizeof ptr, "", c->spec[i].path))
+        if (subtree_ptr(ptr, sizeof ptr, c->spec[i].path))
             return 0;
         ag_span_result ra = ag_json_span(now, now_len, ptr, &aoff, &alen),
                        rb = ag_json_span(old, old_len, ptr, &boff, &blen);
