@@ -3,6 +3,7 @@
 #include "aimguard/admission.h"
 #include "aimguard/policy.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -13,6 +14,35 @@ int agt_finish(void)
 {
     fprintf(stderr, "%d checks, %d failed\n", agt_checks, agt_failures);
     return agt_failures ? 1 : (agt_checks ? 0 : 1);
+}
+
+int agt_each_file(const char *dir, const char *suffix,
+                  void (*fn)(const char *name, const char *body, size_t len, void *ctx), void *ctx)
+{
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    if (!d)
+        return 0;
+    int n = 0;
+    size_t sl = strlen(suffix);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t nl = strlen(e->d_name);
+        if (nl < sl || strcmp(e->d_name + nl - sl, suffix))
+            continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        size_t len = 0;
+        char *body = agt_read_file(path, &len);
+        CHECK(body != NULL);
+        if (!body)
+            continue;
+        fn(e->d_name, body, len, ctx);
+        free(body);
+        n++;
+    }
+    closedir(d);
+    return n;
 }
 
 char *agt_read_file(const char *path, size_t *len)

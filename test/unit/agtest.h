@@ -31,6 +31,10 @@ extern int agt_checks;
 int agt_finish(void);
 /* Reads a whole file into a NUL-terminated buffer (caller frees); NULL on error. */
 char *agt_read_file(const char *path, size_t *len);
+/* Calls fn(name, body, len, ctx) for each file of dir whose name ends in suffix, read
+ * whole (a file that cannot be read, or a missing dir, fails a check); returns how many. */
+int agt_each_file(const char *dir, const char *suffix,
+                  void (*fn)(const char *name, const char *body, size_t len, void *ctx), void *ctx);
 /* Joins an environment variable holding a directory with a relative path. */
 const char *agt_path(const char *env, const char *rel);
 

@@ -14,7 +14,6 @@
 #include "aimguard/jsonio.h"
 #include "aimguard/policy.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,43 +36,30 @@ static void test_installed(void)
     CHECK(f != NULL && f != free);
 }
 
+static void read_the_same(const char *name, const char *body, size_t len, void *ctx)
+{
+    (void)name;
+    json_t *want = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    ag_json_arena *a = ag_json_arena_open(len * 4);
+    CHECK(a != NULL);
+    json_t *got = read_into(a, body, len);
+    CHECK((want == NULL) == (got == NULL));
+    if (want && got) {
+        CHECK(json_equal(want, got));
+        CHECK(ag_json_arena_used(a) > len); /* the values are in it */
+        CHECK(ag_json_arena_used(a) <= ag_json_arena_reserved(a));
+        ++*(int *)ctx;
+    }
+    json_decref(got);
+    ag_json_arena_release(a);
+    json_decref(want);
+}
+
 static void test_captured_reviews_read_the_same(void)
 {
-    const char *dir = agt_path("AG_SHARED", "conformance/admissionreview");
-    DIR *d = opendir(dir);
-    CHECK(d != NULL);
-    if (!d)
-        return;
-    int files = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strstr(e->d_name, ".json"))
-            continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        size_t len = 0;
-        char *body = agt_read_file(path, &len);
-        CHECK(body != NULL);
-        if (!body)
-            continue;
-        json_t *want = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-        ag_json_arena *a = ag_json_arena_open(len * 4);
-        CHECK(a != NULL);
-        json_t *got = read_into(a, body, len);
-        CHECK((want == NULL) == (got == NULL));
-        if (want && got) {
-            CHECK(json_equal(want, got));
-            CHECK(ag_json_arena_used(a) > len); /* the values are in it */
-            CHECK(ag_json_arena_used(a) <= ag_json_arena_reserved(a));
-            files++;
-        }
-        json_decref(got);
-        ag_json_arena_release(a);
-        json_decref(want);
-        free(body);
-    }
-    closedir(d);
-    CHECK(files >= 5);
+    int read = 0;
+    agt_each_file(agt_path("AG_SHARED", "conformance/admissionreview"), ".json", read_the_same, &read);
+    CHECK(read >= 5);
 }
 
 /* The server's flow with and without the arena: the same answer, byte for byte. */

@@ -10,7 +10,6 @@
 #include "aimguard/jsonspan.h"
 #include "aimguard/policy.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,47 +100,42 @@ static answer handle(ag_policy_set *set, int mode, int prune, const char *body, 
     return a;
 }
 
+typedef struct pruned_ctx {
+    ag_policy_set *sets[2];
+    int pruned_seen;
+} pruned_ctx;
+
+static void pruned_same(const char *name, const char *body, size_t len, void *ctx)
+{
+    (void)name;
+    pruned_ctx *c = ctx;
+    for (size_t s = 0; s < 2; s++)
+        for (int mode = AG_MODE_MUTATE; mode <= AG_MODE_BOTH; mode++) {
+            /* the server's way: pruned, into the arena, and the patch only as text */
+            answer full = handle(c->sets[s], mode, 0, body, len),
+                   pruned = handle(c->sets[s], mode | AG_MODE_PATCH_TEXT, 1, body, len);
+            CHECK_INT(pruned.rc, full.rc);
+            CHECK_INT(pruned.status, full.status);
+            CHECK_STR(pruned.body, full.body);
+            if (full.has_managed_fields) {
+                CHECK(!pruned.has_managed_fields); /* it was pruned */
+                c->pruned_seen++;
+            }
+            free(full.body);
+            free(pruned.body);
+        }
+}
+
 static void test_pruned_answers_are_the_same(void)
 {
-    const char *dir = agt_path("AG_SHARED", "conformance/admissionreview");
-    ag_policy_set *sets[] = {agt_policy_path(agt_path("AG_SRC", "policies/default")),
-                             agt_policy_path(agt_path("AG_SRC", "policies/examples"))};
-    DIR *d = opendir(dir);
-    CHECK(d != NULL);
-    struct dirent *e;
-    int files = 0, pruned_seen = 0;
-    while (d && (e = readdir(d))) {
-        if (!strstr(e->d_name, ".json"))
-            continue;
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        size_t len = 0;
-        char *body = agt_read_file(path, &len);
-        CHECK(body != NULL);
-        files++;
-        for (size_t s = 0; body && s < 2; s++)
-            for (int mode = AG_MODE_MUTATE; mode <= AG_MODE_BOTH; mode++) {
-                /* the server's way: pruned, and the patch only as text */
-                answer full = handle(sets[s], mode, 0, body, len),
-                       pruned = handle(sets[s], mode | AG_MODE_PATCH_TEXT, 1, body, len);
-                CHECK_INT(pruned.rc, full.rc);
-                CHECK_INT(pruned.status, full.status);
-                CHECK_STR(pruned.body, full.body);
-                if (full.has_managed_fields) {
-                    CHECK(!pruned.has_managed_fields); /* it was pruned */
-                    pruned_seen++;
-                }
-                free(full.body);
-                free(pruned.body);
-            }
-        free(body);
-    }
-    if (d)
-        closedir(d);
-    CHECK(files >= 20);
-    CHECK(pruned_seen > 0);
-    ag_policy_set_unref(sets[0]);
-    ag_policy_set_unref(sets[1]);
+    pruned_ctx c = {{agt_policy_path(agt_path("AG_SRC", "policies/default")),
+                     agt_policy_path(agt_path("AG_SRC", "policies/examples"))}, 0};
+    CHECK(c.sets[0] && c.sets[1]);
+    if (c.sets[0] && c.sets[1])
+        CHECK(agt_each_file(agt_path("AG_SHARED", "conformance/admissionreview"), ".json", pruned_same, &c) >= 20);
+    CHECK(c.pruned_seen > 0);
+    ag_policy_set_unref(c.sets[0]);
+    ag_policy_set_unref(c.sets[1]);
 }
 
 static void test_a_policy_reading_last_applied_still_sees_it(void)
