@@ -34,6 +34,7 @@ typedef struct ag_json_read_error {
     int line, column;   /* 1-based, where the reader stopped; the column counts bytes */
     size_t position;    /* byte offset of the same place */
     int too_deep;       /* 1 when the error is nesting deeper than max_depth */
+    int out_of_memory;  /* 1 when the error is memory that ran out (text "out of memory") */
     char text[128];     /* what is wrong; never quotes the input (it may be a token) */
 } ag_json_read_error;
 

@@ -75,6 +75,8 @@ int ag_request_decode(const char *body, size_t len, unsigned flags, ag_request *
         if (jerr.too_deep)
             return ag_error_set(err, AG_EINVAL, "request body nests deeper than %d levels",
                                 AG_MAX_JSON_DEPTH);
+        if (jerr.out_of_memory) /* not the client's fault: a 500 (admission/flow.c) */
+            return ag_error_set(err, AG_ENOMEM, "out of memory reading the body");
         /* the reader's text never quotes the body: it may be anything the client sent
          * (a token, a key), and this message is logged and echoed */
         return ag_error_set(err, AG_EINVAL, "malformed JSON at line %d column %d: %s", jerr.line,

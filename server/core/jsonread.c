@@ -58,9 +58,11 @@ static int fail(reader *r, const unsigned char *at, const char *text)
     return -1;
 }
 
+static const char oom_text[] = "out of memory";
+
 static int oom(reader *r)
 {
-    return fail(r, r->p, "out of memory");
+    return fail(r, r->p, oom_text);
 }
 
 /* room for n more arena bytes; offsets stay valid, pointers do not */
@@ -683,6 +685,7 @@ static void report(const reader *r, ag_json_read_error *err)
         }
     err->column = (int)(at - bol) + 1;
     err->too_deep = r->too_deep;
+    err->out_of_memory = r->err == oom_text;
     snprintf(err->text, sizeof err->text, "%s", r->err);
 }
 

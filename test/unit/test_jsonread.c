@@ -117,6 +117,7 @@ static void test_rejections_match_jansson_with_the_place(void)
         CHECK_INT(err.position, c->position);
         CHECK_CONTAINS(err.text, c->why);
         CHECK_INT(err.too_deep, 0);
+        CHECK_INT(err.out_of_memory, 0);
         json_decref(v);
         json_decref(j);
     }
@@ -431,6 +432,7 @@ static void test_out_of_memory(void)
         } else {
             failed++;
             CHECK_STR(err.text, "out of memory");
+            CHECK_INT(err.out_of_memory, 1);
         }
     }
     json_set_alloc_funcs(real_malloc, real_free);
