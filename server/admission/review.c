@@ -59,7 +59,8 @@ int ag_request_decode(const char *body, size_t len, unsigned flags, ag_request *
     int prune = (flags & AG_DECODE_PRUNE_BOOKKEEPING) != 0;
     size_t spans[2 * sizeof bookkeeping / sizeof bookkeeping[0]];
     if (flags & AG_DECODE_ARENA) {
-        /* the values take about four times the text's bytes (docs/json.md) */
+        /* the first chunk: four times the text's bytes (a real review's values take 2.4
+         * times, a pod of 2,000 env variables 6 times: docs/json.md) */
         req->arena = ag_json_arena_open(len <= SIZE_MAX / 4 ? len * 4 : len);
         if (!req->arena)
             return ag_error_set(err, AG_ENOMEM, "out of memory");

@@ -25,7 +25,7 @@
 #endif
 
 #define ALIGN 16u                   /* what malloc guarantees on x86-64 and arm64 */
-#define FIRST_CHUNK (64u * 1024u)   /* a 9 KB review's values take about 40 KB */
+#define FIRST_CHUNK (64u * 1024u)   /* the captured 9 KB CREATE's values take 21.8 KB */
 #define MAX_CHUNK (16u * 1024u * 1024u)
 
 typedef struct chunk {
